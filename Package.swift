@@ -1,0 +1,34 @@
+// swift-tools-version:6.3
+// Tools version 6.3 is the newest this toolchain (Swift 6.3.1) reads; language mode 6 for all targets.
+import PackageDescription
+
+let package = Package(
+    name: "Gauge",
+    products: [
+        .library(name: "Graph", targets: ["Graph"]),
+        .library(name: "Compiler", targets: ["Compiler"]),
+        .library(name: "Models", targets: ["Models"]),
+        .executable(name: "gauge", targets: ["gauge"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+    ],
+    targets: [
+        // Library targets carry no unsafeFlags: users depend on Gauge by URL.
+        .target(name: "Graph"),
+        .target(name: "Compiler", dependencies: ["Graph"]),
+        .target(name: "Models", dependencies: ["Graph"]),
+        .target(
+            name: "GaugeCLI",
+            dependencies: [
+                "Graph", "Compiler", "Models",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(name: "gauge", dependencies: ["GaugeCLI"]),
+
+        .testTarget(name: "GraphTests", dependencies: ["Graph"]),
+        .testTarget(name: "CompilerTests", dependencies: ["Graph", "Compiler"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Graph", "Compiler", "Models"]),
+        .testTarget(name: "GaugeCLITests", dependencies: ["gauge"]),
+    ]
+)

@@ -1,0 +1,121 @@
+/// Writes a graph as Graphviz DOT: nodes labelled with op, shape and source line; parameters,
+/// inputs and constants drawn apart from activations; named scopes as nested clusters; edges
+/// labelled with the shape they carry. Output depends only on the graph (nodes in id order,
+/// clusters in order of first node), so it can be snapshot-tested.
+public struct DOTWriter: Sendable {
+    /// Extra text for chosen nodes, shown under the label (for later compiler stages).
+    public var annotations: [NodeID: String]
+    /// Show `File.swift:line` in node labels.
+    public var showLocations: Bool
+
+    public init(annotations: [NodeID: String] = [:], showLocations: Bool = true) {
+        self.annotations = annotations
+        self.showLocations = showLocations
+    }
+
+    public func write(_ graph: Graph) -> String {
+        var out = "digraph \(quote(graph.name)) {\n"
+        out += "  graph [rankdir=TB, fontname=\"Helvetica\", fontsize=11, labelloc=t, label=\(quote(graph.name))];\n"
+        out += "  node [fontname=\"Helvetica\", fontsize=10];\n"
+        out += "  edge [fontname=\"Helvetica\", fontsize=8, color=\"gray40\"];\n"
+        let tree = ScopeTree(graph)
+        out += tree.render(graph: graph, indent: "  ") { node($0, in: graph) }
+        for node in graph.nodes {
+            for input in node.inputs {
+                out += "  n\(input.index) -> n\(node.id.index) [label=\(quote(graph[input].type.description))];\n"
+            }
+        }
+        for (kind, outputs) in [("output", graph.outputs), ("loss", graph.losses)] {
+            for output in outputs {
+                let id = "\(kind)_\(sanitize(output.name))"
+                let shape = kind == "loss" ? "doubleoctagon" : "oval"
+                out += "  \(id) [label=\(quote("\(kind) \"\(output.name)\"")), shape=\(shape), style=filled, fillcolor=\"#f4cccc\"];\n"
+                out += "  n\(output.node.index) -> \(id);\n"
+            }
+        }
+        return out + "}\n"
+    }
+
+    private func node(_ node: Node, in graph: Graph) -> String {
+        var lines = [node.op.detailedName, node.type.description]
+        if node.call != node.op.name, !node.isParameter, !node.isInput { lines.insert(node.call, at: 0) }
+        if node.isParameter, case .parameter(_, let initializer) = node.op { lines.append(initializer.description) }
+        if showLocations, node.location != .generated { lines.append(node.location.shortDescription) }
+        if let note = annotations[node.id] { lines.append(note) }
+        let style: String
+        switch node.op {
+        case .parameter: style = "shape=box3d, style=filled, fillcolor=\"#fff2cc\""
+        case .input: style = "shape=invhouse, style=filled, fillcolor=\"#cfe2f3\""
+        case .constant: style = "shape=plaintext, fontsize=8"
+        case .random, .dropout: style = "shape=box, style=\"rounded,filled\", fillcolor=\"#ead1dc\""
+        default: style = "shape=box, style=\"rounded,filled\", fillcolor=white"
+        }
+        let tooltip = "\(node.name) — \(node.location)"
+        return "n\(node.id.index) [label=\(quote(lines.joined(separator: "\n"))), tooltip=\(quote(tooltip)), \(style)];"
+    }
+}
+
+/// Named scopes as a tree, for nested DOT clusters.
+private struct ScopeTree {
+    var nodes: [NodeID] = []
+    var children: [(String, ScopeTree)] = []
+
+    init() {}
+
+    init(_ graph: Graph) {
+        for node in graph.nodes { insert(node.id, path: node.scope[...]) }
+    }
+
+    mutating func insert(_ id: NodeID, path: ArraySlice<String>) {
+        guard let head = path.first else {
+            nodes.append(id)
+            return
+        }
+        if let i = children.firstIndex(where: { $0.0 == head }) {
+            children[i].1.insert(id, path: path.dropFirst())
+        } else {
+            var child = ScopeTree()
+            child.insert(id, path: path.dropFirst())
+            children.append((head, child))
+        }
+    }
+
+    func render(graph: Graph, indent: String, prefix: String = "", node: (Node) -> String) -> String {
+        var out = ""
+        for id in nodes { out += indent + node(graph[id]) + "\n" }
+        for (name, child) in children {
+            let path = prefix.isEmpty ? name : "\(prefix)/\(name)"
+            out += "\(indent)subgraph \(quote("cluster_\(path)")) {\n"
+            out += "\(indent)  label=\(quote(name)); style=\"rounded,dashed\"; color=\"gray50\";\n"
+            out += child.render(graph: graph, indent: indent + "  ", prefix: path, node: node)
+            out += "\(indent)}\n"
+        }
+        return out
+    }
+}
+
+/// A DOT string literal with quotes, backslashes and newlines escaped.
+func quote(_ s: String) -> String {
+    var out = "\""
+    for c in s {
+        switch c {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        default: out.append(c)
+        }
+    }
+    return out + "\""
+}
+
+/// An identifier-safe version of a name.
+func sanitize(_ s: String) -> String {
+    String(s.map { $0.isLetter || $0.isNumber ? $0 : "_" })
+}
+
+extension Graph {
+    /// The graph as Graphviz DOT (see `DOTWriter`).
+    public func dot(showLocations: Bool = true) -> String {
+        DOTWriter(showLocations: showLocations).write(self)
+    }
+}

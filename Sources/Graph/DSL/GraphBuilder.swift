@@ -1,0 +1,114 @@
+/// The graph under construction while a `Model { … }` body runs.
+///
+/// DSL calls find it through a task-local, so model code reads like ordinary Swift. It records
+/// each node with its scope and source location, runs the node's shape rule at once, and keeps
+/// every shape error. A node whose rule failed is "poisoned": later calls on it make no node and
+/// report nothing more, so one mistake gives one error, as in a compiler.
+public final class GraphBuilder: @unchecked Sendable {
+    @TaskLocal static var current: GraphBuilder?
+
+    private(set) var graph: Graph
+    private(set) var errors: [ShapeError] = []
+    private(set) var scope: [String] = []
+    /// Layer name prefixes (`dense_1`): part of node names but not DOT clusters.
+    private var layerPath: [String] = []
+    /// The DSL call of the layer being built; its primitives report errors under it.
+    private var layerCall: String?
+    private var nameCounts: [String: Int] = [:]
+    private var nextStream = 0
+
+    init(name: String) { graph = Graph(name: name) }
+
+    /// The builder of the model being built; DSL calls outside a `Model` body are a programming error.
+    static func active(_ call: String) -> GraphBuilder {
+        guard let builder = current else {
+            fatalError("\(call) must be called inside a Model(\"…\") { … } body")
+        }
+        return builder
+    }
+
+    /// Runs `body` with `name` pushed onto the scope path.
+    func withScope<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+        scope.append(name)
+        defer { scope.removeLast() }
+        return try body()
+    }
+
+    /// Runs `body` as the inside of one layer call: its nodes are named `layer/…` and its
+    /// shape errors are reported as errors of `call` (`dense(128)`), not of a primitive.
+    func withLayer<T>(_ base: String, call: String, _ body: () throws -> T) rethrows -> T {
+        let name = String(uniqueName(base).split(separator: "/").last!)
+        layerPath.append(name)
+        let outerCall = layerCall
+        layerCall = outerCall ?? call
+        defer {
+            layerPath.removeLast()
+            layerCall = outerCall
+        }
+        return try body()
+    }
+
+    /// A unique name under the current scope: `base`, then `base_1`, `base_2`, …
+    func uniqueName(_ base: String) -> String {
+        let full = (scope + layerPath + [base]).joined(separator: "/")
+        let count = nameCounts[full, default: 0]
+        nameCounts[full] = count + 1
+        return count == 0 ? full : "\(full)_\(count)"
+    }
+
+    /// A fresh random stream id: two random nodes never share one.
+    func newStream() -> Int {
+        defer { nextStream += 1 }
+        return nextStream
+    }
+
+    /// Records an error at the DSL call and returns a poisoned tensor.
+    func fail(_ call: String, _ problem: ShapeProblem, at location: SourceLocation) -> Tensor {
+        errors.append(ShapeError(call: layerCall ?? call, problem: problem, location: location))
+        return Tensor(builder: self, id: nil)
+    }
+
+    /// Adds a leaf (input or parameter) whose type is declared.
+    func leaf(_ op: Op, type: TensorType, name: String, call: String, at location: SourceLocation) -> Tensor {
+        let unique = uniqueName(name)
+        var op = op
+        if case .parameter(_, let initializer) = op { op = .parameter(name: unique, initializer: initializer) }
+        let id = graph.append(
+            op, inputs: [], type: type, name: unique, scope: scope, call: layerCall ?? call, location: location)
+        return Tensor(builder: self, id: id)
+    }
+
+    /// Adds a primitive applied to `operands`, checking its shape rule now.
+    func apply(
+        _ op: Op, _ operands: [Tensor], call: String? = nil, name: String? = nil, at location: SourceLocation
+    ) -> Tensor {
+        var ids: [NodeID] = []
+        for operand in operands {
+            precondition(operand.builder === self, "a tensor from another model was used in \(graph.name)")
+            guard let id = operand.id else { return Tensor(builder: self, id: nil) }
+            ids.append(id)
+        }
+        let type: TensorType
+        do {
+            type = try op.inferType(ids.map { graph[$0].type })
+        } catch {
+            return fail(layerCall ?? call ?? op.name, error, at: location)
+        }
+        let id = graph.append(
+            op, inputs: ids, type: type, name: uniqueName(name ?? op.name), scope: scope,
+            call: layerCall ?? call ?? op.name, location: location)
+        return Tensor(builder: self, id: id)
+    }
+
+    /// Marks a named output of the graph.
+    func addOutput(_ name: String, _ tensor: Tensor) {
+        if let id = tensor.id { graph.outputs.append(.init(name: name, node: id)) }
+    }
+
+    /// Marks a scalar loss term.
+    func addLoss(_ name: String, _ tensor: Tensor) {
+        if let id = tensor.id { graph.losses.append(.init(name: name, node: id)) }
+    }
+
+    func record(_ error: ShapeError) { errors.append(error) }
+}

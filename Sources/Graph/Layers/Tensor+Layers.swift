@@ -1,0 +1,149 @@
+/// Activation functions a layer can apply after its affine part.
+public enum Activation: String, Sendable {
+    case relu, tanh, sigmoid, softplus
+
+    var function: UnaryFunction {
+        switch self {
+        case .relu: return .relu
+        case .tanh: return .tanh
+        case .sigmoid: return .sigmoid
+        case .softplus: return .softplus
+        }
+    }
+}
+
+/// Layers as functions over primitives: each makes its parameters (named `layer/weight`,
+/// `layer/bias`) and primitives, all tagged with the caller's line. Errors name the layer call.
+extension Tensor {
+    /// Runs a layer body: nothing on a poisoned input, else named and error-scoped as `call`.
+    func layer(_ base: String, call: String, _ body: (GraphBuilder) -> Tensor) -> Tensor {
+        guard !isPoisoned else { return self }
+        return builder.withLayer(base, call: call) { body(builder) }
+    }
+
+    func parameter(_ name: String, _ shape: Shape, _ initializer: Initializer, at: SourceLocation) -> Tensor {
+        builder.leaf(
+            .parameter(name: name, initializer: initializer), type: TensorType(shape), name: name, call: "parameter",
+            at: at)
+    }
+
+    func activated(_ activation: Activation?, at: SourceLocation) -> Tensor {
+        guard let activation else { return self }
+        return apply(.unary(activation.function), at: at)
+    }
+
+    /// Fully connected layer: `[batch, in]` → `[batch, units]`, weights by the paper's
+    /// N(0,1)/(√in + √out) rule and zero bias unless told otherwise.
+    public func dense(
+        _ units: Int, activation: Activation? = nil, weightInitializer: Initializer = .svAdjustedNormal(sigma: 1),
+        bias: Bool = true, biasInitializer: Initializer = .zeros, file: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line,
+        column: UInt = #column
+    ) -> Tensor {
+        let at = SourceLocation(file, filePath, line, column)
+        return layer("dense", call: "dense(\(units))") { builder in
+            guard rank == 2, let features = shape[1].fixedSize else {
+                return builder.fail(
+                    "", ShapeProblem("input has shape \(shape); expected rank 2", hint: "flatten first"), at: at)
+            }
+            guard units > 0 else { return builder.fail("", ShapeProblem("units \(units) must be positive"), at: at) }
+            let w = parameter("weight", [.fixed(features), .fixed(units)], weightInitializer, at: at)
+            var y = matmul(w, file: file, filePath: filePath, line: line, column: column)
+            if bias { y = y.apply(.binary(.add), [parameter("bias", [.fixed(units)], biasInitializer, at: at)], at: at) }
+            return y.activated(activation, at: at)
+        }
+    }
+
+    /// One dense layer per class, applied to each row with the weights of its label:
+    /// `[batch, in]`, `labels [batch] int32` → `[batch, units]`. Only the labelled class's
+    /// weights take part (and get gradients), as in ACE's per-class heads and decoders.
+    public func denseByClass(
+        _ units: Int, classes: Int, labels: Tensor, activation: Activation? = nil,
+        weightInitializer: Initializer = .svAdjustedNormal(sigma: 1), file: StaticString = #fileID,
+        filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column
+    ) -> Tensor {
+        let at = SourceLocation(file, filePath, line, column)
+        return layer("denseByClass", call: "denseByClass(\(units), classes: \(classes))") { builder in
+            guard rank == 2, let features = shape[1].fixedSize else {
+                return builder.fail(
+                    "", ShapeProblem("input has shape \(shape); expected rank 2", hint: "flatten first"), at: at)
+            }
+            guard units > 0, classes > 0 else {
+                return builder.fail("", ShapeProblem("units and classes must be positive"), at: at)
+            }
+            let w = parameter("weight", [.fixed(classes), .fixed(features), .fixed(units)], weightInitializer, at: at)
+            let b = parameter("bias", [.fixed(classes), .fixed(units)], .zeros, at: at)
+            let y = apply(.groupedMatmul, [w, labels], at: at)
+            let rowBias = b.apply(.gatherRows, [labels], at: at)
+            return y.apply(.binary(.add), [rowBias], at: at).activated(activation, at: at)
+        }
+    }
+
+    /// 2-D convolution over NCHW images with a `kernel × kernel` filter, U(−1,1)/√(∏ dims)
+    /// weights (the paper's rule) and a zero per-channel bias.
+    public func conv2d(
+        _ filters: Int, kernel: Int, stride: Int = 1, padding: Padding = .same, activation: Activation? = nil,
+        weightInitializer: Initializer = .convUniform, bias: Bool = true, file: StaticString = #fileID,
+        filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column
+    ) -> Tensor {
+        let at = SourceLocation(file, filePath, line, column)
+        return layer("conv2d", call: "conv2d(\(filters), kernel: \(kernel))") { builder in
+            guard rank == 4, let channels = shape[1].fixedSize else {
+                return builder.fail(
+                    "",
+                    ShapeProblem(
+                        "input has shape \(shape); expected rank 4 [batch, channels, height, width]",
+                        hint: "reshape to NCHW first"), at: at)
+            }
+            guard filters > 0, kernel > 0 else {
+                return builder.fail("", ShapeProblem("filters and kernel must be positive"), at: at)
+            }
+            let f = parameter(
+                "weight", [.fixed(filters), .fixed(channels), .fixed(kernel), .fixed(kernel)], weightInitializer,
+                at: at)
+            var y = apply(.conv2d(stride: stride, padding: padding), [f], at: at)
+            if bias { y = y.apply(.binary(.add), [parameter("bias", [.fixed(filters), 1, 1], .zeros, at: at)], at: at) }
+            return y.activated(activation, at: at)
+        }
+    }
+
+    /// Transposed convolution ("deconvolution", the paper's Fig. 4), the adjoint of `conv2d`:
+    /// upsamples by `stride`. The output size defaults to input × stride (`same`).
+    public func transposedConv2d(
+        _ filters: Int, kernel: Int, stride: Int = 1, padding: Padding = .same, outputSize: (Int, Int)? = nil,
+        activation: Activation? = nil, weightInitializer: Initializer = .convUniform, bias: Bool = true,
+        file: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column
+    ) -> Tensor {
+        let at = SourceLocation(file, filePath, line, column)
+        return layer("transposedConv2d", call: "transposedConv2d(\(filters), kernel: \(kernel))") { builder in
+            guard rank == 4, let channels = shape[1].fixedSize, let h = shape[2].fixedSize,
+                let w = shape[3].fixedSize
+            else {
+                return builder.fail(
+                    "",
+                    ShapeProblem(
+                        "input has shape \(shape); expected rank 4 [batch, channels, height, width]",
+                        hint: "reshape to NCHW first"), at: at)
+            }
+            let size =
+                outputSize
+                ?? (padding == .same ? (h * stride, w * stride) : ((h - 1) * stride + kernel, (w - 1) * stride + kernel))
+            let f = parameter(
+                "weight", [.fixed(channels), .fixed(filters), .fixed(kernel), .fixed(kernel)], weightInitializer,
+                at: at)
+            var y = apply(
+                .transposedConv2d(stride: stride, padding: padding, height: size.0, width: size.1), [f], at: at)
+            if bias { y = y.apply(.binary(.add), [parameter("bias", [.fixed(filters), 1, 1], .zeros, at: at)], at: at) }
+            return y.activated(activation, at: at)
+        }
+    }
+
+    /// Max over `window × window` patches, every `stride` pixels (default: `window`).
+    public func maxPool(
+        _ window: Int, stride: Int? = nil, file: StaticString = #fileID, filePath: StaticString = #filePath,
+        line: UInt = #line, column: UInt = #column
+    ) -> Tensor {
+        apply(
+            .maxPool(window: window, stride: stride ?? window), call: "maxPool(\(window))",
+            at: SourceLocation(file, filePath, line, column))
+    }
+}

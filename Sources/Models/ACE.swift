@@ -1,0 +1,88 @@
+import Graph
+
+/// ACE (auto-classifier-encoder) with spatial symmetry statistics, as one training graph
+/// (PAPER.md §2.1):
+///
+///     θ = SSN(x); x' = warp(x, θ); ω = classifier(x'); μ, log σ = encoder(x') for class y;
+///     z ~ posterior; x̂ = warp(decoder_y(z), θ⁻¹); L = BCE(x̂, x) + KL + CE(ω, y)
+///
+/// Inputs: `image [batch, C, H, W]` in [0, 1] and `label [batch] int32`. Only the labelled
+/// class's latent head and decoder run (`denseByClass`), which gives the same gradients as
+/// running all of them and contracting with the one-hot label (PAPER.md §1.1).
+public enum ACE {
+    public static func model(_ config: ACEConfiguration) throws(ModelError) -> Model {
+        try Model(config.name) {
+            let x = Input("image", [.batch, .fixed(config.channels), .fixed(config.height), .fixed(config.width)])
+            let y = Input("label", [.batch], dtype: .int32)
+
+            let theta = config.symmetryNet.map { net in Scope("ssn") { symmetryStatistics(x, net) } }
+            let canonical = theta.map { t in Scope("warp") { x.warped(by: t) } } ?? x
+
+            let logits = Scope("classifier") { classifier(canonical, config) }
+            let (mean, logScale) = Scope("encoder") { encoder(canonical, labels: y, config) }
+            let z = Scope("latent") {
+                config.sampling == .gaussian
+                    ? sampleGaussian(mean: mean, logScale: logScale) : sampleLaplace(mean: mean, logScale: logScale)
+            }
+            let canonicalReconstruction = Scope("decoder") { decoder(z, labels: y, config) }
+            let reconstruction =
+                theta.map { t in
+                    Scope("unwarp") { canonicalReconstruction.warped(by: invertedAffine(t)) }
+                } ?? canonicalReconstruction
+
+            Loss(bernoulliCrossEntropy(probabilities: reconstruction, target: x), name: "reconstruction_error")
+            if config.sampling == .gaussian {
+                Loss(gaussianKL(mean, logScale), name: "generative_error")
+            } else {
+                Loss(laplaceKL(mean, logScale), name: "generative_error")
+            }
+            Loss(softmaxCrossEntropy(logits: logits, labels: y), name: "classification_error")
+            Output("logits", logits)
+            Output("reconstruction", reconstruction)
+            if let theta { Output("theta", theta) }
+        }
+    }
+
+    /// The localisation net: convs (pools between), a hidden layer, and six affine statistics
+    /// from a zero-weight layer whose bias is the identity transform.
+    static func symmetryStatistics(_ x: Tensor, _ net: ACEConfiguration.SymmetryNet) -> Tensor {
+        var h = net.poolInput ? x.maxPool(2) : x
+        for (i, conv) in net.convolutions.enumerated() {
+            if i > 0 { h = h.maxPool(2) }
+            h = h.conv2d(conv.filters, kernel: conv.kernel, padding: net.convPadding, activation: .relu)
+        }
+        return h.flattened().dense(net.hidden, activation: .relu)
+            .dense(6, weightInitializer: .zeros, biasInitializer: .identityAffine)
+    }
+
+    /// The classifier: 3×3 ReLU convs with 2×2 pools between them, a dense ReLU layer, logits.
+    static func classifier(_ x: Tensor, _ config: ACEConfiguration) -> Tensor {
+        var h = config.classifierInputDropout > 0 ? x.dropout(config.classifierInputDropout) : x
+        for (i, filters) in config.classifierFilters.enumerated() {
+            if i > 0 { h = h.maxPool(2) }
+            h = h.conv2d(filters, kernel: 3, activation: .relu)
+        }
+        h = h.flattened().dense(config.classifierHidden, activation: .relu)
+        if config.classifierHiddenDropout > 0 { h = h.dropout(config.classifierHiddenDropout) }
+        return h.dense(config.classes)
+    }
+
+    /// The shared tanh encoder and the labelled class's latent heads: μ and log σ = ½·(affine).
+    static func encoder(_ x: Tensor, labels: Tensor, _ config: ACEConfiguration) -> (Tensor, Tensor) {
+        var h = x.flattened()
+        for units in config.encoderHidden { h = h.dense(units, activation: .tanh) }
+        let mean = h.denseByClass(config.latentPerClass, classes: config.classes, labels: labels)
+        let logScale = h.denseByClass(config.latentPerClass, classes: config.classes, labels: labels) * 0.5
+        return (mean, logScale)
+    }
+
+    /// The labelled class's decoder: tanh hidden layers and sigmoid pixel probabilities.
+    static func decoder(_ z: Tensor, labels: Tensor, _ config: ACEConfiguration) -> Tensor {
+        var h = z
+        for units in config.decoderHidden {
+            h = h.denseByClass(units, classes: config.classes, labels: labels, activation: .tanh)
+        }
+        return h.denseByClass(config.pixels, classes: config.classes, labels: labels, activation: .sigmoid)
+            .reshaped([.batch, .fixed(config.channels), .fixed(config.height), .fixed(config.width)])
+    }
+}

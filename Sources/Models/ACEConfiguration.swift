@@ -1,0 +1,59 @@
+import Graph
+
+/// The choices that make one ACE variant (PAPER.md §2–§3); the paper's figures are presets.
+/// `[ASSUMPTION]` defaults of the spec are kept; each is an option here.
+public struct ACEConfiguration: Sendable {
+    /// How the latent code is sampled (and which KL term goes with it).
+    public enum Sampling: String, Sendable { case gaussian, laplace }
+
+    /// Layers of the symmetry-statistics (localisation) net before its final 6-output layer.
+    public struct SymmetryNet: Sendable {
+        /// Conv layers as (filters, kernel); a 2×2 max-pool sits between consecutive convs.
+        public var convolutions: [(filters: Int, kernel: Int)]
+        /// Pool 2×2 on the raw input first (the Lasagne recipe for 42² and 60² MNIST).
+        public var poolInput: Bool
+        public var convPadding: Padding
+        public var hidden: Int
+
+        public init(convolutions: [(filters: Int, kernel: Int)], poolInput: Bool, convPadding: Padding, hidden: Int) {
+            self.convolutions = convolutions
+            self.poolInput = poolInput
+            self.convPadding = convPadding
+            self.hidden = hidden
+        }
+    }
+
+    public var name: String
+    /// Image channels, height and width.
+    public var channels: Int
+    public var height: Int
+    public var width: Int
+    public var classes: Int
+    /// Latent dimensions per class (N_lat).
+    public var latentPerClass: Int
+    /// Shared encoder hidden layers (tanh).
+    public var encoderHidden: [Int]
+    /// Per-class decoder hidden layers (tanh); the output layer is sigmoid.
+    public var decoderHidden: [Int]
+    public var sampling: Sampling
+    /// The symmetry-statistics net, or nil for plain ACE (Fig. 1).
+    public var symmetryNet: SymmetryNet?
+    /// Classifier conv filters (3×3, ReLU, 'same'), 2×2 pools between them, then a dense layer.
+    public var classifierFilters: [Int]
+    public var classifierHidden: Int
+    /// Dropout on the classifier's input and hidden layer (2015a: 0.2 and 0.5).
+    public var classifierInputDropout: Float
+    public var classifierHiddenDropout: Float
+
+    public var pixels: Int { channels * height * width }
+
+    /// Fig. 3: CIFAR-10, shallow ACE 3072-2048-2048-(2×10)-(2048×10)-(2048×10)-(3072×10) with
+    /// spatial symmetry statistics (conv 32@3×3 → pool → conv 64@3×3 → FC 128 → 6).
+    public static let cifar = ACEConfiguration(
+        name: "ace-cifar", channels: 3, height: 32, width: 32, classes: 10, latentPerClass: 2,
+        encoderHidden: [2048, 2048], decoderHidden: [2048, 2048], sampling: .gaussian,
+        symmetryNet: SymmetryNet(
+            convolutions: [(32, 3), (64, 3)], poolInput: false, convPadding: .same, hidden: 128),
+        classifierFilters: [32, 64, 128], classifierHidden: 700, classifierInputDropout: 0.2,
+        classifierHiddenDropout: 0.5)
+}

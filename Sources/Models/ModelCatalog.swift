@@ -1,0 +1,26 @@
+import Graph
+
+/// A built-in model the `gauge` command can name.
+public struct ModelEntry: Sendable {
+    public let name: String
+    public let summary: String
+    public let build: @Sendable () throws(ModelError) -> Model
+}
+
+/// The built-in models, by name.
+public enum ModelCatalog {
+    public static let all: [ModelEntry] = [
+        ModelEntry(
+            name: "ace-cifar",
+            summary: "ACE with spatial symmetry statistics on CIFAR-10 (paper Fig. 3): 3072-2048-2048, 2 latents and a decoder per class",
+            build: { () throws(ModelError) in try ACE.model(.cifar) }),
+        ModelEntry(
+            name: "tiny-vae", summary: "Gaussian VAE on 28×28 images: 784-400-20-400-784",
+            build: { () throws(ModelError) in try SmallModels.tinyVAE() }),
+        ModelEntry(
+            name: "conv-classifier", summary: "Conv net classifier on 28×28 images (32-64 3×3 convs, dense 128, 10 classes)",
+            build: { () throws(ModelError) in try SmallModels.convClassifier() }),
+    ]
+
+    public static func named(_ name: String) -> ModelEntry? { all.first { $0.name == name } }
+}

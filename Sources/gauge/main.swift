@@ -1,0 +1,3 @@
+import GaugeCLI
+
+GaugeCommand.main()
