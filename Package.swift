@@ -26,7 +26,7 @@ let package = Package(
             ]),
         .executableTarget(name: "gauge", dependencies: ["GaugeCLI"]),
 
-        .testTarget(name: "GraphTests", dependencies: ["Graph"]),
+        .testTarget(name: "GraphTests", dependencies: ["Graph"], exclude: ["Golden"]),
         .testTarget(name: "CompilerTests", dependencies: ["Graph", "Compiler"]),
         .testTarget(name: "ModelsTests", dependencies: ["Graph", "Compiler", "Models"]),
         .testTarget(name: "GaugeCLITests", dependencies: ["gauge"]),

@@ -10,8 +10,9 @@ struct DOTCommand: ParsableCommand {
         abstract: "Write a model's graph as Graphviz DOT.",
         discussion: """
             Render with Graphviz: gauge dot ace-cifar -o ace.dot && dot -Tsvg ace.dot -o ace.svg
-            Nodes show the DSL call, the primitive, the output shape and the source line; parameters
-            are yellow boxes, inputs blue, named scopes are clusters, edges carry shapes.
+
+            Nodes show the DSL call, the primitive, the output shape and the source line; \
+            parameters are yellow 3-D boxes, inputs blue, named scopes are clusters, edges carry shapes.
             """)
 
     /// The compilation stages a graph can be shown at.

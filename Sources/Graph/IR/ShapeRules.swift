@@ -32,6 +32,9 @@ extension Op {
         case .constant:
             return TensorType(.scalar)
         case .random(_, let shape, _):
+            guard shape.batchCount <= 1, shape.allSatisfy({ ($0.fixedSize ?? 1) > 0 }) else {
+                throw ShapeProblem("shape \(shape) needs positive sizes and at most one batch dimension")
+            }
             return TensorType(shape)
         case .matmul(let ta, let tb):
             return try Self.matmulType(operands[0], operands[1], ta, tb)
@@ -72,8 +75,7 @@ extension Op {
             }
             return TensorType(Shape(permutation.map { shape[$0] }), operands[0].dtype)
         case .broadcast(let target):
-            let result = try Self.broadcast([operands[0].shape, target])
-            guard result == target else {
+            guard (try? Self.broadcast([operands[0].shape, target])) == target else {
                 throw ShapeProblem("cannot broadcast \(operands[0].shape) to \(target)")
             }
             return TensorType(target, operands[0].dtype)
@@ -123,6 +125,12 @@ extension Op {
 
     // MARK: - Helpers shared by the rules
 
+    /// "a and b", "a, b and c".
+    static func listed(_ items: [String]) -> String {
+        items.count <= 2 ? items.joined(separator: " and ")
+            : items.dropLast().joined(separator: ", ") + " and " + items.last!
+    }
+
     static func requireFloat(_ t: TensorType, _ what: String) throws(ShapeProblem) {
         guard t.dtype == .float32 else {
             throw ShapeProblem("\(what) has type \(t.dtype); expected float32")
@@ -131,7 +139,7 @@ extension Op {
 
     static func requireIndices(_ t: TensorType) throws(ShapeProblem) {
         guard t.dtype == .int32, t.shape.rank == 1 else {
-            throw ShapeProblem("indices have shape \(t); expected a rank-1 int32 vector")
+            throw ShapeProblem("indices are \(t.shape) \(t.dtype); expected a rank-1 int32 vector")
         }
     }
 
@@ -148,7 +156,7 @@ extension Op {
                     dim = d
                     continue
                 }
-                let names = shapes.map(\.description).joined(separator: " and ")
+                let names = listed(shapes.map(\.description))
                 throw ShapeProblem(
                     "shapes \(names) cannot be broadcast: \(dim) vs \(d) at axis \(rank - 1 - offset) from the left",
                     hint: "reshape one side so the dimensions match or are 1")

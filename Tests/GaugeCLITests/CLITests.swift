@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+
+/// Runs the built `gauge` executable as a user would.
+func gauge(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let binary = Bundle.main.bundleURL.appendingPathComponent("gauge")
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+}
+
+@Suite struct CLITests {
+    @Test func modelsListsBuiltInsWithDescriptions() throws {
+        let r = try gauge(["models"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("ace-cifar "))
+        #expect(r.stdout.contains("ACE with spatial symmetry statistics on CIFAR-10"))
+        #expect(r.stdout.contains("tiny-vae "))
+    }
+
+    @Test func summaryPrintsParametersFLOPsAndNodeCounts() throws {
+        let r = try gauge(["summary", "ace-cifar", "--batch", "250"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("model ace-cifar, batch 250"))
+        #expect(r.stdout.contains("parameters: 123,494,860 in 32 tensors, 494.0 MB float32"))
+        #expect(r.stdout.contains("groupedMatmul"))
+        #expect(r.stdout.contains("per example"))
+    }
+
+    @Test func dotWritesAFileAndStandardOutput() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("gauge-cli-test-\(getpid()).dot").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let r = try gauge(["dot", "ace-cifar", "--stage", "forward", "-o", path])
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("wrote \(path)"))
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.hasPrefix("digraph \"ace-cifar\" {"))
+        let stdout = try gauge(["dot", "tiny-vae"])
+        #expect(stdout.status == 0)
+        #expect(stdout.stdout.hasPrefix("digraph \"tiny-vae\" {"))
+    }
+
+    @Test func unknownModelIsAClearErrorWithNonZeroExit() throws {
+        let r = try gauge(["summary", "no-such-model"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("unknown model 'no-such-model'; built-in models are: ace-cifar, tiny-vae, conv-classifier"))
+        #expect(r.stdout.isEmpty)
+    }
+
+    @Test func badBatchIsAClearErrorWithNonZeroExit() throws {
+        let zero = try gauge(["summary", "ace-cifar", "--batch", "0"])
+        #expect(zero.status != 0)
+        #expect(zero.stderr.contains("--batch must be a positive integer, got 0"))
+        let word = try gauge(["summary", "ace-cifar", "--batch", "many"])
+        #expect(word.status != 0)
+        #expect(word.stderr.contains("many"))
+    }
+
+    @Test func unknownStageIsRejected() throws {
+        let r = try gauge(["dot", "ace-cifar", "--stage", "bogus"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("bogus"))
+    }
+
+    @Test func unwritableOutputIsAClearError() throws {
+        let r = try gauge(["dot", "tiny-vae", "-o", "/nonexistent-dir/x.dot"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("cannot write /nonexistent-dir/x.dot"))
+    }
+}
