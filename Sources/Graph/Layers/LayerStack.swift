@@ -73,52 +73,47 @@ public struct Dense: Layer {
     }
 }
 
-/// `conv2d` as a layer value.
+/// `conv2d` (or, made by `TransposedConv2D`, `transposedConv2d`) as a layer value.
 public struct Conv2D: Layer {
     public let filters: Int
     public let kernel: Int
     public let stride: Int
     public let padding: Padding
     public let activation: Activation?
+    public let transposed: Bool
     let site: CallSite
 
     public init(
         _ filters: Int, kernel: Int, stride: Int = 1, padding: Padding = .same, activation: Activation? = nil,
-        file: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column
+        transposed: Bool = false, file: StaticString = #fileID, filePath: StaticString = #filePath,
+        line: UInt = #line, column: UInt = #column
     ) {
-        (self.filters, self.kernel, self.stride, self.padding, self.activation) = (filters, kernel, stride, padding, activation)
+        (self.filters, self.kernel, self.stride, self.padding) = (filters, kernel, stride, padding)
+        (self.activation, self.transposed) = (activation, transposed)
         site = CallSite(file: file, filePath: filePath, line: line, column: column)
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        x.conv2d(
-            filters, kernel: kernel, stride: stride, padding: padding, activation: activation, file: site.file,
-            filePath: site.filePath, line: site.line, column: site.column)
+        let (file, filePath, line, column) = (site.file, site.filePath, site.line, site.column)
+        if transposed {
+            return x.transposedConv2d(
+                filters, kernel: kernel, stride: stride, padding: padding, activation: activation, file: file,
+                filePath: filePath, line: line, column: column)
+        }
+        return x.conv2d(
+            filters, kernel: kernel, stride: stride, padding: padding, activation: activation, file: file,
+            filePath: filePath, line: line, column: column)
     }
 }
 
-/// `transposedConv2d` as a layer value.
-public struct TransposedConv2D: Layer {
-    public let filters: Int
-    public let kernel: Int
-    public let stride: Int
-    public let padding: Padding
-    public let activation: Activation?
-    let site: CallSite
-
-    public init(
-        _ filters: Int, kernel: Int, stride: Int = 1, padding: Padding = .same, activation: Activation? = nil,
-        file: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column
-    ) {
-        (self.filters, self.kernel, self.stride, self.padding, self.activation) = (filters, kernel, stride, padding, activation)
-        site = CallSite(file: file, filePath: filePath, line: line, column: column)
-    }
-
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        x.transposedConv2d(
-            filters, kernel: kernel, stride: stride, padding: padding, activation: activation, file: site.file,
-            filePath: site.filePath, line: site.line, column: site.column)
-    }
+/// `transposedConv2d` ("deconvolution") as a layer value.
+public func TransposedConv2D(
+    _ filters: Int, kernel: Int, stride: Int = 1, padding: Padding = .same, activation: Activation? = nil,
+    file: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column
+) -> Conv2D {
+    Conv2D(
+        filters, kernel: kernel, stride: stride, padding: padding, activation: activation, transposed: true,
+        file: file, filePath: filePath, line: line, column: column)
 }
 
 /// `maxPool` as a layer value.
