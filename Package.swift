@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "Graph", targets: ["Graph"]),
         .library(name: "Compiler", targets: ["Compiler"]),
+        .library(name: "Runtime", targets: ["Runtime"]),
         .library(name: "Models", targets: ["Models"]),
         .executable(name: "gauge", targets: ["gauge"]),
     ],
@@ -17,17 +18,20 @@ let package = Package(
         // Library targets carry no unsafeFlags: users depend on Gauge by URL.
         .target(name: "Graph"),
         .target(name: "Compiler", dependencies: ["Graph"]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "Runtime", dependencies: ["Compiler", "CBLAS"]),
         .target(name: "Models", dependencies: ["Graph"]),
         .target(
             name: "GaugeCLI",
             dependencies: [
-                "Graph", "Compiler", "Models",
+                "Graph", "Compiler", "Runtime", "Models",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "gauge", dependencies: ["GaugeCLI"]),
 
         .testTarget(name: "GraphTests", dependencies: ["Graph"], exclude: ["Golden"]),
         .testTarget(name: "CompilerTests", dependencies: ["Graph", "Compiler"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Graph", "Compiler", "Runtime"]),
         .testTarget(name: "ModelsTests", dependencies: ["Graph", "Compiler", "Models"]),
         .testTarget(name: "GaugeCLITests", dependencies: ["gauge"]),
     ]

@@ -11,7 +11,7 @@ public enum CostModel {
         let out = node.shape.elementCount(batch: batch)
         func operand(_ i: Int) -> [Int] { graph[node.inputs[i]].shape.resolved(batch: batch) }
         switch node.op {
-        case .input, .parameter, .constant, .reshape, .transpose, .broadcast, .slice, .concat, .gatherRows,
+        case .input, .parameter, .variable, .constant, .reshape, .transpose, .broadcast, .slice, .concat, .gatherRows,
             .oneHot, .stopGradient:
             return 0
         case .matmul(let ta, _):
@@ -19,6 +19,19 @@ public enum CostModel {
             return 2 * out * (ta ? a[0] : a[1])
         case .groupedMatmul:
             return 2 * out * operand(0)[1]
+        case .groupedMatmulWeightGrad:
+            return 2 * operand(0).reduce(1, *) * operand(1)[1]
+        case .conv2dFilterGrad:
+            let perOutput = node.shape.fixedElementCount / (node.shape[0].fixedSize ?? 1)  // C·kh·kw
+            return 2 * graph[node.inputs[1]].shape.elementCount(batch: batch) * perOutput
+        case .maxPoolGrad(let window, _):
+            return graph[node.inputs[1]].shape.elementCount(batch: batch) * window * window
+        case .affineGridGrad:
+            return graph[node.inputs[0]].shape.elementCount(batch: batch) * 3
+        case .bilinearSampleImageGrad:
+            return graph[node.inputs[1]].shape.elementCount(batch: batch) * 8
+        case .bilinearSampleGridGrad:
+            return graph[node.inputs[2]].shape.elementCount(batch: batch) * 12
         case .unary, .binary, .compare, .select, .random, .dropout:
             return out
         case .reduce, .scatterAddRows:

@@ -11,6 +11,10 @@ import Testing
         expectError(line: #line + 1, call: "Input(\"x\")", "shape [batch, batch] needs positive sizes and at most one batch dimension") {
             Output("y", Input("x", [.batch, .batch]))
         }
+        expectError(line: #line + 2, call: "Input(\"x\")", "an input named \"x\" already exists — give each input its own name, or pass the tensor along") {
+            let x = Input("x", [.batch, 2])
+            Output("y", x + Input("x", [.batch, 2]))
+        }
         expectError(line: #line + 1, call: "Parameter(\"w\")", "zeros: a parameter cannot have the batch dimension") {
             Output("y", Parameter("w", [.batch, 4], initializer: .zeros))
         }

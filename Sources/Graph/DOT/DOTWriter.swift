@@ -33,6 +33,9 @@ public struct DOTWriter: Sendable {
                 out += "  n\(output.node.index) -> \(id);\n"
             }
         }
+        for update in graph.updates {
+            out += "  n\(update.value.index) -> n\(update.target.index) [style=dashed, color=\"#cc0000\", constraint=false, label=\"update\"];\n"
+        }
         return out + "}\n"
     }
 
@@ -45,6 +48,7 @@ public struct DOTWriter: Sendable {
         let style: String
         switch node.op {
         case .parameter: style = "shape=box3d, style=filled, fillcolor=\"#fff2cc\""
+        case .variable: style = "shape=box3d, style=filled, fillcolor=\"#d9ead3\""
         case .input: style = "shape=invhouse, style=filled, fillcolor=\"#cfe2f3\""
         case .constant: style = "shape=plaintext, fontsize=8"
         case .random, .dropout: style = "shape=box, style=\"rounded,filled\", fillcolor=\"#ead1dc\""

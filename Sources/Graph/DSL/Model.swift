@@ -152,6 +152,11 @@ public func Input(
             "Input(\"\(name)\")", ShapeProblem("shape \(shape) needs positive sizes and at most one batch dimension"),
             at: location)
     }
+    if builder.graph.nodes.contains(where: { $0.op == .input(name: name) }) {
+        return builder.fail(
+            "Input(\"\(name)\")", ShapeProblem("an input named \"\(name)\" already exists",
+                hint: "give each input its own name, or pass the tensor along"), at: location)
+    }
     return builder.leaf(.input(name: name), type: TensorType(shape, dtype), name: name, call: "Input", at: location)
 }
 

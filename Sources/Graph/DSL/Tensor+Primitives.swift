@@ -89,7 +89,7 @@ extension Tensor {
         _ weights: Tensor, labels: Tensor, file: StaticString = #fileID, filePath: StaticString = #filePath,
         line: UInt = #line, column: UInt = #column
     ) -> Tensor {
-        apply(.groupedMatmul, [weights, labels], at: SourceLocation(file, filePath, line, column))
+        apply(.groupedMatmul(transposeWeights: false), [weights, labels], at: SourceLocation(file, filePath, line, column))
     }
 
     // MARK: Reductions

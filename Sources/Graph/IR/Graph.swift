@@ -13,17 +13,33 @@ public struct Graph: Hashable, Sendable {
         }
     }
 
+    /// A value written back into a leaf (a parameter or optimizer variable) after each run:
+    /// how a training step's optimizer update is expressed in a static graph.
+    public struct Update: Hashable, Sendable {
+        public var target: NodeID
+        public var value: NodeID
+        public init(target: NodeID, value: NodeID) {
+            self.target = target
+            self.value = value
+        }
+    }
+
     public var name: String
     public var nodes: [Node]
     public var outputs: [Output]
     /// Scalar loss terms; training minimises their sum.
     public var losses: [Output]
+    /// Leaf updates applied after a run (empty for a model's forward graph).
+    public var updates: [Update]
 
-    public init(name: String, nodes: [Node] = [], outputs: [Output] = [], losses: [Output] = []) {
+    public init(
+        name: String, nodes: [Node] = [], outputs: [Output] = [], losses: [Output] = [], updates: [Update] = []
+    ) {
         self.name = name
         self.nodes = nodes
         self.outputs = outputs
         self.losses = losses
+        self.updates = updates
     }
 
     public subscript(id: NodeID) -> Node { nodes[id.index] }
@@ -33,6 +49,14 @@ public struct Graph: Hashable, Sendable {
 
     /// Trainable parameters, in order of creation.
     public var parameters: [Node] { nodes.filter(\.isParameter) }
+
+    /// Optimizer variables (not trained), in order of creation.
+    public var variables: [Node] {
+        nodes.filter {
+            if case .variable = $0.op { return true }
+            return false
+        }
+    }
 
     /// Number of trainable scalars.
     public var parameterCount: Int {

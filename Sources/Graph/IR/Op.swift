@@ -47,8 +47,9 @@ public enum Op: Hashable, Sendable {
     /// `a · b` on rank-2 operands, each optionally transposed.
     case matmul(transposeA: Bool, transposeB: Bool)
     /// Per-row weights chosen by a class label: `x [B, K]`, `w [C, K, N]`, `labels [B] int32`
-    /// give `y[b] = x[b] · w[labels[b]]`. One decoder per class without running all of them.
-    case groupedMatmul
+    /// give `y[b] = x[b] · w[labels[b]]` (with `transposeWeights`, `w [C, N, K]` and
+    /// `x[b] · w[labels[b]]ᵀ`). One decoder per class without running all of them.
+    case groupedMatmul(transposeWeights: Bool)
 
     case unary(UnaryFunction)
     case binary(BinaryFunction)
@@ -94,6 +95,29 @@ public enum Op: Hashable, Sendable {
     /// Identity forward; no gradient flows back through it.
     case stopGradient
 
+    // Gradient primitives: the VJPs of the primitives above that are not compositions.
+
+    /// Σ over rows with label c of `a[b]ᵀ · g[b]`: `a [B, K]`, `g [B, N]`, `labels [B]` →
+    /// `[classes, K, N]` (the weight gradient of `groupedMatmul`).
+    case groupedMatmulWeightGrad(classes: Int)
+    /// The filter gradient of `conv2d`: `input [N, C, H, W]`, `outputGrad [N, O, h, w]` →
+    /// `[O, C, kernelHeight, kernelWidth]`.
+    case conv2dFilterGrad(stride: Int, padding: Padding, kernelHeight: Int, kernelWidth: Int)
+    /// The input gradient of `maxPool`: `input`, `outputGrad` → input-shaped, routed to the
+    /// first maximum of each window.
+    case maxPoolGrad(window: Int, stride: Int)
+    /// The θ gradient of `affineGrid`: `gridGrad [B, H, W, 2]` → `[B, 2, 3]`.
+    case affineGridGrad(alignCorners: Bool)
+    /// The image gradient of `bilinearSample`: `grid`, `outputGrad [B, C, H', W']` →
+    /// `[B, C, height, width]`.
+    case bilinearSampleImageGrad(alignCorners: Bool, height: Int, width: Int)
+    /// The grid gradient of `bilinearSample`: `image`, `grid`, `outputGrad` → grid-shaped.
+    case bilinearSampleGridGrad(alignCorners: Bool)
+
+    /// Optimizer state that is not trained (Adam moments): a zero-initialised leaf that the
+    /// step overwrites through `Graph.updates`.
+    case variable(name: String)
+
     /// Short name of the primitive, as shown in summaries and DOT (`matmul`, `tanh`, `conv2d`).
     public var name: String {
         switch self {
@@ -102,6 +126,13 @@ public enum Op: Hashable, Sendable {
         case .constant: return "constant"
         case .matmul: return "matmul"
         case .groupedMatmul: return "groupedMatmul"
+        case .groupedMatmulWeightGrad: return "groupedMatmulWeightGrad"
+        case .conv2dFilterGrad: return "conv2dFilterGrad"
+        case .maxPoolGrad: return "maxPoolGrad"
+        case .affineGridGrad: return "affineGridGrad"
+        case .bilinearSampleImageGrad: return "bilinearSampleImageGrad"
+        case .bilinearSampleGridGrad: return "bilinearSampleGridGrad"
+        case .variable: return "variable"
         case .unary(let f): return f.rawValue
         case .binary(let f): return f.rawValue
         case .compare(let c): return c.rawValue
@@ -132,6 +163,8 @@ public enum Op: Hashable, Sendable {
         switch self {
         case .input(let n): return "input \"\(n)\""
         case .parameter(let n, _): return "param \"\(n)\""
+        case .variable(let n): return "variable \"\(n)\""
+        case .groupedMatmul(let t): return t ? "groupedMatmul(Wᵀ)" : "groupedMatmul"
         case .constant(let v): return "constant \(v)"
         case .matmul(let ta, let tb):
             let flags = [ta ? "Aᵀ" : nil, tb ? "Bᵀ" : nil].compactMap { $0 }

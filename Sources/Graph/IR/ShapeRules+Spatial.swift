@@ -75,6 +75,19 @@ extension Op {
         return TensorType([x.shape[0], .fixed(fd[1]), .fixed(height), .fixed(width)])
     }
 
+    static func conv2dFilterGradType(
+        _ x: TensorType, _ g: TensorType, _ stride: Int, _ padding: Padding, _ kh: Int, _ kw: Int
+    ) throws(ShapeProblem) -> TensorType {
+        let (h, w) = try imageDims(x, "input")
+        let (gh, gw) = try imageDims(g, "output gradient")
+        let oh = windowOutputSize(h, kernel: kh, stride: stride, padding: padding)
+        let ow = windowOutputSize(w, kernel: kw, stride: stride, padding: padding)
+        guard x.shape[0] == g.shape[0], gh == oh, gw == ow else {
+            throw ShapeProblem("output gradient \(g.shape) does not match conv2d of input \(x.shape)")
+        }
+        return TensorType([g.shape[1], x.shape[1], .fixed(kh), .fixed(kw)])
+    }
+
     static func maxPoolType(_ x: TensorType, window: Int, stride: Int) throws(ShapeProblem) -> TensorType {
         let (h, w) = try imageDims(x, "input")
         guard window > 0, stride > 0 else {

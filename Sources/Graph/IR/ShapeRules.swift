@@ -7,14 +7,14 @@ extension Op {
     /// Number of operands the primitive takes, or nil when it takes one or more (`concat`).
     public var arity: Int? {
         switch self {
-        case .input, .parameter, .constant, .random: return 0
+        case .input, .parameter, .variable, .constant, .random: return 0
         case .unary, .reduce, .reshape, .transpose, .broadcast, .slice, .oneHot, .logSoftmax,
-            .maxPool, .affineGrid, .dropout, .stopGradient:
+            .maxPool, .affineGrid, .dropout, .stopGradient, .affineGridGrad:
             return 1
         case .matmul, .binary, .compare, .gatherRows, .scatterAddRows, .conv2d, .transposedConv2d,
-            .bilinearSample:
+            .bilinearSample, .conv2dFilterGrad, .maxPoolGrad, .bilinearSampleImageGrad:
             return 2
-        case .groupedMatmul, .select: return 3
+        case .groupedMatmul, .select, .groupedMatmulWeightGrad, .bilinearSampleGridGrad: return 3
         case .concat: return nil
         }
     }
@@ -27,7 +27,7 @@ extension Op {
             throw ShapeProblem("takes \(arity) operand\(arity == 1 ? "" : "s"), got \(operands.count)")
         }
         switch self {
-        case .input, .parameter:
+        case .input, .parameter, .variable:
             throw ShapeProblem("a leaf's type is declared, not inferred")
         case .constant:
             return TensorType(.scalar)
@@ -38,8 +38,36 @@ extension Op {
             return TensorType(shape)
         case .matmul(let ta, let tb):
             return try Self.matmulType(operands[0], operands[1], ta, tb)
-        case .groupedMatmul:
-            return try Self.groupedMatmulType(operands[0], operands[1], operands[2])
+        case .groupedMatmul(let transposeWeights):
+            return try Self.groupedMatmulType(operands[0], operands[1], operands[2], transposeWeights)
+        case .groupedMatmulWeightGrad(let classes):
+            return try Self.groupedMatmulWeightGradType(operands[0], operands[1], operands[2], classes)
+        case .conv2dFilterGrad(let stride, let padding, let kh, let kw):
+            return try Self.conv2dFilterGradType(operands[0], operands[1], stride, padding, kh, kw)
+        case .maxPoolGrad(let window, let stride):
+            let pooled = try Self.maxPoolType(operands[0], window: window, stride: stride)
+            guard pooled == operands[1] else {
+                throw ShapeProblem("output gradient \(operands[1]) does not match the pooled shape \(pooled)")
+            }
+            return operands[0]
+        case .affineGridGrad:
+            let g = operands[0]
+            guard g.dtype == .float32, g.shape.rank == 4, g.shape[3] == 2 else {
+                throw ShapeProblem("grid gradient has shape \(g); expected [batch, height, width, 2]")
+            }
+            return TensorType([g.shape[0], 2, 3])
+        case .bilinearSampleImageGrad(_, let height, let width):
+            let (grid, g) = (operands[0], operands[1])
+            guard g.dtype == .float32, g.shape.rank == 4, grid.shape.rank == 4, grid.shape[0] == g.shape[0],
+                grid.shape[1] == g.shape[2], grid.shape[2] == g.shape[3]
+            else { throw ShapeProblem("grid \(grid.shape) and output gradient \(g.shape) disagree") }
+            return TensorType([g.shape[0], g.shape[1], .fixed(height), .fixed(width)])
+        case .bilinearSampleGridGrad:
+            let sampled = try Self.bilinearSampleType(operands[0], operands[1])
+            guard sampled == operands[2] else {
+                throw ShapeProblem("output gradient \(operands[2]) does not match the sampled shape \(sampled)")
+            }
+            return operands[1]
         case .unary, .stopGradient:
             try Self.requireFloat(operands[0], "operand")
             return operands[0]
@@ -184,8 +212,20 @@ extension Op {
         return TensorType([m, n])
     }
 
-    static func groupedMatmulType(_ x: TensorType, _ w: TensorType, _ labels: TensorType) throws(ShapeProblem)
-        -> TensorType
+    static func groupedMatmulWeightGradType(_ a: TensorType, _ g: TensorType, _ labels: TensorType, _ classes: Int)
+        throws(ShapeProblem) -> TensorType
+    {
+        try requireFloat(a, "input")
+        try requireFloat(g, "gradient")
+        try requireIndices(labels)
+        guard a.shape.rank == 2, g.shape.rank == 2, a.shape[0] == g.shape[0], labels.shape[0] == a.shape[0] else {
+            throw ShapeProblem("input \(a.shape), gradient \(g.shape) and labels \(labels.shape) differ in rows")
+        }
+        return TensorType([.fixed(classes), a.shape[1], g.shape[1]])
+    }
+
+    static func groupedMatmulType(_ x: TensorType, _ w: TensorType, _ labels: TensorType, _ transposeWeights: Bool)
+        throws(ShapeProblem) -> TensorType
     {
         try requireFloat(x, "input")
         try requireFloat(w, "weights")
@@ -193,13 +233,14 @@ extension Op {
         guard x.shape.rank == 2, w.shape.rank == 3 else {
             throw ShapeProblem("input \(x.shape) and weights \(w.shape); expected ranks 2 and 3 ([classes, in, out])")
         }
-        guard x.shape[1] == w.shape[1] else {
-            throw ShapeProblem("input has \(x.shape[1]) features \(x.shape); weights \(w.shape) expect \(w.shape[1])")
+        let (k, n) = transposeWeights ? (w.shape[2], w.shape[1]) : (w.shape[1], w.shape[2])
+        guard x.shape[1] == k else {
+            throw ShapeProblem("input has \(x.shape[1]) features \(x.shape); weights \(w.shape) expect \(k)")
         }
         guard labels.shape[0] == x.shape[0] else {
             throw ShapeProblem("labels \(labels.shape) and input \(x.shape) differ in rows")
         }
-        return TensorType([x.shape[0], w.shape[2]])
+        return TensorType([x.shape[0], n])
     }
 
     static func reduceType(_ t: TensorType, axes: [Int], keepDims: Bool) throws(ShapeProblem) -> TensorType {

@@ -72,7 +72,7 @@ extension Tensor {
             }
             let w = parameter("weight", [.fixed(classes), .fixed(features), .fixed(units)], weightInitializer, at: at)
             let b = parameter("bias", [.fixed(classes), .fixed(units)], .zeros, at: at)
-            let y = apply(.groupedMatmul, [w, labels], at: at)
+            let y = apply(.groupedMatmul(transposeWeights: false), [w, labels], at: at)
             let rowBias = b.apply(.gatherRows, [labels], at: at)
             return y.apply(.binary(.add), [rowBias], at: at).activated(activation, at: at)
         }

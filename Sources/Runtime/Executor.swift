@@ -1,0 +1,249 @@
+import CBLAS
+import Compiler
+import Graph
+
+/// Runs a `Plan`: owns one buffer per planned value (allocated once), feeds inputs, keeps
+/// parameters and optimizer variables between runs, and calls one kernel per instruction.
+public final class Executor {
+    public let plan: Plan
+    private var storage: [UnsafeMutableRawPointer]
+    /// The random seed; with `step`, it keys every random number of a run.
+    public var seed: UInt64
+    /// The run counter used by random nodes; `run()` does not change it.
+    public var step: UInt64 = 0
+    /// Check every kernel's float output for NaN or infinity and report the first bad value.
+    public var checkNumerics = false
+
+    public init(_ plan: Plan, seed: UInt64 = 0) {
+        self.plan = plan
+        self.seed = seed
+        storage = plan.buffers.map { buffer in
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: max(buffer.elements, 1) * 4, alignment: 64)
+            raw.initializeMemory(as: UInt8.self, repeating: 0, count: max(buffer.elements, 1) * 4)
+            return raw
+        }
+    }
+
+    deinit { for raw in storage { raw.deallocate() } }
+
+    func floats(_ buffer: Int) -> UnsafeMutablePointer<Float> { storage[buffer].assumingMemoryBound(to: Float.self) }
+    func ints(_ buffer: Int) -> UnsafeMutablePointer<Int32> { storage[buffer].assumingMemoryBound(to: Int32.self) }
+
+    private func node(named name: String, _ kind: String) throws(RuntimeError) -> Node {
+        let found = plan.graph.nodes.first {
+            switch $0.op {
+            case .input(let n): return kind == "input" && n == name
+            case .parameter(let n, _): return kind == "parameter" && n == name
+            case .variable(let n): return kind == "variable" && n == name
+            default: return false
+            }
+        }
+        guard let found else {
+            let names = plan.graph.nodes.compactMap { n -> String? in
+                if case .input(let i) = n.op, kind == "input" { return i }
+                return nil
+            }
+            throw RuntimeError("no \(kind) named \"\(name)\"" + (names.isEmpty ? "" : "; inputs are \(names.joined(separator: ", "))"))
+        }
+        return found
+    }
+
+    private func checkCount(_ node: Node, _ count: Int, _ dtype: DType) throws(RuntimeError) {
+        let expected = node.shape.elementCount(batch: plan.batch)
+        guard count == expected, node.dtype == dtype else {
+            throw RuntimeError(
+                "\(node.name) takes \(expected) \(node.dtype) values (\(node.shape) at batch \(plan.batch)); got \(count) \(dtype)",
+                at: node.location)
+        }
+    }
+
+    /// Feeds a float input by name.
+    public func setInput(_ name: String, _ values: [Float]) throws(RuntimeError) {
+        let n = try node(named: name, "input")
+        try checkCount(n, values.count, .float32)
+        values.withUnsafeBufferPointer { floats(plan.bufferOf[n.id.index]).update(from: $0.baseAddress!, count: values.count) }
+    }
+
+    /// Feeds an int32 input (labels) by name.
+    public func setInput(_ name: String, _ values: [Int32]) throws(RuntimeError) {
+        let n = try node(named: name, "input")
+        try checkCount(n, values.count, .int32)
+        values.withUnsafeBufferPointer { ints(plan.bufferOf[n.id.index]).update(from: $0.baseAddress!, count: values.count) }
+    }
+
+    /// The current values of any node (after a run) as floats.
+    public func values(of id: NodeID) -> [Float] {
+        let node = plan.graph[id]
+        let n = node.shape.elementCount(batch: plan.batch)
+        let buffer = plan.bufferOf[id.index]
+        if node.dtype == .int32 { return (0..<n).map { Float(ints(buffer)[$0]) } }
+        return Array(UnsafeBufferPointer(start: floats(buffer), count: n))
+    }
+
+    /// Overwrites a float leaf (parameter or variable) or any float buffer.
+    public func setValues(of id: NodeID, _ values: [Float]) throws(RuntimeError) {
+        let node = plan.graph[id]
+        try checkCount(node, values.count, .float32)
+        values.withUnsafeBufferPointer { floats(plan.bufferOf[id.index]).update(from: $0.baseAddress!, count: values.count) }
+    }
+
+    /// The values of a named output or loss.
+    public func values(named name: String) throws(RuntimeError) -> [Float] {
+        guard let output = (plan.graph.outputs + plan.graph.losses).first(where: { $0.name == name }) else {
+            throw RuntimeError("no output or loss named \"\(name)\"")
+        }
+        return values(of: output.node)
+    }
+
+    /// Gives every parameter its initial values; variables (optimizer state) start at zero.
+    public func initializeParameters(seed: UInt64) {
+        var stream = 0
+        for node in plan.graph.nodes {
+            let buffer = floats(plan.bufferOf[node.id.index])
+            switch node.op {
+            case .parameter(_, let initializer):
+                ParameterInitializer.fill(
+                    initializer, shape: node.shape.resolved(batch: plan.batch), seed: seed, stream: stream, buffer)
+                stream += 1
+            case .variable:
+                buffer.update(repeating: 0, count: node.shape.elementCount(batch: plan.batch))
+            default: break
+            }
+        }
+    }
+
+    /// Runs every instruction in order, then applies the graph's updates.
+    public func run() throws(RuntimeError) {
+        for instruction in plan.instructions {
+            try execute(instruction)
+            if checkNumerics, plan.graph[instruction.node].dtype == .float32 {
+                let y = floats(instruction.output)
+                let n = instruction.outputShape.reduce(1, *)
+                for i in 0..<n where !y[i].isFinite {
+                    let node = plan.graph[instruction.node]
+                    throw RuntimeError(
+                        "\(node.call) (\(node.op.name), node \(node.name)) produced \(y[i]) at element \(i) of \(node.shape)",
+                        at: node.location)
+                }
+            }
+        }
+        for update in plan.graph.updates {
+            let n = plan.graph[update.target].shape.elementCount(batch: plan.batch)
+            let (from, to) = (plan.bufferOf[update.value.index], plan.bufferOf[update.target.index])
+            if from != to { floats(to).update(from: floats(from), count: n) }
+        }
+    }
+
+    private func badIndex(_ index: Int, _ limit: Int, _ instruction: Plan.Instruction) -> RuntimeError {
+        let node = plan.graph[instruction.node]
+        return RuntimeError(
+            "\(node.call) (\(node.op.name)): index \(index) is outside 0..<\(limit)", at: node.location)
+    }
+
+    private func execute(_ i: Plan.Instruction) throws(RuntimeError) {
+        let y = floats(i.output)
+        let n = i.outputShape.reduce(1, *)
+        func x(_ k: Int) -> UnsafeMutablePointer<Float> { floats(i.inputs[k]) }
+        func s(_ k: Int) -> [Int] { i.inputShapes[k] }
+        switch i.op {
+        case .input, .parameter, .variable, .reshape, .stopGradient:
+            break
+        case .constant(let v):
+            y[0] = v
+        case .matmul(let ta, let tb):
+            GEMM.matmul(x(0), s(0), x(1), s(1), transposeA: ta, transposeB: tb, y)
+        case .groupedMatmul(let transposeWeights):
+            let classes = s(1)[0]
+            guard let groups = GEMM.groups(ints(i.inputs[2]), count: s(0)[0], classes: classes) else {
+                throw badLabel(i, classes)
+            }
+            GEMM.groupedMatmul(
+                x(0), rows: s(0)[0], k: s(0)[1], x(1), classes: classes, n: i.outputShape[1],
+                transposeWeights: transposeWeights, groups: groups, y)
+        case .groupedMatmulWeightGrad(let classes):
+            guard let groups = GEMM.groups(ints(i.inputs[2]), count: s(0)[0], classes: classes) else {
+                throw badLabel(i, classes)
+            }
+            GEMM.groupedWeightGrad(x(0), k: s(0)[1], x(1), n: s(1)[1], groups: groups, y)
+        case .unary(let f):
+            Elementwise.unary(f, x(0), y, n)
+        case .binary(let f):
+            Elementwise.binary(f, x(0), s(0), x(1), s(1), y, i.outputShape)
+        case .compare(let c):
+            if plan.graph[plan.graph[i.node].inputs[0]].dtype == .int32 {
+                let a = ints(i.inputs[0])
+                let b = ints(i.inputs[1])
+                var af = [Float](repeating: 0, count: s(0).reduce(1, *))
+                var bf = [Float](repeating: 0, count: s(1).reduce(1, *))
+                for k in af.indices { af[k] = Float(a[k]) }
+                for k in bf.indices { bf[k] = Float(b[k]) }
+                Elementwise.compare(c, af, s(0), bf, s(1), y, i.outputShape)
+            } else {
+                Elementwise.compare(c, x(0), s(0), x(1), s(1), y, i.outputShape)
+            }
+        case .select:
+            Elementwise.select(x(0), s(0), x(1), s(1), x(2), s(2), y, i.outputShape)
+        case .reduce(let r, let axes, _):
+            Reduce.reduce(r, axes: axes, x(0), s(0), y)
+        case .transpose(let permutation):
+            Layout.transpose(x(0), s(0), permutation: permutation, y)
+        case .broadcast:
+            Elementwise.broadcast(x(0), s(0), y, i.outputShape)
+        case .slice(let axis, let start, let end):
+            Layout.slice(x(0), s(0), axis: axis, start: start, end: end, y)
+        case .concat(let axis):
+            Layout.concat(i.inputs.indices.map { (UnsafePointer(x($0)), s($0)) }, axis: axis, y, i.outputShape)
+        case .gatherRows:
+            let rowSize = s(0).dropFirst().reduce(1, *)
+            if let bad = Layout.gatherRows(x(0), rows: s(0)[0], rowSize: rowSize, ints(i.inputs[1]), count: s(1)[0], y) {
+                throw badIndex(bad, s(0)[0], i)
+            }
+        case .scatterAddRows(let rows):
+            let rowSize = s(0).dropFirst().reduce(1, *)
+            if let bad = Layout.scatterAddRows(x(0), rowSize: rowSize, ints(i.inputs[1]), count: s(1)[0], y, rows: rows) {
+                throw badIndex(bad, rows, i)
+            }
+        case .oneHot(let classes):
+            if let bad = Layout.oneHot(ints(i.inputs[0]), count: s(0).reduce(1, *), classes: classes, y) {
+                throw badIndex(bad, classes, i)
+            }
+        case .logSoftmax(let axis):
+            Reduce.logSoftmax(axis: axis, x(0), s(0), y)
+        case .conv2d(let stride, let padding):
+            Convolution.forward(x(0), s(0), x(1), s(1), stride: stride, padding: padding, y)
+        case .transposedConv2d(let stride, let padding, let height, let width):
+            Convolution.transposed(x(0), s(0), x(1), s(1), stride: stride, padding: padding, height: height, width: width, y)
+        case .conv2dFilterGrad(let stride, let padding, let kh, let kw):
+            Convolution.filterGrad(x(0), s(0), x(1), s(1), stride: stride, padding: padding, kernelH: kh, kernelW: kw, y)
+        case .maxPool(let window, let stride):
+            Pooling.maxPool(x(0), s(0), window: window, stride: stride, y, i.outputShape)
+        case .maxPoolGrad(let window, let stride):
+            Pooling.maxPoolGrad(x(0), s(0), x(1), s(1), window: window, stride: stride, y)
+        case .affineGrid(let height, let width, let alignCorners):
+            Sampler.affineGrid(x(0), batch: s(0)[0], height: height, width: width, alignCorners: alignCorners, y)
+        case .affineGridGrad(let alignCorners):
+            Sampler.affineGridGrad(x(0), batch: s(0)[0], height: s(0)[1], width: s(0)[2], alignCorners: alignCorners, y)
+        case .bilinearSample(let alignCorners):
+            Sampler.sample(x(0), s(0), x(1), outH: s(1)[1], outW: s(1)[2], alignCorners: alignCorners, y)
+        case .bilinearSampleImageGrad(let alignCorners, let height, let width):
+            Sampler.imageGrad(x(0), x(1), s(1), height: height, width: width, alignCorners: alignCorners, y)
+        case .bilinearSampleGridGrad(let alignCorners):
+            Sampler.gridGrad(x(0), s(0), x(1), x(2), outH: s(1)[1], outW: s(1)[2], alignCorners: alignCorners, y)
+        case .random(let distribution, _, let stream):
+            RandomKernels.fill(distribution, seed: seed, step: step, stream: stream, y, n)
+        case .dropout(let rate, let stream):
+            RandomKernels.dropout(x(0), rate: rate, seed: seed, step: step, stream: stream, y, n)
+        }
+    }
+
+    private func badLabel(_ i: Plan.Instruction, _ classes: Int) -> RuntimeError {
+        let node = plan.graph[i.node]
+        return RuntimeError("\(node.call) (\(node.op.name)): a label is outside 0..<\(classes)", at: node.location)
+    }
+}
+
+/// OpenBLAS's thread count (it owns the cores during GEMMs).
+public enum Threads {
+    public static func setBLASThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+    public static var blasThreads: Int { Int(openblas_get_num_threads()) }
+}

@@ -1,0 +1,138 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import Graph
+
+/// Element-wise kernels: one function of one argument, two with broadcasting, three (select).
+enum Elementwise {
+    static func unary(_ f: UnaryFunction, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        switch f {
+        case .neg: for i in 0..<n { y[i] = -x[i] }
+        case .exp: for i in 0..<n { y[i] = expf(x[i]) }
+        case .log: for i in 0..<n { y[i] = logf(x[i]) }
+        case .tanh: for i in 0..<n { y[i] = tanhf(x[i]) }
+        case .sigmoid:
+            for i in 0..<n {
+                let v = x[i]
+                if v >= 0 {
+                    y[i] = 1 / (1 + expf(-v))
+                } else {
+                    let e = expf(v)
+                    y[i] = e / (1 + e)
+                }
+            }
+        case .relu: for i in 0..<n { y[i] = max(x[i], 0) }
+        case .softplus:
+            // log(1 + e^x) = max(x, 0) + log1p(e^−|x|), stable for large |x|.
+            for i in 0..<n { y[i] = max(x[i], 0) + log1pf(expf(-Swift.abs(x[i]))) }
+        case .abs: for i in 0..<n { y[i] = Swift.abs(x[i]) }
+        case .sqrt: for i in 0..<n { y[i] = sqrtf(x[i]) }
+        case .square: for i in 0..<n { y[i] = x[i] * x[i] }
+        }
+    }
+
+    @inline(__always)
+    static func apply(_ f: BinaryFunction, _ a: Float, _ b: Float) -> Float {
+        switch f {
+        case .add: return a + b
+        case .sub: return a - b
+        case .mul: return a * b
+        case .div: return a / b
+        case .max: return Swift.max(a, b)
+        case .min: return Swift.min(a, b)
+        case .pow: return powf(a, b)
+        }
+    }
+
+    @inline(__always)
+    static func compare(_ c: Comparison, _ a: Float, _ b: Float) -> Float {
+        let r: Bool
+        switch c {
+        case .less: r = a < b
+        case .lessEqual: r = a <= b
+        case .greater: r = a > b
+        case .greaterEqual: r = a >= b
+        case .equal: r = a == b
+        case .notEqual: r = a != b
+        }
+        return r ? 1 : 0
+    }
+
+    /// `out = f(a, b)` with broadcasting; `f` is specialised per call site.
+    @inline(__always)
+    static func broadcast2(
+        _ a: UnsafePointer<Float>, _ aShape: [Int], _ b: UnsafePointer<Float>, _ bShape: [Int],
+        _ out: UnsafeMutablePointer<Float>, _ outShape: [Int], _ f: (Float, Float) -> Float
+    ) {
+        let n = outShape.reduce(1, *)
+        let na = aShape.reduce(1, *)
+        let nb = bShape.reduce(1, *)
+        if na == n && nb == n {
+            for i in 0..<n { out[i] = f(a[i], b[i]) }
+        } else if nb == 1 && na == n {
+            let s = b[0]
+            for i in 0..<n { out[i] = f(a[i], s) }
+        } else if na == 1 && nb == n {
+            let s = a[0]
+            for i in 0..<n { out[i] = f(s, b[i]) }
+        } else {
+            let sa = broadcastStrides(aShape, to: outShape)
+            let sb = broadcastStrides(bShape, to: outShape)
+            let so = broadcastStrides(outShape, to: outShape)
+            let inner = outShape.last ?? 1
+            let ia = sa.last ?? 0
+            let ib = sb.last ?? 0
+            forEachRow(outShape, [sa, sb, so]) { o in
+                for j in 0..<inner { out[o[2] + j] = f(a[o[0] + j * ia], b[o[1] + j * ib]) }
+            }
+        }
+    }
+
+    static func binary(
+        _ f: BinaryFunction, _ a: UnsafePointer<Float>, _ aShape: [Int], _ b: UnsafePointer<Float>,
+        _ bShape: [Int], _ out: UnsafeMutablePointer<Float>, _ outShape: [Int]
+    ) {
+        switch f {
+        case .add: broadcast2(a, aShape, b, bShape, out, outShape) { $0 + $1 }
+        case .sub: broadcast2(a, aShape, b, bShape, out, outShape) { $0 - $1 }
+        case .mul: broadcast2(a, aShape, b, bShape, out, outShape) { $0 * $1 }
+        case .div: broadcast2(a, aShape, b, bShape, out, outShape) { $0 / $1 }
+        case .max: broadcast2(a, aShape, b, bShape, out, outShape) { Swift.max($0, $1) }
+        case .min: broadcast2(a, aShape, b, bShape, out, outShape) { Swift.min($0, $1) }
+        case .pow: broadcast2(a, aShape, b, bShape, out, outShape) { powf($0, $1) }
+        }
+    }
+
+    static func compare(
+        _ c: Comparison, _ a: UnsafePointer<Float>, _ aShape: [Int], _ b: UnsafePointer<Float>, _ bShape: [Int],
+        _ out: UnsafeMutablePointer<Float>, _ outShape: [Int]
+    ) {
+        broadcast2(a, aShape, b, bShape, out, outShape) { compare(c, $0, $1) }
+    }
+
+    /// `out = mask ≠ 0 ? a : b` with broadcasting of all three.
+    static func select(
+        _ m: UnsafePointer<Float>, _ mShape: [Int], _ a: UnsafePointer<Float>, _ aShape: [Int],
+        _ b: UnsafePointer<Float>, _ bShape: [Int], _ out: UnsafeMutablePointer<Float>, _ outShape: [Int]
+    ) {
+        let strides = [mShape, aShape, bShape, outShape].map { broadcastStrides($0, to: outShape) }
+        let inner = outShape.last ?? 1
+        let (im, ia, ib) = (strides[0].last ?? 0, strides[1].last ?? 0, strides[2].last ?? 0)
+        forEachRow(outShape, strides) { o in
+            for j in 0..<inner {
+                out[o[3] + j] = m[o[0] + j * im] != 0 ? a[o[1] + j * ia] : b[o[2] + j * ib]
+            }
+        }
+    }
+
+    /// Copies `x` broadcast to `outShape`.
+    static func broadcast(_ x: UnsafePointer<Float>, _ xShape: [Int], _ out: UnsafeMutablePointer<Float>, _ outShape: [Int]) {
+        let sx = broadcastStrides(xShape, to: outShape)
+        let so = broadcastStrides(outShape, to: outShape)
+        let inner = outShape.last ?? 1
+        let ix = sx.last ?? 0
+        forEachRow(outShape, [sx, so]) { o in
+            for j in 0..<inner { out[o[1] + j] = x[o[0] + j * ix] }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import CBLAS
+
+/// Matrix products through OpenBLAS (row-major `cblas_sgemm`).
+enum GEMM {
+    /// `c = alpha · op(a) · op(b) + beta · c` with `op(a)` m×k and `op(b)` k×n, all row-major.
+    static func sgemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+        _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
+        _ c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
+            return
+        }
+        cblas_sgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// The `matmul` primitive on row-major operands with their stored shapes.
+    static func matmul(
+        _ a: UnsafePointer<Float>, _ aShape: [Int], _ b: UnsafePointer<Float>, _ bShape: [Int], transposeA: Bool,
+        transposeB: Bool, _ c: UnsafeMutablePointer<Float>
+    ) {
+        let m = transposeA ? aShape[1] : aShape[0]
+        let k = transposeA ? aShape[0] : aShape[1]
+        let n = transposeB ? bShape[0] : bShape[1]
+        sgemm(
+            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a, lda: aShape[1], b, ldb: bShape[1],
+            c, ldc: n)
+    }
+
+    /// Rows grouped by label: indices of the rows of each class. Nil if a label is out of range.
+    static func groups(_ labels: UnsafePointer<Int32>, count: Int, classes: Int) -> [[Int]]? {
+        var groups = Array(repeating: [Int](), count: classes)
+        for i in 0..<count {
+            let c = Int(labels[i])
+            guard c >= 0 && c < classes else { return nil }
+            groups[c].append(i)
+        }
+        return groups
+    }
+
+    /// `y[b] = x[b] · w[labels[b]]` (or `· w[labels[b]]ᵀ`): one GEMM per class over its rows.
+    static func groupedMatmul(
+        _ x: UnsafePointer<Float>, rows: Int, k: Int, _ w: UnsafePointer<Float>, classes: Int, n: Int,
+        transposeWeights: Bool, groups: [[Int]], _ y: UnsafeMutablePointer<Float>
+    ) {
+        var packedX = [Float](repeating: 0, count: rows * k)
+        var packedY = [Float](repeating: 0, count: rows * n)
+        packedX.withUnsafeMutableBufferPointer { px in
+            packedY.withUnsafeMutableBufferPointer { py in
+                for (c, members) in groups.enumerated() where !members.isEmpty {
+                    for (r, row) in members.enumerated() { (px.baseAddress! + r * k).update(from: x + row * k, count: k) }
+                    sgemm(
+                        transposeA: false, transposeB: transposeWeights, m: members.count, n: n, k: k,
+                        px.baseAddress!, lda: k, w + c * k * n, ldb: transposeWeights ? k : n, py.baseAddress!, ldc: n)
+                    for (r, row) in members.enumerated() { (y + row * n).update(from: py.baseAddress! + r * n, count: n) }
+                }
+            }
+        }
+    }
+
+    /// `out[c] = Σ_{b in class c} a[b]ᵀ · g[b]`: `[classes, k, n]`, zero for classes with no rows.
+    static func groupedWeightGrad(
+        _ a: UnsafePointer<Float>, k: Int, _ g: UnsafePointer<Float>, n: Int, groups: [[Int]],
+        _ out: UnsafeMutablePointer<Float>
+    ) {
+        let largest = groups.map(\.count).max() ?? 0
+        var packedA = [Float](repeating: 0, count: largest * k)
+        var packedG = [Float](repeating: 0, count: largest * n)
+        packedA.withUnsafeMutableBufferPointer { pa in
+            packedG.withUnsafeMutableBufferPointer { pg in
+                for (c, members) in groups.enumerated() {
+                    let dst = out + c * k * n
+                    guard !members.isEmpty else {
+                        dst.update(repeating: 0, count: k * n)
+                        continue
+                    }
+                    for (r, row) in members.enumerated() {
+                        (pa.baseAddress! + r * k).update(from: a + row * k, count: k)
+                        (pg.baseAddress! + r * n).update(from: g + row * n, count: n)
+                    }
+                    sgemm(
+                        transposeA: true, transposeB: false, m: k, n: n, k: members.count, pa.baseAddress!, lda: k,
+                        pg.baseAddress!, ldb: n, dst, ldc: n)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+/// Data movement: transpose, slice, concat, gather and scatter-add of rows, one-hot.
+enum Layout {
+    static func transpose(
+        _ x: UnsafePointer<Float>, _ xShape: [Int], permutation: [Int], _ y: UnsafeMutablePointer<Float>
+    ) {
+        let outShape = permutation.map { xShape[$0] }
+        let xStrides = broadcastStrides(xShape, to: xShape)
+        let read = permutation.map { xStrides[$0] }
+        let write = broadcastStrides(outShape, to: outShape)
+        let inner = outShape.last ?? 1
+        let step = read.last ?? 0
+        forEachRow(outShape, [read, write]) { o in
+            for j in 0..<inner { y[o[1] + j] = x[o[0] + j * step] }
+        }
+    }
+
+    /// Copies `[start, end)` along `axis` of `x` into `y`.
+    static func slice(
+        _ x: UnsafePointer<Float>, _ shape: [Int], axis: Int, start: Int, end: Int, _ y: UnsafeMutablePointer<Float>
+    ) {
+        let outer = shape[..<axis].reduce(1, *)
+        let inner = shape[(axis + 1)...].reduce(1, *)
+        let width = (end - start) * inner
+        for o in 0..<outer {
+            (y + o * width).update(from: x + (o * shape[axis] + start) * inner, count: width)
+        }
+    }
+
+    static func concat(
+        _ parts: [(UnsafePointer<Float>, [Int])], axis: Int, _ y: UnsafeMutablePointer<Float>, _ outShape: [Int]
+    ) {
+        let outer = outShape[..<axis].reduce(1, *)
+        let inner = outShape[(axis + 1)...].reduce(1, *)
+        var offset = 0
+        for (x, shape) in parts {
+            let width = shape[axis] * inner
+            for o in 0..<outer {
+                (y + o * outShape[axis] * inner + offset).update(from: x + o * width, count: width)
+            }
+            offset += width
+        }
+    }
+
+    /// `y[i] = table[indices[i]]`; false when an index is out of range.
+    static func gatherRows(
+        _ table: UnsafePointer<Float>, rows: Int, rowSize: Int, _ indices: UnsafePointer<Int32>, count: Int,
+        _ y: UnsafeMutablePointer<Float>
+    ) -> Int? {
+        for i in 0..<count {
+            let r = Int(indices[i])
+            guard r >= 0 && r < rows else { return r }
+            (y + i * rowSize).update(from: table + r * rowSize, count: rowSize)
+        }
+        return nil
+    }
+
+    /// `y = 0; y[indices[i]] += values[i]`; returns a bad index if any.
+    static func scatterAddRows(
+        _ values: UnsafePointer<Float>, rowSize: Int, _ indices: UnsafePointer<Int32>, count: Int,
+        _ y: UnsafeMutablePointer<Float>, rows: Int
+    ) -> Int? {
+        y.update(repeating: 0, count: rows * rowSize)
+        for i in 0..<count {
+            let r = Int(indices[i])
+            guard r >= 0 && r < rows else { return r }
+            let dst = y + r * rowSize
+            let src = values + i * rowSize
+            for j in 0..<rowSize { dst[j] += src[j] }
+        }
+        return nil
+    }
+
+    static func oneHot(_ indices: UnsafePointer<Int32>, count: Int, classes: Int, _ y: UnsafeMutablePointer<Float>)
+        -> Int?
+    {
+        y.update(repeating: 0, count: count * classes)
+        for i in 0..<count {
+            let c = Int(indices[i])
+            guard c >= 0 && c < classes else { return c }
+            y[i * classes + c] = 1
+        }
+        return nil
+    }
+}

@@ -1,0 +1,52 @@
+/// Max-pooling over `window × window` patches every `stride` pixels (no padding).
+enum Pooling {
+    static func maxPool(
+        _ x: UnsafePointer<Float>, _ shape: [Int], window: Int, stride: Int, _ y: UnsafeMutablePointer<Float>,
+        _ outShape: [Int]
+    ) {
+        let (planes, h, w, oh, ow) = (shape[0] * shape[1], shape[2], shape[3], outShape[2], outShape[3])
+        for p in 0..<planes {
+            let src = x + p * h * w
+            let dst = y + p * oh * ow
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    var peak = -Float.infinity
+                    for i in 0..<window {
+                        let row = src + (oy * stride + i) * w + ox * stride
+                        for j in 0..<window { peak = max(peak, row[j]) }
+                    }
+                    dst[oy * ow + ox] = peak
+                }
+            }
+        }
+    }
+
+    /// Routes each output gradient to the first maximum of its window (found again from `x`).
+    static func maxPoolGrad(
+        _ x: UnsafePointer<Float>, _ shape: [Int], _ dy: UnsafePointer<Float>, _ dyShape: [Int], window: Int,
+        stride: Int, _ dx: UnsafeMutablePointer<Float>
+    ) {
+        let (planes, h, w, oh, ow) = (shape[0] * shape[1], shape[2], shape[3], dyShape[2], dyShape[3])
+        dx.update(repeating: 0, count: planes * h * w)
+        for p in 0..<planes {
+            let src = x + p * h * w
+            let dst = dx + p * h * w
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    var peak = -Float.infinity
+                    var at = (oy * stride) * w + ox * stride
+                    for i in 0..<window {
+                        for j in 0..<window {
+                            let k = (oy * stride + i) * w + ox * stride + j
+                            if src[k] > peak {
+                                peak = src[k]
+                                at = k
+                            }
+                        }
+                    }
+                    dst[at] += dy[(p * oh + oy) * ow + ox]
+                }
+            }
+        }
+    }
+}

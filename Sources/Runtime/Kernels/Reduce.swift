@@ -1,0 +1,52 @@
+import Graph
+
+/// Reductions over axes, log-softmax along an axis.
+enum Reduce {
+    static func reduce(
+        _ r: Reduction, axes: [Int], _ x: UnsafePointer<Float>, _ xShape: [Int], _ out: UnsafeMutablePointer<Float>
+    ) {
+        // The output as the input shape with reduced axes set to 1; walk the input, accumulate.
+        let kept = xShape.enumerated().map { axes.contains($0.offset) ? 1 : $0.element }
+        let outCount = kept.reduce(1, *)
+        let initial: Float = r == .max ? -Float.infinity : 0
+        for i in 0..<outCount { out[i] = initial }
+        let so = broadcastStrides(kept, to: xShape)
+        let sx = broadcastStrides(xShape, to: xShape)
+        let inner = xShape.last ?? 1
+        let io = so.last ?? 0
+        if r == .max {
+            forEachRow(xShape, [sx, so]) { o in
+                for j in 0..<inner { out[o[1] + j * io] = Swift.max(out[o[1] + j * io], x[o[0] + j]) }
+            }
+        } else {
+            forEachRow(xShape, [sx, so]) { o in
+                for j in 0..<inner { out[o[1] + j * io] += x[o[0] + j] }
+            }
+        }
+        if r == .mean {
+            let count = Float(axes.reduce(1) { $0 * xShape[$1] })
+            for i in 0..<outCount { out[i] /= count }
+        }
+    }
+
+    static func logSoftmax(axis: Int, _ x: UnsafePointer<Float>, _ shape: [Int], _ y: UnsafeMutablePointer<Float>) {
+        let outer = shape[..<axis].reduce(1, *)
+        let size = shape[axis]
+        let inner = shape[(axis + 1)...].reduce(1, *)
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let base = o * size * inner + i
+                var peak = -Float.infinity
+                for k in 0..<size { peak = Swift.max(peak, x[base + k * inner]) }
+                var total: Float = 0
+                for k in 0..<size { total += expf(x[base + k * inner] - peak) }
+                let shift = peak + logf(total)
+                for k in 0..<size { y[base + k * inner] = x[base + k * inner] - shift }
+            }
+        }
+    }
+}
+
+#if canImport(Glibc)
+    import Glibc
+#endif

@@ -1,0 +1,159 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The spatial transformer's affine grid and bilinear sampler (PAPER.md §5), with gradients.
+/// Coordinates are normalised to [−1, 1]; θ maps output → input; samples outside are 0.
+enum Sampler {
+    /// Normalised coordinate of pixel `i` of `size`.
+    @inline(__always)
+    static func base(_ i: Int, _ size: Int, _ alignCorners: Bool) -> Float {
+        if alignCorners { return size == 1 ? 0 : -1 + 2 * Float(i) / Float(size - 1) }
+        return (2 * Float(i) + 1) / Float(size) - 1
+    }
+
+    /// Pixel position of normalised `x` along an axis of `size`, and d(pixel)/d(x).
+    @inline(__always)
+    static func pixel(_ x: Float, _ size: Int, _ alignCorners: Bool) -> (Float, Float) {
+        alignCorners
+            ? ((x + 1) * 0.5 * Float(size - 1), 0.5 * Float(size - 1))
+            : (((x + 1) * Float(size) - 1) * 0.5, 0.5 * Float(size))
+    }
+
+    static func affineGrid(
+        _ theta: UnsafePointer<Float>, batch: Int, height: Int, width: Int, alignCorners: Bool,
+        _ grid: UnsafeMutablePointer<Float>
+    ) {
+        for b in 0..<batch {
+            let t = theta + b * 6
+            for i in 0..<height {
+                let y = base(i, height, alignCorners)
+                for j in 0..<width {
+                    let x = base(j, width, alignCorners)
+                    let g = grid + ((b * height + i) * width + j) * 2
+                    g[0] = t[0] * x + t[1] * y + t[2]
+                    g[1] = t[3] * x + t[4] * y + t[5]
+                }
+            }
+        }
+    }
+
+    static func affineGridGrad(
+        _ dgrid: UnsafePointer<Float>, batch: Int, height: Int, width: Int, alignCorners: Bool,
+        _ dtheta: UnsafeMutablePointer<Float>
+    ) {
+        for b in 0..<batch {
+            var s = [Float](repeating: 0, count: 6)
+            for i in 0..<height {
+                let y = base(i, height, alignCorners)
+                for j in 0..<width {
+                    let x = base(j, width, alignCorners)
+                    let g = dgrid + ((b * height + i) * width + j) * 2
+                    s[0] += g[0] * x
+                    s[1] += g[0] * y
+                    s[2] += g[0]
+                    s[3] += g[1] * x
+                    s[4] += g[1] * y
+                    s[5] += g[1]
+                }
+            }
+            for k in 0..<6 { dtheta[b * 6 + k] = s[k] }
+        }
+    }
+
+    /// The four corners around a sample point and their bilinear weights.
+    struct Corners {
+        var x0: Int, y0: Int, a: Float, b: Float, dx: Float, dy: Float
+
+        init(_ gx: Float, _ gy: Float, width: Int, height: Int, alignCorners: Bool) {
+            let (px, sx) = pixel(gx, width, alignCorners)
+            let (py, sy) = pixel(gy, height, alignCorners)
+            let fx = floorf(px)
+            let fy = floorf(py)
+            x0 = Int(fx)
+            y0 = Int(fy)
+            a = px - fx
+            b = py - fy
+            dx = sx
+            dy = sy
+        }
+    }
+
+    /// Reads `plane[y, x]`, 0 outside.
+    @inline(__always)
+    static func at(_ plane: UnsafePointer<Float>, _ y: Int, _ x: Int, _ h: Int, _ w: Int) -> Float {
+        y >= 0 && y < h && x >= 0 && x < w ? plane[y * w + x] : 0
+    }
+
+    static func sample(
+        _ image: UnsafePointer<Float>, _ shape: [Int], _ grid: UnsafePointer<Float>, outH: Int, outW: Int,
+        alignCorners: Bool, _ out: UnsafeMutablePointer<Float>
+    ) {
+        let (batch, channels, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        for n in 0..<batch {
+            for p in 0..<(outH * outW) {
+                let g = grid + (n * outH * outW + p) * 2
+                let k = Corners(g[0], g[1], width: w, height: h, alignCorners: alignCorners)
+                for c in 0..<channels {
+                    let plane = image + (n * channels + c) * h * w
+                    let v00 = at(plane, k.y0, k.x0, h, w)
+                    let v01 = at(plane, k.y0, k.x0 + 1, h, w)
+                    let v10 = at(plane, k.y0 + 1, k.x0, h, w)
+                    let v11 = at(plane, k.y0 + 1, k.x0 + 1, h, w)
+                    out[(n * channels + c) * outH * outW + p] =
+                        (1 - k.a) * (1 - k.b) * v00 + k.a * (1 - k.b) * v01 + (1 - k.a) * k.b * v10 + k.a * k.b * v11
+                }
+            }
+        }
+    }
+
+    static func imageGrad(
+        _ grid: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dyShape: [Int], height h: Int, width w: Int,
+        alignCorners: Bool, _ dimage: UnsafeMutablePointer<Float>
+    ) {
+        let (batch, channels, outH, outW) = (dyShape[0], dyShape[1], dyShape[2], dyShape[3])
+        dimage.update(repeating: 0, count: batch * channels * h * w)
+        for n in 0..<batch {
+            for p in 0..<(outH * outW) {
+                let g = grid + (n * outH * outW + p) * 2
+                let k = Corners(g[0], g[1], width: w, height: h, alignCorners: alignCorners)
+                let weights = [(1 - k.a) * (1 - k.b), k.a * (1 - k.b), (1 - k.a) * k.b, k.a * k.b]
+                let spots = [(k.y0, k.x0), (k.y0, k.x0 + 1), (k.y0 + 1, k.x0), (k.y0 + 1, k.x0 + 1)]
+                for c in 0..<channels {
+                    let gradient = dy[(n * channels + c) * outH * outW + p]
+                    let plane = dimage + (n * channels + c) * h * w
+                    for (weight, (y, x)) in zip(weights, spots) where y >= 0 && y < h && x >= 0 && x < w {
+                        plane[y * w + x] += weight * gradient
+                    }
+                }
+            }
+        }
+    }
+
+    static func gridGrad(
+        _ image: UnsafePointer<Float>, _ shape: [Int], _ grid: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+        outH: Int, outW: Int, alignCorners: Bool, _ dgrid: UnsafeMutablePointer<Float>
+    ) {
+        let (batch, channels, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        for n in 0..<batch {
+            for p in 0..<(outH * outW) {
+                let g = grid + (n * outH * outW + p) * 2
+                let k = Corners(g[0], g[1], width: w, height: h, alignCorners: alignCorners)
+                var dpx: Float = 0
+                var dpy: Float = 0
+                for c in 0..<channels {
+                    let plane = image + (n * channels + c) * h * w
+                    let v00 = at(plane, k.y0, k.x0, h, w)
+                    let v01 = at(plane, k.y0, k.x0 + 1, h, w)
+                    let v10 = at(plane, k.y0 + 1, k.x0, h, w)
+                    let v11 = at(plane, k.y0 + 1, k.x0 + 1, h, w)
+                    let gradient = dy[(n * channels + c) * outH * outW + p]
+                    dpx += gradient * ((1 - k.b) * (v01 - v00) + k.b * (v11 - v10))
+                    dpy += gradient * ((1 - k.a) * (v10 - v00) + k.a * (v11 - v01))
+                }
+                dgrid[(n * outH * outW + p) * 2] = dpx * k.dx
+                dgrid[(n * outH * outW + p) * 2 + 1] = dpy * k.dy
+            }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import Graph
+
+/// First values of parameters, by their initializer, reproducibly from a seed: parameter k
+/// draws from Philox stream `k` at step 0, so its values do not depend on the others.
+enum ParameterInitializer {
+    static func fill(
+        _ initializer: Initializer, shape: [Int], seed: UInt64, stream: Int, _ out: UnsafeMutablePointer<Float>
+    ) {
+        let n = shape.reduce(1, *)
+        func normal(_ scale: Float) {
+            RandomKernels.fill(.normal, seed: seed, step: 0, stream: stream, out, n)
+            for i in 0..<n { out[i] *= scale }
+        }
+        func fans(_ a: Int, _ b: Int) -> Float { 1 / (sqrtf(Float(a)) + sqrtf(Float(b))) }
+        switch initializer {
+        case .zeros: out.update(repeating: 0, count: n)
+        case .constant(let v): out.update(repeating: v, count: n)
+        case .normal(let std): normal(std)
+        case .uniform(let low, let high):
+            RandomKernels.fill(.uniform, seed: seed, step: 0, stream: stream, out, n)
+            for i in 0..<n { out[i] = low + (high - low) * out[i] }
+        case .svAdjustedNormal(let sigma):
+            // Each trailing matrix [fan_in, fan_out]; rank 1 uses σ/√n (the author's rule).
+            normal(shape.count >= 2 ? sigma * fans(shape[shape.count - 2], shape[shape.count - 1]) : sigma / sqrtf(Float(n)))
+        case .svAdjustedNormalLeadingDims(let sigma):
+            normal(shape.count >= 2 ? sigma * fans(shape[0], shape[1]) : sigma / sqrtf(Float(n)))
+        case .convUniform:
+            RandomKernels.fill(.uniform, seed: seed, step: 0, stream: stream, out, n)
+            let scale = 1 / sqrtf(Float(n))
+            for i in 0..<n { out[i] = (2 * out[i] - 1) * scale }
+        case .identityAffine:
+            let identity: [Float] = [1, 0, 0, 0, 1, 0]
+            for i in 0..<n { out[i] = identity[i % 6] }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import Compiler
+import Graph
+import Runtime
+import Testing
+
+/// Σ y · P with a fed random probe P of y's shape: a scalar whose gradient reaches every
+/// element of y with a different weight.
+func probe(_ y: Tensor) -> Tensor { (y * Input("probe\(y.id?.index ?? -1)", y.shape)).sum() }
+
+/// Deterministic pseudo-random floats in [low, high).
+func pseudoRandom(_ n: Int, seed: UInt64, low: Float = -1, high: Float = 1) -> [Float] {
+    var state = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+    return (0..<n).map { _ in
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return low + (high - low) * Float(state >> 40) / Float(1 << 24)
+    }
+}
+
+/// A model, differentiated and planned, with parameters initialised and inputs fed.
+struct Harness {
+    let result: Autodiff.Result
+    let executor: Executor
+
+    init(
+        batch: Int, seed: UInt64 = 1, inputs: [String: [Float]] = [:], labels: [String: [Int32]] = [:],
+        @ModelBuilder _ body: () -> [ModelStatement]
+    ) throws {
+        let model = try Model("check", body)
+        result = try Autodiff.differentiate(model.graph)
+        _ = try ShapeInference.run(result.graph)
+        executor = Executor(Plan(result.graph, batch: batch), seed: seed)
+        executor.initializeParameters(seed: seed)
+        for input in result.graph.inputs {
+            let n = input.shape.elementCount(batch: batch)
+            if input.dtype == .int32 {
+                try executor.setInput(input.op.inputName, labels[input.op.inputName] ?? Array(repeating: 0, count: n))
+            } else {
+                try executor.setInput(
+                    input.op.inputName, inputs[input.op.inputName] ?? pseudoRandom(n, seed: UInt64(input.id.index) + seed))
+            }
+        }
+    }
+
+    func loss() throws -> Float {
+        try executor.run()
+        return executor.values(of: result.loss)[0]
+    }
+}
+
+extension Op {
+    var inputName: String {
+        if case .input(let name) = self { return name }
+        return ""
+    }
+}
+
+/// Compares every parameter's autodiff gradient with central differences of the loss, at up
+/// to `samples` elements per parameter: |ad − fd| ≤ tolerance · max(1, |fd|).
+func checkGradients(
+    _ harness: Harness, step: Float = 1e-2, tolerance: Float = 1e-2, samples: Int = 12,
+    sourceLocation: Testing.SourceLocation = #_sourceLocation
+) throws {
+    _ = try harness.loss()
+    let analytic = harness.result.gradients.map { harness.executor.values(of: $0.gradient) }
+    for (k, entry) in harness.result.gradients.enumerated() {
+        let parameter = entry.parameter
+        var values = harness.executor.values(of: parameter)
+        let stride = max(1, values.count / samples)
+        for i in Swift.stride(from: 0, to: values.count, by: stride) {
+            let original = values[i]
+            values[i] = original + step
+            try harness.executor.setValues(of: parameter, values)
+            let up = try harness.loss()
+            values[i] = original - step
+            try harness.executor.setValues(of: parameter, values)
+            let down = try harness.loss()
+            values[i] = original
+            try harness.executor.setValues(of: parameter, values)
+            let numeric = (up - down) / (2 * step)
+            let name = harness.result.graph[parameter].name
+            #expect(
+                Swift.abs(analytic[k][i] - numeric) <= tolerance * Swift.max(1, Swift.abs(numeric)),
+                "\(name)[\(i)]: autodiff \(analytic[k][i]), central difference \(numeric)",
+                sourceLocation: sourceLocation)
+        }
+    }
+}
