@@ -122,7 +122,7 @@ public final class Executor {
                 for i in 0..<n where !y[i].isFinite {
                     let node = plan.graph[instruction.node]
                     throw RuntimeError(
-                        "\(node.call) (\(node.op.name), node \(node.name)) produced \(y[i]) at element \(i) of \(node.shape)",
+                        "\(node.what) (node \(node.name)) produced \(y[i]) at element \(i) of \(node.shape)",
                         at: node.location)
                 }
             }
@@ -137,7 +137,7 @@ public final class Executor {
     private func badIndex(_ index: Int, _ limit: Int, _ instruction: Plan.Instruction) -> RuntimeError {
         let node = plan.graph[instruction.node]
         return RuntimeError(
-            "\(node.call) (\(node.op.name)): index \(index) is outside 0..<\(limit)", at: node.location)
+            "\(node.what): index \(index) is outside 0..<\(limit)", at: node.location)
     }
 
     private func execute(_ i: Plan.Instruction) throws(RuntimeError) {
@@ -238,7 +238,7 @@ public final class Executor {
 
     private func badLabel(_ i: Plan.Instruction, _ classes: Int) -> RuntimeError {
         let node = plan.graph[i.node]
-        return RuntimeError("\(node.call) (\(node.op.name)): a label is outside 0..<\(classes)", at: node.location)
+        return RuntimeError("\(node.what): a label is outside 0..<\(classes)", at: node.location)
     }
 }
 
@@ -246,4 +246,9 @@ public final class Executor {
 public enum Threads {
     public static func setBLASThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
     public static var blasThreads: Int { Int(openblas_get_num_threads()) }
+}
+
+extension Node {
+    /// The DSL call, with the primitive when they differ: `dense(128) (matmul)`.
+    var what: String { call == op.name ? call : "\(call) (\(op.name))" }
 }

@@ -84,12 +84,15 @@ extension Tensor {
             at: SourceLocation(file, filePath, line, column))
     }
 
-    /// Row `b` times `weights[labels[b]]`: `self [B, K]`, `weights [C, K, N]`, `labels [B] int32` → `[B, N]`.
+    /// Row `b` times `weights[labels[b]]`: `self [B, K]`, `weights [C, K, N]`, `labels [B] int32` → `[B, N]`
+    /// (with `transposeWeights`, `weights [C, N, K]` and `weights[labels[b]]ᵀ`).
     public func groupedMatmul(
-        _ weights: Tensor, labels: Tensor, file: StaticString = #fileID, filePath: StaticString = #filePath,
-        line: UInt = #line, column: UInt = #column
+        _ weights: Tensor, labels: Tensor, transposeWeights: Bool = false, file: StaticString = #fileID,
+        filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column
     ) -> Tensor {
-        apply(.groupedMatmul(transposeWeights: false), [weights, labels], at: SourceLocation(file, filePath, line, column))
+        apply(
+            .groupedMatmul(transposeWeights: transposeWeights), [weights, labels],
+            at: SourceLocation(file, filePath, line, column))
     }
 
     // MARK: Reductions

@@ -1,0 +1,244 @@
+import Compiler
+import Foundation
+import Graph
+import Runtime
+import Testing
+
+/// Runs a model's forward graph once and returns output "y".
+func runForward(
+    batch: Int = 1, inputs: [String: [Float]] = [:], labels: [String: [Int32]] = [:], seed: UInt64 = 7,
+    @ModelBuilder _ body: () -> [ModelStatement]
+) throws -> [Float] {
+    let model = try Model("kernel", body)
+    let executor = Executor(Plan(model.graph, batch: batch), seed: seed)
+    executor.initializeParameters(seed: seed)
+    for (name, values) in inputs { try executor.setInput(name, values) }
+    for (name, values) in labels { try executor.setInput(name, values) }
+    try executor.run()
+    return try executor.values(named: "y")
+}
+
+func expectClose(
+    _ a: [Float], _ b: [Double], tolerance: Double = 1e-4, sourceLocation: Testing.SourceLocation = #_sourceLocation
+) {
+    #expect(a.count == b.count, sourceLocation: sourceLocation)
+    var worst = 0.0
+    for (x, y) in zip(a, b) { worst = max(worst, abs(Double(x) - y) / max(1, abs(y))) }
+    #expect(worst <= tolerance, "worst relative difference \(worst)", sourceLocation: sourceLocation)
+}
+
+/// Each kernel against a straightforward reference loop on random inputs, with odd sizes,
+/// strides, paddings and transposes.
+@Suite struct KernelTests {
+    @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
+    func matmul(_ t: (Bool, Bool)) throws {
+        let (m, k, n) = (7, 13, 5)
+        let a = pseudoRandom(m * k, seed: 1)
+        let b = pseudoRandom(k * n, seed: 2)
+        let y = try runForward(inputs: ["a": a, "b": b]) {
+            let a = Input("a", t.0 ? [13, 7] : [7, 13])
+            let b = Input("b", t.1 ? [5, 13] : [13, 5])
+            Output("y", a.matmul(b, transposeSelf: t.0, transposeOther: t.1))
+        }
+        var reference = [Double](repeating: 0, count: m * n)
+        for i in 0..<m {
+            for j in 0..<n {
+                for p in 0..<k {
+                    let av = t.0 ? a[p * m + i] : a[i * k + p]
+                    let bv = t.1 ? b[j * k + p] : b[p * n + j]
+                    reference[i * n + j] += Double(av) * Double(bv)
+                }
+            }
+        }
+        expectClose(y, reference)
+    }
+
+    @Test(arguments: [false, true])
+    func groupedMatmul(_ transposeWeights: Bool) throws {
+        let (rows, k, n, classes) = (9, 4, 3, 4)
+        let x = pseudoRandom(rows * k, seed: 3)
+        let w = pseudoRandom(classes * k * n, seed: 4)
+        let labels: [Int32] = [2, 0, 2, 3, 1, 1, 2, 0, 3]
+        let y = try runForward(batch: rows, inputs: ["x": x, "w": w], labels: ["c": labels]) {
+            let weights = Input("w", transposeWeights ? [4, 3, 4] : [4, 4, 3])
+            let c = Input("c", [.batch], dtype: .int32)
+            Output("y", Input("x", [.batch, 4]).groupedMatmul(weights, labels: c, transposeWeights: transposeWeights))
+        }
+        var reference = [Double](repeating: 0, count: rows * n)
+        for r in 0..<rows {
+            let c = Int(labels[r])
+            for j in 0..<n {
+                for p in 0..<k {
+                    let wv = transposeWeights ? w[(c * n + j) * k + p] : w[(c * k + p) * n + j]
+                    reference[r * n + j] += Double(x[r * k + p]) * Double(wv)
+                }
+            }
+        }
+        expectClose(y, reference)
+    }
+
+    /// conv2d reference: y[n,o,oy,ox] = Σ x[n,c,oy·s+i−pt, ox·s+j−pl]·w[o,c,i,j].
+    func referenceConv(
+        _ x: [Float], _ xs: [Int], _ w: [Float], _ ws: [Int], stride: Int, padding: Padding
+    ) -> ([Double], [Int]) {
+        let (batch, c, h, wd) = (xs[0], xs[1], xs[2], xs[3])
+        let (o, kh, kw) = (ws[0], ws[2], ws[3])
+        let oh = Op.windowOutputSize(h, kernel: kh, stride: stride, padding: padding)
+        let ow = Op.windowOutputSize(wd, kernel: kw, stride: stride, padding: padding)
+        let pt = padding == .same ? Op.samePaddingTotal(h, kernel: kh, stride: stride) / 2 : 0
+        let pl = padding == .same ? Op.samePaddingTotal(wd, kernel: kw, stride: stride) / 2 : 0
+        var y = [Double](repeating: 0, count: batch * o * oh * ow)
+        for n in 0..<batch {
+            for oc in 0..<o {
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        var s = 0.0
+                        for ic in 0..<c {
+                            for i in 0..<kh {
+                                for j in 0..<kw {
+                                    let yy = oy * stride + i - pt
+                                    let xx = ox * stride + j - pl
+                                    guard yy >= 0, yy < h, xx >= 0, xx < wd else { continue }
+                                    s += Double(x[((n * c + ic) * h + yy) * wd + xx]) * Double(w[((oc * c + ic) * kh + i) * kw + j])
+                                }
+                            }
+                        }
+                        y[((n * o + oc) * oh + oy) * ow + ox] = s
+                    }
+                }
+            }
+        }
+        return (y, [batch, o, oh, ow])
+    }
+
+    @Test(arguments: [(1, Padding.same), (2, Padding.same), (3, Padding.same), (1, Padding.valid), (2, Padding.valid)])
+    func conv2d(_ config: (Int, Padding)) throws {
+        let xs = [2, 3, 9, 8]
+        let ws = [4, 3, 3, 2]
+        let x = pseudoRandom(xs.reduce(1, *), seed: 5)
+        let w = pseudoRandom(ws.reduce(1, *), seed: 6)
+        let y = try runForward(batch: 2, inputs: ["x": x, "w": w]) {
+            Output("y", Input("x", [.batch, 3, 9, 8]).convolved(with: Input("w", [4, 3, 3, 2]), stride: config.0, padding: config.1))
+        }
+        expectClose(y, referenceConv(x, xs, w, ws, stride: config.0, padding: config.1).0)
+    }
+
+    /// The transposed convolution is the adjoint of conv2d: ⟨conv(u), v⟩ = ⟨u, convᵀ(v)⟩.
+    @Test(arguments: [(1, Padding.same), (2, Padding.same), (2, Padding.valid), (3, Padding.valid)])
+    func transposedConv2dIsTheAdjointOfConv2d(_ config: (Int, Padding)) throws {
+        let (height, width) = (9, 7)
+        let ws = [4, 3, 3, 3]  // conv: 3 → 4 channels; transposed: 4 → 3
+        let u = pseudoRandom(2 * 3 * height * width, seed: 7)
+        let w = pseudoRandom(ws.reduce(1, *), seed: 8)
+        let (cu, cshape) = referenceConv(u, [2, 3, height, width], w, ws, stride: config.0, padding: config.1)
+        let v = pseudoRandom(cshape.reduce(1, *), seed: 9)
+        let tv = try runForward(batch: 2, inputs: ["v": v, "w": w]) {
+            let input = Input("v", [.batch, 4, .fixed(cshape[2]), .fixed(cshape[3])])
+            Output("y", input.transposedConvolved(with: Input("w", [4, 3, 3, 3]), stride: config.0, padding: config.1, height: height, width: width))
+        }
+        let left = zip(cu, v).reduce(0.0) { $0 + $1.0 * Double($1.1) }
+        let right = zip(u, tv).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        #expect(abs(left - right) <= 1e-4 * max(1, abs(left)), "⟨conv u, v⟩ = \(left), ⟨u, convᵀ v⟩ = \(right)")
+    }
+
+    @Test func maxPool() throws {
+        let x = pseudoRandom(2 * 7 * 9, seed: 10)
+        let y = try runForward(inputs: ["x": x]) { Output("y", Input("x", [1, 2, 7, 9]).maxPool(3, stride: 2)) }
+        var reference: [Double] = []
+        for c in 0..<2 {
+            for oy in 0..<3 {
+                for ox in 0..<4 {
+                    var m = -Double.infinity
+                    for i in 0..<3 { for j in 0..<3 { m = max(m, Double(x[(c * 7 + oy * 2 + i) * 9 + ox * 2 + j])) } }
+                    reference.append(m)
+                }
+            }
+        }
+        expectClose(y, reference, tolerance: 0)
+    }
+
+    /// Bilinear sampling against STN eq. 5 taken literally: V = Σ_nm U_nm·max(0, 1−|x−m|)·max(0, 1−|y−n|).
+    @Test(arguments: [true, false])
+    func bilinearSampleMatchesTheSTNSum(_ alignCorners: Bool) throws {
+        let (h, w, oh, ow) = (5, 6, 4, 3)
+        let image = pseudoRandom(2 * h * w, seed: 11)
+        let grid = pseudoRandom(oh * ow * 2, seed: 12, low: -1.3, high: 1.3)
+        let y = try runForward(inputs: ["u": image, "g": grid]) {
+            Output("y", Input("u", [1, 2, 5, 6]).sampled(at: Input("g", [1, 4, 3, 2]), alignCorners: alignCorners))
+        }
+        var reference: [Double] = []
+        for c in 0..<2 {
+            for p in 0..<(oh * ow) {
+                let gx = Double(grid[2 * p])
+                let gy = Double(grid[2 * p + 1])
+                let px = alignCorners ? (gx + 1) * Double(w - 1) / 2 : ((gx + 1) * Double(w) - 1) / 2
+                let py = alignCorners ? (gy + 1) * Double(h - 1) / 2 : ((gy + 1) * Double(h) - 1) / 2
+                var v = 0.0
+                for n in 0..<h {
+                    for m in 0..<w {
+                        v += Double(image[(c * h + n) * w + m]) * max(0, 1 - abs(px - Double(m))) * max(0, 1 - abs(py - Double(n)))
+                    }
+                }
+                reference.append(v)
+            }
+        }
+        expectClose(y, reference, tolerance: 1e-5)
+    }
+
+    @Test func affineGridOfTheIdentityIsTheBaseGrid() throws {
+        let y = try runForward(batch: 1, inputs: ["t": [1, 0, 0, 0, 1, 0]]) {
+            Output("y", affineGrid(Input("t", [.batch, 2, 3]), height: 2, width: 3))
+        }
+        expectClose(y, [-1, -1, 0, -1, 1, -1, -1, 1, 0, 1, 1, 1], tolerance: 0)
+    }
+
+    @Test func reductionsBroadcastTransposeLogSoftmax() throws {
+        let x: [Float] = [1, 2, 3, 4, 5, 6]  // [2, 3]
+        #expect(try runForward(inputs: ["x": x]) { Output("y", Input("x", [2, 3]).sum(axes: [0])) } == [5, 7, 9])
+        #expect(try runForward(inputs: ["x": x]) { Output("y", Input("x", [2, 3]).mean(axes: [1])) } == [2, 5])
+        #expect(try runForward(inputs: ["x": x]) { Output("y", Input("x", [2, 3]).max()) } == [6])
+        #expect(try runForward(inputs: ["x": x]) { Output("y", Input("x", [2, 3]).transposed([1, 0])) } == [1, 4, 2, 5, 3, 6])
+        #expect(try runForward(inputs: ["x": [1, 2]]) { Output("y", Input("x", [2, 1]).broadcast(to: [2, 3])) } == [1, 1, 1, 2, 2, 2])
+        #expect(try runForward(inputs: ["x": x]) { Output("y", Input("x", [2, 3]).sliced(axis: 1, 1..<3)) } == [2, 3, 5, 6])
+        let ls = try runForward(inputs: ["x": x]) { Output("y", Input("x", [2, 3]).logSoftmax(axis: 0)) }
+        let l = log(1 + exp(3.0))
+        expectClose(ls, [-l, -l, -l, 3 - l, 3 - l, 3 - l], tolerance: 1e-6)
+        let big = try runForward(inputs: ["x": [1000, 0]]) { Output("y", Input("x", [1, 2]).logSoftmax()) }
+        expectClose(big, [0, -1000], tolerance: 1e-6)
+    }
+
+    @Test func elementwiseFunctionsAreStable() throws {
+        let x: [Float] = [-100, -1, 0, 1, 100]
+        expectClose(try runForward(inputs: ["x": x]) { Output("y", Input("x", [5]).softplus()) }, x.map { max(Double($0), 0) + log1p(exp(-abs(Double($0)))) }, tolerance: 1e-6)
+        expectClose(try runForward(inputs: ["x": x]) { Output("y", Input("x", [5]).sigmoid()) }, x.map { 1 / (1 + exp(-Double($0))) }, tolerance: 1e-6)
+    }
+
+    @Test func gatherScatterOneHot() throws {
+        let table: [Float] = [0, 1, 10, 11, 20, 21]  // [3, 2]
+        let idx: [Int32] = [2, 0, 2]
+        #expect(try runForward(batch: 3, inputs: ["t": table], labels: ["i": idx]) {
+            Output("y", Input("t", [3, 2]).gatherRows(Input("i", [.batch], dtype: .int32)))
+        } == [20, 21, 0, 1, 20, 21])
+        #expect(try runForward(batch: 3, inputs: ["v": [1, 2, 3, 4, 5, 6]], labels: ["i": idx]) {
+            Output("y", Input("v", [.batch, 2]).scatterAddRows(Input("i", [.batch], dtype: .int32), rows: 3))
+        } == [3, 4, 0, 0, 6, 8])
+        #expect(try runForward(batch: 3, labels: ["i": idx]) { Output("y", Input("i", [.batch], dtype: .int32).oneHot(3)) } == [0, 0, 1, 1, 0, 0, 0, 0, 1])
+    }
+
+    @Test func outOfRangeLabelsAreATypedErrorAtTheUsersLine() throws {
+        do {
+            _ = try runForward(batch: 2, labels: ["i": [0, 7]]) { Output("y", Input("i", [.batch], dtype: .int32).oneHot(3)) }
+            Issue.record("expected an error")
+        } catch let error as RuntimeError {
+            #expect(error.description == "RuntimeTests/KernelTests.swift:\(#line - 3):121: error: oneHot: index 7 is outside 0..<3")
+        }
+    }
+
+    @Test func wrongInputSizesAreATypedError() throws {
+        #expect {
+            _ = try runForward(batch: 2, inputs: ["x": [1, 2, 3]]) { Output("y", Input("x", [.batch, 2]).tanh()) }
+        } throws: { error in
+            (error as? RuntimeError)?.message == "x takes 4 float32 values ([batch, 2] at batch 2); got 3 float32"
+        }
+    }
+}

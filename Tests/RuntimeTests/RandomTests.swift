@@ -1,0 +1,50 @@
+import Compiler
+import Graph
+import Runtime
+import Testing
+
+@Suite struct RandomTests {
+    func sample(_ d: Distribution, n: Int = 100_000, seed: UInt64 = 3) throws -> [Float] {
+        try runForward(seed: seed) { Output("y", random(d, [.fixed(n)])) }
+    }
+
+    func moments(_ x: [Float]) -> (mean: Double, variance: Double) {
+        let mean = x.reduce(0.0) { $0 + Double($1) } / Double(x.count)
+        let variance = x.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(x.count)
+        return (mean, variance)
+    }
+
+    @Test func distributionsHaveTheirMoments() throws {
+        let u = try sample(.uniform)
+        #expect(u.allSatisfy { $0 > 0 && $0 < 1 })
+        #expect(abs(moments(u).mean - 0.5) < 0.005)
+        #expect(abs(moments(u).variance - 1.0 / 12) < 0.002)
+        let n = try sample(.normal)
+        #expect(abs(moments(n).mean) < 0.01)
+        #expect(abs(moments(n).variance - 1) < 0.02)
+        // Laplace(0, 1): mean 0, variance 2, symmetric (the reference code's one-sided bug would shift the mean).
+        let l = try sample(.laplace)
+        #expect(abs(moments(l).mean) < 0.015)
+        #expect(abs(moments(l).variance - 2) < 0.05)
+        #expect(abs(Double(l.filter { $0 < 0 }.count) / Double(l.count) - 0.5) < 0.005)
+    }
+
+    @Test func sameSeedSameNumbersOtherSeedOtherNumbers() throws {
+        #expect(try sample(.normal, n: 1001, seed: 5) == sample(.normal, n: 1001, seed: 5))
+        #expect(try sample(.normal, n: 1001, seed: 5) != sample(.normal, n: 1001, seed: 6))
+    }
+
+    @Test func elementValuesDoNotDependOnTheTensorSize() throws {
+        // Counter-based: element i is keyed by i, so a longer draw extends a shorter one.
+        let short = try sample(.uniform, n: 10)
+        let long = try sample(.uniform, n: 1000)
+        #expect(Array(long.prefix(10)) == short)
+    }
+
+    @Test func dropoutKeepsAboutOneMinusRateAndScales() throws {
+        let y = try runForward(inputs: ["x": Array(repeating: 1, count: 20_000)]) { Output("y", Input("x", [20_000]).dropout(0.25)) }
+        let kept = y.filter { $0 != 0 }
+        #expect(abs(Double(kept.count) / 20_000 - 0.75) < 0.01)
+        #expect(kept.allSatisfy { abs($0 - 1 / 0.75) < 1e-6 })
+    }
+}
