@@ -23,7 +23,7 @@ public enum ShapeInference {
                 continue
             }
             switch node.op {
-            case .input, .parameter:
+            case .input, .parameter, .variable:
                 continue
             default:
                 do {

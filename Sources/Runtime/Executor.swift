@@ -1,4 +1,7 @@
 import CBLAS
+#if canImport(Glibc)
+    import Glibc
+#endif
 import Compiler
 import Graph
 
@@ -7,6 +10,8 @@ import Graph
 public final class Executor {
     public let plan: Plan
     private var storage: [UnsafeMutableRawPointer]
+    /// Buffers this executor allocated (the others are bound from outside, e.g. a training state).
+    private var allocated: [UnsafeMutableRawPointer]
     /// The random seed; with `step`, it keys every random number of a run.
     public var seed: UInt64
     /// The run counter used by random nodes; `run()` does not change it.
@@ -22,9 +27,16 @@ public final class Executor {
             raw.initializeMemory(as: UInt8.self, repeating: 0, count: max(buffer.elements, 1) * 4)
             return raw
         }
+        allocated = storage
     }
 
-    deinit { for raw in storage { raw.deallocate() } }
+    deinit { for raw in allocated { raw.deallocate() } }
+
+    /// Makes a leaf's buffer the caller's memory (parameters and optimizer state kept outside
+    /// the executor); the memory must hold the leaf's elements and outlive its use here.
+    public func bind(_ id: NodeID, to memory: UnsafeMutablePointer<Float>) {
+        storage[plan.bufferOf[id.index]] = UnsafeMutableRawPointer(memory)
+    }
 
     func floats(_ buffer: Int) -> UnsafeMutablePointer<Float> { storage[buffer].assumingMemoryBound(to: Float.self) }
     func ints(_ buffer: Int) -> UnsafeMutablePointer<Int32> { storage[buffer].assumingMemoryBound(to: Int32.self) }
@@ -97,19 +109,7 @@ public final class Executor {
 
     /// Gives every parameter its initial values; variables (optimizer state) start at zero.
     public func initializeParameters(seed: UInt64) {
-        var stream = 0
-        for node in plan.graph.nodes {
-            let buffer = floats(plan.bufferOf[node.id.index])
-            switch node.op {
-            case .parameter(_, let initializer):
-                ParameterInitializer.fill(
-                    initializer, shape: node.shape.resolved(batch: plan.batch), seed: seed, stream: stream, buffer)
-                stream += 1
-            case .variable:
-                buffer.update(repeating: 0, count: node.shape.elementCount(batch: plan.batch))
-            default: break
-            }
-        }
+        ParameterInitializer.initialize(plan.graph, seed: seed) { floats(plan.bufferOf[$0.index]) }
     }
 
     /// Runs every instruction in order, then applies the graph's updates.
@@ -242,10 +242,23 @@ public final class Executor {
     }
 }
 
-/// OpenBLAS's thread count (it owns the cores during GEMMs).
+/// How many threads Gauge's kernels use. OpenBLAS itself always runs single-threaded (see
+/// `GEMM`), so results are bit-identical for any thread count.
 public enum Threads {
-    public static func setBLASThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
-    public static var blasThreads: Int { Int(openblas_get_num_threads()) }
+    nonisolated(unsafe) private static var workers: Int = {
+        openblas_set_num_threads(1)
+        let fromEnvironment = getenv("GAUGE_THREADS").flatMap { Int(String(cString: $0)) }
+        return max(1, fromEnvironment ?? 2)
+    }()
+
+    /// The number of worker threads (default 2, or `GAUGE_THREADS`).
+    public static var count: Int { workers }
+
+    /// Sets the number of worker threads (at least 1).
+    public static func set(_ n: Int) {
+        _ = workers
+        workers = max(1, n)
+    }
 }
 
 extension Node {

@@ -6,6 +6,21 @@ import Graph
 /// First values of parameters, by their initializer, reproducibly from a seed: parameter k
 /// draws from Philox stream `k` at step 0, so its values do not depend on the others.
 enum ParameterInitializer {
+    /// Initialises every parameter of `graph` (the k-th from stream k) and zeroes every variable.
+    static func initialize(_ graph: Graph, seed: UInt64, memory: (NodeID) -> UnsafeMutablePointer<Float>) {
+        var stream = 0
+        for node in graph.nodes {
+            switch node.op {
+            case .parameter(_, let initializer):
+                fill(initializer, shape: node.shape.resolved(batch: 1), seed: seed, stream: stream, memory(node.id))
+                stream += 1
+            case .variable:
+                memory(node.id).update(repeating: 0, count: node.shape.fixedElementCount)
+            default: break
+            }
+        }
+    }
+
     static func fill(
         _ initializer: Initializer, shape: [Int], seed: UInt64, stream: Int, _ out: UnsafeMutablePointer<Float>
     ) {

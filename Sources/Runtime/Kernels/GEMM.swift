@@ -1,9 +1,54 @@
 import CBLAS
+import Dispatch
 
 /// Matrix products through OpenBLAS (row-major `cblas_sgemm`).
+///
+/// Results must not depend on the thread count, and OpenBLAS's own threading changes rounding
+/// (its partition moves edge micro-kernels). So OpenBLAS runs single-threaded, and a large GEMM
+/// is cut into column blocks chosen from its shape alone, which `Threads.count` workers share:
+/// every output element is computed by the same call whatever the thread count.
+/// Operand pointers handed to worker threads; each worker writes disjoint columns of `c`.
+struct SendablePointers: @unchecked Sendable {
+    let a: UnsafePointer<Float>
+    let b: UnsafePointer<Float>
+    let c: UnsafeMutablePointer<Float>
+}
+
 enum GEMM {
+    /// Columns per block when a GEMM is split; the block count depends only on the shape.
+    static let blockColumns = 128
+    /// GEMMs below this many multiply-adds run as one call.
+    static let splitThreshold = 1 << 21
+
     /// `c = alpha · op(a) · op(b) + beta · c` with `op(a)` m×k and `op(b)` k×n, all row-major.
     static func sgemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+        _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
+        _ c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        let blocks = (n + blockColumns - 1) / blockColumns
+        guard m * n * k >= splitThreshold, blocks > 1 else {
+            call(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb, beta: beta, c, ldc: ldc)
+            return
+        }
+        let shared = SendablePointers(a: a, b: b, c: c)
+        let workers = min(Threads.count, blocks)
+        let run: @Sendable (Int) -> Void = { worker in
+            var block = worker
+            while block < blocks {
+                let j0 = block * blockColumns
+                let width = min(blockColumns, n - j0)
+                let bBlock = transposeB ? shared.b + j0 * ldb : shared.b + j0
+                call(transposeA: transposeA, transposeB: transposeB, m: m, n: width, k: k, alpha: alpha, shared.a, lda: lda,
+                    bBlock, ldb: ldb, beta: beta, shared.c + j0, ldc: ldc)
+                block += workers
+            }
+        }
+        if workers == 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: run) }
+    }
+
+    /// One `cblas_sgemm` call.
+    static func call(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
         _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
         _ c: UnsafeMutablePointer<Float>, ldc: Int

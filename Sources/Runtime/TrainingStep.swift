@@ -1,0 +1,97 @@
+import Compiler
+import Foundation
+import Graph
+
+/// A whole training step — forward, backward and the optimizer update — as one compiled graph,
+/// planned for one batch size.
+///
+/// ```swift
+/// let step = try TrainingStep(model, batch: 250, optimizer: .adam(learningRate: 0.0005))
+/// let state = step.initialState(seed: 42)
+/// let losses = try step.run(state, feeding: ["image": .float32(images), "label": .int32(labels)])
+/// try state.save(to: "ckpt.safetensors")
+/// ```
+public final class TrainingStep {
+    public let model: Model
+    public let batch: Int
+    public let optimizer: Optimizer
+    /// The forward graph with gradients (what `gauge dot --stage gradient` shows).
+    public let gradientGraph: Graph
+    /// The full step: gradients plus the optimizer update.
+    public let graph: Graph
+    public let plan: Plan
+    let executor: Executor
+    let losses: [Graph.Output]
+
+    public init(_ model: Model, batch: Int, optimizer: Optimizer) throws {
+        guard batch > 0 else { throw RuntimeError("batch must be positive, got \(batch)") }
+        self.model = model
+        self.batch = batch
+        self.optimizer = optimizer
+        let differentiated = try Autodiff.differentiate(model.graph)
+        gradientGraph = differentiated.graph
+        switch optimizer {
+        case .adam(let adam): graph = try adam.append(to: differentiated)
+        }
+        _ = try ShapeInference.run(graph)
+        plan = Plan(graph, batch: batch)
+        executor = Executor(plan)
+        losses = graph.losses
+    }
+
+    /// Fresh parameters from their initializers (parameter k from random stream k of `seed`),
+    /// zero optimizer moments, step 0.
+    public func initialState(seed: UInt64) -> TrainingState {
+        let state = TrainingState(graph: graph, seed: seed)
+        let memory = Dictionary(uniqueKeysWithValues: state.tensors.map { ($0.node, $0.memory) })
+        ParameterInitializer.initialize(graph, seed: seed) { memory[$0]! }
+        return state
+    }
+
+    /// A state read from a safetensors checkpoint written by `TrainingState.save(to:)`.
+    public func loadState(from path: String) throws -> TrainingState {
+        let state = TrainingState(graph: graph, seed: 0)
+        try state.load(from: path)
+        return state
+    }
+
+    /// Runs one step on a batch, updating `state` in place; returns each loss term (and "total").
+    @discardableResult
+    public func run(_ state: TrainingState, feeding inputs: [String: TensorData]) throws -> [String: Float] {
+        for t in state.tensors { executor.bind(t.node, to: t.memory) }
+        for (name, data) in inputs {
+            switch data {
+            case .float32(let values): try executor.setInput(name, values)
+            case .int32(let values): try executor.setInput(name, values)
+            }
+        }
+        let missing = model.graph.inputs.map { $0.op.inputName }.filter { inputs[$0] == nil }
+        guard missing.isEmpty else { throw RuntimeError("no values fed for input \(missing.joined(separator: ", "))") }
+        switch optimizer {
+        case .adam(let adam):
+            let stepSize = adam.stepSize(update: state.step + 1, epoch: state.epoch)
+            try executor.setInput(Adam.stepSizeInput, [stepSize])
+            try executor.setInput(Adam.decayInput, [adam.learningRate(epoch: state.epoch) * adam.weightDecay])
+        }
+        executor.seed = state.seed
+        executor.step = UInt64(state.step)
+        try executor.run()
+        state.step += 1
+        var result: [String: Float] = [:]
+        for loss in losses { result[loss.name] = executor.values(of: loss.node)[0] }
+        return result
+    }
+
+    /// Turns on the NaN/infinity check after every kernel.
+    public var checkNumerics: Bool {
+        get { executor.checkNumerics }
+        set { executor.checkNumerics = newValue }
+    }
+}
+
+extension Op {
+    var inputName: String {
+        if case .input(let name) = self { return name }
+        return ""
+    }
+}
