@@ -17,13 +17,13 @@ struct DOTCommand: ParsableCommand {
 
     /// The compilation stages a graph can be shown at.
     enum Stage: String, ExpressibleByArgument, CaseIterable {
-        case forward
+        case forward, gradient
     }
 
     @Argument(help: "A built-in model (see `gauge models`).")
     var model: String
 
-    @Option(help: "Which graph to show: forward (the model as written). Later stages (gradient, optimized, planned) come with autodiff and the compiler passes.")
+    @Option(help: "Which graph to show: forward (the model as written) or gradient (forward plus the gradient graph autodiff built). The optimized and planned stages come with the compiler passes.")
     var stage: Stage = .forward
 
     @Option(name: [.short, .customLong("output")], help: "Write to this file instead of standard output.")
@@ -34,7 +34,8 @@ struct DOTCommand: ParsableCommand {
 
     func run() throws {
         let built = try buildModel(model)
-        let graph = try ShapeInference.run(built.graph)
+        var graph = try ShapeInference.run(built.graph)
+        if stage == .gradient { graph = try Autodiff.differentiate(graph).graph }
         let text = graph.dot(showLocations: !noLocations)
         guard let output else {
             print(text, terminator: "")

@@ -22,10 +22,10 @@ public final class Executor {
     public init(_ plan: Plan, seed: UInt64 = 0) {
         self.plan = plan
         self.seed = seed
+        // Every kernel writes its whole output, so buffers need no zeroing: the system's pages
+        // are touched on first write, which keeps start-up cheap for large models.
         storage = plan.buffers.map { buffer in
-            let raw = UnsafeMutableRawPointer.allocate(byteCount: max(buffer.elements, 1) * 4, alignment: 64)
-            raw.initializeMemory(as: UInt8.self, repeating: 0, count: max(buffer.elements, 1) * 4)
-            return raw
+            UnsafeMutableRawPointer.allocate(byteCount: max(buffer.elements, 1) * 4, alignment: 64)
         }
         allocated = storage
     }

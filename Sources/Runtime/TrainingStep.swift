@@ -22,12 +22,15 @@ public final class TrainingStep {
     public let plan: Plan
     let executor: Executor
     let losses: [Graph.Output]
+    /// Seconds spent building the step graph: autodiff, optimizer update, shape check, plan.
+    public let compileSeconds: Double
 
     public init(_ model: Model, batch: Int, optimizer: Optimizer) throws {
         guard batch > 0 else { throw RuntimeError("batch must be positive, got \(batch)") }
         self.model = model
         self.batch = batch
         self.optimizer = optimizer
+        let start = Date()
         let differentiated = try Autodiff.differentiate(model.graph)
         gradientGraph = differentiated.graph
         switch optimizer {
@@ -35,6 +38,7 @@ public final class TrainingStep {
         }
         _ = try ShapeInference.run(graph)
         plan = Plan(graph, batch: batch)
+        compileSeconds = Date().timeIntervalSince(start)
         executor = Executor(plan)
         losses = graph.losses
     }

@@ -65,6 +65,23 @@ func gauge(_ arguments: [String]) throws -> (status: Int32, stdout: String, stde
         #expect(word.stderr.contains("many"))
     }
 
+    @Test func gradientStageShowsTheGradientGraph() throws {
+        let r = try gauge(["dot", "tiny-vae", "--stage", "gradient"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("subgraph \"cluster_gradient\""))
+        #expect(r.stdout.contains("∂dense(400)"))
+    }
+
+    @Test func benchTimesStepsAndReportsJSON() throws {
+        let r = try gauge(["bench", "conv-classifier", "--batch", "4", "--steps", "2", "--warmup", "0", "--threads", "1", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.hasPrefix("{\"model\":\"conv-classifier\",\"batch\":4,\"threads\":1,\"steps\":2,\"median_ms\":"))
+        #expect(r.stderr.contains("step 2/2"))
+        let bad = try gauge(["bench", "tiny-vae", "--steps", "0"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("--steps must be a positive integer, got 0"))
+    }
+
     @Test func unknownStageIsRejected() throws {
         let r = try gauge(["dot", "ace-cifar", "--stage", "bogus"])
         #expect(r.status != 0)

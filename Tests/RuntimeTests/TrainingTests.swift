@@ -247,3 +247,16 @@ func tinyVAE(hidden: Int = 32) throws -> Model {
         }
     }
 }
+
+@Suite struct InferenceTests {
+    @Test func dropoutIsTheIdentityAtInference() throws {
+        let model = try Model("drop") {
+            let y = Input("x", [.batch, 8]).dropout(0.5) * Parameter("w", [8], initializer: .constant(2))
+            Output("y", y)
+            Loss(y.sum())
+        }
+        let state = try TrainingStep(model, batch: 1, optimizer: .adam(learningRate: 0.1)).initialState(seed: 1)
+        let y = try Inference(model, batch: 1).evaluate(state, feeding: ["x": .float32([1, 2, 3, 4, 5, 6, 7, 8])])["y"]
+        #expect(y == [2, 4, 6, 8, 10, 12, 14, 16])
+    }
+}

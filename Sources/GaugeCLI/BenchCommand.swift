@@ -1,0 +1,111 @@
+import ArgumentParser
+import Compiler
+import Foundation
+import Graph
+import Runtime
+
+/// `gauge bench MODEL`: times whole training steps on synthetic data.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time training steps (forward, backward, Adam) of a model on synthetic data.",
+        discussion: """
+            Feeds uniform [0, 1) images and random in-range labels, runs --warmup steps, then times \
+            --steps steps and prints the median, images/s and the whole step's GFLOP/s (multiply-add = 2). \
+            Build with -c release for meaningful numbers: swift run -c release gauge bench ace-cifar
+            """)
+
+    @Argument(help: "A built-in model (see `gauge models`).")
+    var model: String
+
+    @Option(help: "Batch size.")
+    var batch: Int = 250
+
+    @Option(help: "Timed steps.")
+    var steps: Int = 5
+
+    @Option(help: "Untimed steps first.")
+    var warmup: Int = 1
+
+    @Option(help: "Worker threads for Gauge's kernels (also GAUGE_THREADS).")
+    var threads: Int = 2
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func validate() throws {
+        guard batch > 0 else { throw ValidationError("--batch must be a positive integer, got \(batch)") }
+        guard steps > 0 else { throw ValidationError("--steps must be a positive integer, got \(steps)") }
+        guard warmup >= 0 else { throw ValidationError("--warmup must not be negative, got \(warmup)") }
+        guard threads > 0 else { throw ValidationError("--threads must be a positive integer, got \(threads)") }
+    }
+
+    func run() throws {
+        Threads.set(threads)
+        let built = try buildModel(model)
+        let compileStart = Date()
+        let step = try TrainingStep(built, batch: batch, optimizer: .adam(learningRate: 1e-4))
+        let setupSeconds = Date().timeIntervalSince(compileStart)
+        let compileSeconds = step.compileSeconds
+        let state = step.initialState(seed: 1)
+        let flops = Double(CostModel.flops(of: step.graph, batch: batch))
+        let feeds = SyntheticData.feeds(for: built.graph, batch: batch)
+        log("compiled \(model) for batch \(batch) in \(Int(compileSeconds * 1000)) ms (set-up \(Int(setupSeconds * 1000)) ms); \(step.graph.nodes.count) nodes; state \(state.byteCount / 1_000_000) MB")
+        var times: [Double] = []
+        for i in 0..<(warmup + steps) {
+            let start = Date()
+            try step.run(state, feeding: feeds)
+            let seconds = Date().timeIntervalSince(start)
+            if i >= warmup { times.append(seconds) }
+            log("step \(i + 1)/\(warmup + steps)\(i < warmup ? " (warm-up)" : ""): \(Int(seconds * 1000)) ms")
+        }
+        let sorted = times.sorted()
+        let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        let imagesPerSecond = Double(batch) / median
+        let gflops = flops / median / 1e9
+        if json {
+            print(
+                "{\"model\":\"\(model)\",\"batch\":\(batch),\"threads\":\(threads),\"steps\":\(steps),\"median_ms\":\(ms(median)),\"min_ms\":\(ms(sorted.first!)),\"max_ms\":\(ms(sorted.last!)),\"images_per_second\":\(round1(imagesPerSecond)),\"gflops_per_second\":\(round1(gflops)),\"gflop_per_step\":\(round1(flops / 1e9)),\"compile_ms\":\(ms(compileSeconds))}"
+            )
+        } else {
+            print("\(model), batch \(batch), \(threads) thread\(threads == 1 ? "" : "s"), \(steps) timed steps")
+            print("  median \(ms(median)) ms/step (min \(ms(sorted.first!)), max \(ms(sorted.last!)))")
+            print("  \(round1(imagesPerSecond)) images/s, \(round1(gflops)) GFLOP/s (\(round1(flops / 1e9)) GFLOP per step)")
+            print("  compile (autodiff + optimizer + shape check + plan) \(ms(compileSeconds)) ms")
+        }
+    }
+
+    func ms(_ seconds: Double) -> Double { (seconds * 10_000).rounded() / 10 }
+    func round1(_ x: Double) -> Double { (x * 10).rounded() / 10 }
+    func log(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+}
+
+/// Random inputs for a graph: floats uniform in [0, 1), labels uniform over the smallest class
+/// count any consumer of the label accepts.
+enum SyntheticData {
+    static func feeds(for graph: Graph, batch: Int) -> [String: TensorData] {
+        var generator = SystemRandomNumberGenerator()
+        var result: [String: TensorData] = [:]
+        let users = graph.users()
+        for input in graph.inputs {
+            guard case .input(let name) = input.op else { continue }
+            let n = input.shape.elementCount(batch: batch)
+            if input.dtype == .int32 {
+                let limit = users[input.id.index].compactMap { classLimit(graph[$0], of: input.id, in: graph) }.min() ?? 1
+                result[name] = .int32((0..<n).map { _ in Int32.random(in: 0..<Int32(limit), using: &generator) })
+            } else {
+                result[name] = .float32((0..<n).map { _ in Float.random(in: 0..<1, using: &generator) })
+            }
+        }
+        return result
+    }
+
+    static func classLimit(_ user: Node, of input: NodeID, in graph: Graph) -> Int? {
+        switch user.op {
+        case .oneHot(let classes): return classes
+        case .groupedMatmul, .gatherRows: return graph[user.inputs[user.op == .gatherRows ? 0 : 1]].shape[0].fixedSize
+        case .scatterAddRows(let rows): return rows
+        default: return nil
+        }
+    }
+}
