@@ -33,6 +33,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
+    @Flag(help: "Also print the time per primitive over the timed steps and its share of the step.")
+    var profile = false
+
     func validate() throws {
         guard batch > 0 else { throw ValidationError("--batch must be a positive integer, got \(batch)") }
         guard steps > 0 else { throw ValidationError("--steps must be a positive integer, got \(steps)") }
@@ -53,6 +56,7 @@ struct BenchCommand: ParsableCommand {
         log("compiled \(model) for batch \(batch) in \(Int(compileSeconds * 1000)) ms (set-up \(Int(setupSeconds * 1000)) ms); \(step.graph.nodes.count) nodes; state \(state.byteCount / 1_000_000) MB")
         var times: [Double] = []
         for i in 0..<(warmup + steps) {
+            if i == warmup && profile { step.profiling = true }
             let start = Date()
             try step.run(state, feeding: feeds)
             let seconds = Date().timeIntervalSince(start)
@@ -71,6 +75,13 @@ struct BenchCommand: ParsableCommand {
             print("\(model), batch \(batch), \(threads) thread\(threads == 1 ? "" : "s"), \(steps) timed steps")
             print("  median \(ms(median)) ms/step (min \(ms(sorted.first!)), max \(ms(sorted.last!)))")
             print("  \(round1(imagesPerSecond)) images/s, \(round1(gflops)) GFLOP/s (\(round1(flops / 1e9)) GFLOP per step)")
+            if profile {
+                let total = step.profile.values.reduce(0, +)
+                print("  time per primitive over \(steps) steps (share of kernel time):")
+                for (op, seconds) in step.profile.sorted(by: { $0.value > $1.value }) where seconds / total >= 0.001 {
+                    print("    \(op.padding(toLength: 26, withPad: " ", startingAt: 0)) \(ms(seconds / Double(steps))) ms/step  \(round1(100 * seconds / total)) %")
+                }
+            }
             print("  compile (autodiff + optimizer + shape check + plan) \(ms(compileSeconds)) ms")
         }
     }

@@ -18,6 +18,8 @@ public final class Executor {
     public var step: UInt64 = 0
     /// Check every kernel's float output for NaN or infinity and report the first bad value.
     public var checkNumerics = false
+    /// When set, seconds spent per primitive (by op name) are added here on every run.
+    public var profile: [String: Double]?
 
     public init(_ plan: Plan, seed: UInt64 = 0) {
         self.plan = plan
@@ -115,7 +117,13 @@ public final class Executor {
     /// Runs every instruction in order, then applies the graph's updates.
     public func run() throws(RuntimeError) {
         for instruction in plan.instructions {
-            try execute(instruction)
+            if profile != nil {
+                let start = Clock.now()
+                try execute(instruction)
+                profile![instruction.op.name, default: 0] += Clock.now() - start
+            } else {
+                try execute(instruction)
+            }
             if checkNumerics, plan.graph[instruction.node].dtype == .float32 {
                 let y = floats(instruction.output)
                 let n = instruction.outputShape.reduce(1, *)
@@ -264,4 +272,13 @@ public enum Threads {
 extension Node {
     /// The DSL call, with the primitive when they differ: `dense(128) (matmul)`.
     var what: String { call == op.name ? call : "\(call) (\(op.name))" }
+}
+
+/// A monotonic clock in seconds.
+enum Clock {
+    static func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
 }

@@ -86,6 +86,15 @@ public final class TrainingStep {
         return result
     }
 
+    /// Seconds per primitive accumulated over runs, when `profiling` is on.
+    public var profile: [String: Double] { executor.profile ?? [:] }
+
+    /// Times every kernel call by primitive (a little overhead per call).
+    public var profiling: Bool {
+        get { executor.profile != nil }
+        set { executor.profile = newValue ? (executor.profile ?? [:]) : nil }
+    }
+
     /// Turns on the NaN/infinity check after every kernel.
     public var checkNumerics: Bool {
         get { executor.checkNumerics }
