@@ -31,7 +31,7 @@ let package = Package(
 
         .testTarget(name: "GraphTests", dependencies: ["Graph"], exclude: ["Golden"]),
         .testTarget(name: "CompilerTests", dependencies: ["Graph", "Compiler"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Graph", "Compiler", "Runtime"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Graph", "Compiler", "Runtime", "Models"]),
         .testTarget(name: "ModelsTests", dependencies: ["Graph", "Compiler", "Models"]),
         .testTarget(name: "GaugeCLITests", dependencies: ["gauge"]),
     ]

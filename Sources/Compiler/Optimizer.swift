@@ -28,6 +28,18 @@ public struct Adam: Sendable {
     public var weightDecay: Float
     public var halfLifeEpochs: Double?
 
+    public init(
+        learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 0,
+        halfLifeEpochs: Double? = nil
+    ) {
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.weightDecay = weightDecay
+        self.halfLifeEpochs = halfLifeEpochs
+    }
+
     /// Names of the scalar inputs the host feeds each step.
     public static let stepSizeInput = "adam/step_size"
     public static let decayInput = "adam/decay"

@@ -170,7 +170,7 @@ func tinyVAE(hidden: Int = 32) throws -> Model {
 @Suite struct CheckpointTests {
     func file(_ bytes: [UInt8]) -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("gauge-bad-\(UUID().uuidString).safetensors").path
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         return path
     }
 
