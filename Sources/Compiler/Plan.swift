@@ -1,34 +1,73 @@
 import Graph
 
-/// A graph specialised for one batch size, as a list of kernel calls over numbered buffers.
+/// A graph specialised for one batch size: kernel calls over numbered buffers, in order.
 ///
-/// This first planner gives every value its own buffer; `reshape` and `stopGradient` share their
-/// operand's buffer (they move no data). Memory planning into one arena replaces it later.
+/// `Plan(graph, batch:)` is the reference planner: one primitive per instruction and one buffer
+/// per value. `MemoryPlanner.plan` fuses element-wise groups, schedules for low peak memory and
+/// places intermediates at offsets in one arena.
 public struct Plan: Sendable {
-    /// One storage area: its element count and type.
+    /// Where a buffer's memory comes from.
+    public enum Placement: Hashable, Sendable {
+        /// Allocated on its own (leaves, inputs, constants; every buffer in the reference plan).
+        case own
+        /// At a byte offset in the arena.
+        case arena(offset: Int)
+    }
+
     public struct Buffer: Hashable, Sendable {
         public var elements: Int
         public var dtype: DType
+        public var placement: Placement
+        public var bytes: Int { elements * 4 }
     }
 
-    /// One kernel call: the node it computes, operand buffers and shapes, result buffer and shape.
+    public enum Kernel: Hashable, Sendable {
+        case primitive(Op)
+        case fused(ElementwiseProgram)
+    }
+
+    /// One kernel call.
     public struct Instruction: Sendable {
+        /// The node a primitive computes; for a fused kernel, its last member.
         public var node: NodeID
-        public var op: Op
+        /// Every node the call computes (one for a primitive).
+        public var members: [NodeID]
+        public var kernel: Kernel
+        /// The values read, in operand order (their buffers are `inputs`).
+        public var inputNodes: [NodeID]
         public var inputs: [Int]
         public var inputShapes: [[Int]]
-        public var output: Int
+        public var outputs: [Int]
         public var outputShape: [Int]
+        public var output: Int { outputs[0] }
+        public var op: Op {
+            if case .primitive(let op) = kernel { return op }
+            return .stopGradient
+        }
+    }
+
+    /// A buffer's live range in instruction positions (inclusive), for reports and checks.
+    public struct LiveRange: Hashable, Sendable {
+        public var buffer: Int
+        public var first: Int
+        public var last: Int
     }
 
     public var graph: Graph
     public var batch: Int
     public var buffers: [Buffer]
     public var instructions: [Instruction]
-    /// Buffer of each node.
+    /// Buffer of each node; -1 for values that live only inside a fused kernel.
     public var bufferOf: [Int]
+    public var arenaBytes: Int = 0
+    /// Live ranges of the arena buffers.
+    public var liveRanges: [LiveRange] = []
+    /// Updates whose value is computed straight into the target's memory.
+    public var inPlaceUpdates: Set<NodeID> = []
+    /// Scratch floats the largest kernel needs (im2col columns, packed rows).
+    public var scratchElements: Int = 0
 
-    /// Plans `graph` for `batch`: one buffer per value, reshapes and stop-gradients aliased.
+    /// The reference plan: one buffer per value; reshapes and stop-gradients share their operand's.
     public init(_ graph: Graph, batch: Int) {
         self.graph = graph
         self.batch = batch
@@ -43,7 +82,7 @@ public struct Plan: Sendable {
                 continue
             default:
                 bufferOf.append(buffers.count)
-                buffers.append(Buffer(elements: shape.reduce(1, *), dtype: node.dtype))
+                buffers.append(Buffer(elements: shape.reduce(1, *), dtype: node.dtype, placement: .own))
             }
             switch node.op {
             case .input, .parameter, .variable: continue
@@ -51,14 +90,58 @@ public struct Plan: Sendable {
             }
             instructions.append(
                 Instruction(
-                    node: node.id, op: node.op, inputs: node.inputs.map { bufferOf[$0.index] },
+                    node: node.id, members: [node.id], kernel: .primitive(node.op), inputNodes: node.inputs,
+                    inputs: node.inputs.map { bufferOf[$0.index] },
                     inputShapes: node.inputs.map { graph[$0].shape.resolved(batch: batch) },
                     output: bufferOf[node.id.index], outputShape: shape))
         }
+        scratchElements = instructions.map { Self.scratch(for: $0) }.max() ?? 0
+    }
+
+    init(graph: Graph, batch: Int, buffers: [Buffer], instructions: [Instruction], bufferOf: [Int]) {
+        self.graph = graph
+        self.batch = batch
+        self.buffers = buffers
+        self.instructions = instructions
+        self.bufferOf = bufferOf
+        scratchElements = instructions.map { Self.scratch(for: $0) }.max() ?? 0
     }
 
     /// The buffer of a named input.
     public func inputBuffer(_ name: String) -> Int? {
         graph.nodes.first { $0.op == .input(name: name) }.map { bufferOf[$0.id.index] }
+    }
+
+    /// Scratch floats a kernel needs.
+    static func scratch(for i: Instruction) -> Int {
+        guard case .primitive(let op) = i.kernel else { return 0 }
+        let s = i.inputShapes
+        switch op {
+        case .conv2d(let stride, let padding):
+            let oh = Op.windowOutputSize(s[0][2], kernel: s[1][2], stride: stride, padding: padding)
+            let ow = Op.windowOutputSize(s[0][3], kernel: s[1][3], stride: stride, padding: padding)
+            return s[1][1] * s[1][2] * s[1][3] * oh * ow
+        case .transposedConv2d:
+            return s[1][1] * s[1][2] * s[1][3] * s[0][2] * s[0][3]
+        case .conv2dFilterGrad:
+            return s[0][1] * i.outputShape[2] * i.outputShape[3] * s[1][2] * s[1][3]
+        case .groupedMatmul:
+            return s[0][0] * (s[0][1] + i.outputShape[1])
+        case .groupedMatmulWeightGrad:
+            return s[0][0] * (s[0][1] + s[1][1])
+        default:
+            return 0
+        }
+    }
+}
+
+extension Plan.Instruction {
+    init(
+        node: NodeID, members: [NodeID], kernel: Plan.Kernel, inputNodes: [NodeID], inputs: [Int], inputShapes: [[Int]],
+        output: Int, outputShape: [Int]
+    ) {
+        self.init(
+            node: node, members: members, kernel: kernel, inputNodes: inputNodes, inputs: inputs,
+            inputShapes: inputShapes, outputs: [output], outputShape: outputShape)
     }
 }

@@ -21,18 +21,44 @@ public final class Executor {
     /// When set, seconds spent per primitive (by op name) are added here on every run.
     public var profile: [String: Double]?
 
+    /// Scratch for kernels (im2col columns, packed rows) and for fused kernels' chunks.
+    private let scratch: UnsafeMutablePointer<Float>
+    private var fusedTemps: UnsafeMutablePointer<Float>
+    private var fusedTempFloats: Int
+    private var fusedWorkers: Int
+
     public init(_ plan: Plan, seed: UInt64 = 0) {
         self.plan = plan
         self.seed = seed
         // Every kernel writes its whole output, so buffers need no zeroing: the system's pages
         // are touched on first write, which keeps start-up cheap for large models.
+        let arena = UnsafeMutableRawPointer.allocate(byteCount: max(plan.arenaBytes, 64), alignment: 64)
+        var owned = [arena]
         storage = plan.buffers.map { buffer in
-            UnsafeMutableRawPointer.allocate(byteCount: max(buffer.elements, 1) * 4, alignment: 64)
+            switch buffer.placement {
+            case .arena(let offset):
+                return arena + offset
+            case .own:
+                let raw = UnsafeMutableRawPointer.allocate(byteCount: max(buffer.elements, 1) * 4, alignment: 64)
+                owned.append(raw)
+                return raw
+            }
         }
-        allocated = storage
+        allocated = owned
+        scratch = .allocate(capacity: max(plan.scratchElements, 1))
+        fusedTempFloats = plan.instructions.map { i in
+            if case .fused(let p) = i.kernel { return FusedKernel.tempFloats(p, inputs: i.inputs.count) }
+            return 0
+        }.max() ?? 0
+        fusedWorkers = Threads.count
+        fusedTemps = .allocate(capacity: max(fusedTempFloats * fusedWorkers, 1))
     }
 
-    deinit { for raw in allocated { raw.deallocate() } }
+    deinit {
+        for raw in allocated { raw.deallocate() }
+        scratch.deallocate()
+        fusedTemps.deallocate()
+    }
 
     /// Makes a leaf's buffer the caller's memory (parameters and optimizer state kept outside
     /// the executor); the memory must hold the leaf's elements and outlive its use here.
@@ -120,19 +146,14 @@ public final class Executor {
             if profile != nil {
                 let start = Clock.now()
                 try execute(instruction)
-                profile![instruction.op.name, default: 0] += Clock.now() - start
+                let name: String
+                if case .fused = instruction.kernel { name = "fused element-wise" } else { name = instruction.op.name }
+                profile![name, default: 0] += Clock.now() - start
             } else {
                 try execute(instruction)
             }
             if checkNumerics, plan.graph[instruction.node].dtype == .float32 {
-                let y = floats(instruction.output)
-                let n = instruction.outputShape.reduce(1, *)
-                for i in 0..<n where !y[i].isFinite {
-                    let node = plan.graph[instruction.node]
-                    throw RuntimeError(
-                        "\(node.what) (node \(node.name)) produced \(y[i]) at element \(i) of \(node.shape)",
-                        at: node.location)
-                }
+                try checkFinite(instruction)
             }
         }
         for update in plan.graph.updates {
@@ -140,6 +161,25 @@ public final class Executor {
             let (from, to) = (plan.bufferOf[update.value.index], plan.bufferOf[update.target.index])
             if from != to { floats(to).update(from: floats(from), count: n) }
         }
+    }
+
+    private func checkFinite(_ instruction: Plan.Instruction) throws(RuntimeError) {
+        let n = instruction.outputShape.reduce(1, *)
+        for (k, buffer) in instruction.outputs.enumerated() {
+            let y = floats(buffer)
+            let made = instruction.outputs.count == 1 ? instruction.node : outputNode(instruction, k)
+            for i in 0..<n where !y[i].isFinite {
+                let node = plan.graph[made]
+                throw RuntimeError(
+                    "\(node.what) (node \(node.name)) produced \(y[i]) at element \(i) of \(node.shape)",
+                    at: node.location)
+            }
+        }
+    }
+
+    /// The member of a fused instruction stored in output `k`.
+    private func outputNode(_ instruction: Plan.Instruction, _ k: Int) -> NodeID {
+        instruction.members.first { plan.bufferOf[$0.index] == instruction.outputs[k] } ?? instruction.node
     }
 
     private func badIndex(_ index: Int, _ limit: Int, _ instruction: Plan.Instruction) -> RuntimeError {
@@ -153,6 +193,18 @@ public final class Executor {
         let n = i.outputShape.reduce(1, *)
         func x(_ k: Int) -> UnsafeMutablePointer<Float> { floats(i.inputs[k]) }
         func s(_ k: Int) -> [Int] { i.inputShapes[k] }
+        if case .fused(let program) = i.kernel {
+            if Threads.count > fusedWorkers {
+                fusedTemps.deallocate()
+                fusedWorkers = Threads.count
+                fusedTemps = .allocate(capacity: max(fusedTempFloats * fusedWorkers, 1))
+            }
+            FusedKernel.run(
+                program, inputs: i.inputs.indices.map { UnsafePointer(x($0)) },
+                inputCounts: i.inputShapes.map { $0.reduce(1, *) }, outputs: i.outputs.map { floats($0) }, count: n,
+                temps: fusedTemps, workers: Threads.count)
+            return
+        }
         switch i.op {
         case .input, .parameter, .variable, .reshape, .stopGradient:
             break
@@ -167,12 +219,12 @@ public final class Executor {
             }
             GEMM.groupedMatmul(
                 x(0), rows: s(0)[0], k: s(0)[1], x(1), classes: classes, n: i.outputShape[1],
-                transposeWeights: transposeWeights, groups: groups, y)
+                transposeWeights: transposeWeights, groups: groups, y, scratch: scratch)
         case .groupedMatmulWeightGrad(let classes):
             guard let groups = GEMM.groups(ints(i.inputs[2]), count: s(0)[0], classes: classes) else {
                 throw badLabel(i, classes)
             }
-            GEMM.groupedWeightGrad(x(0), k: s(0)[1], x(1), n: s(1)[1], groups: groups, y)
+            GEMM.groupedWeightGrad(x(0), k: s(0)[1], x(1), n: s(1)[1], groups: groups, y, scratch: scratch)
         case .unary(let f):
             Elementwise.unary(f, x(0), y, n)
         case .binary(let f):
@@ -218,11 +270,13 @@ public final class Executor {
         case .logSoftmax(let axis):
             Reduce.logSoftmax(axis: axis, x(0), s(0), y)
         case .conv2d(let stride, let padding):
-            Convolution.forward(x(0), s(0), x(1), s(1), stride: stride, padding: padding, y)
+            Convolution.forward(x(0), s(0), x(1), s(1), stride: stride, padding: padding, y, scratch: scratch)
         case .transposedConv2d(let stride, let padding, let height, let width):
-            Convolution.transposed(x(0), s(0), x(1), s(1), stride: stride, padding: padding, height: height, width: width, y)
+            Convolution.transposed(
+                x(0), s(0), x(1), s(1), stride: stride, padding: padding, height: height, width: width, y, scratch: scratch)
         case .conv2dFilterGrad(let stride, let padding, let kh, let kw):
-            Convolution.filterGrad(x(0), s(0), x(1), s(1), stride: stride, padding: padding, kernelH: kh, kernelW: kw, y)
+            Convolution.filterGrad(
+                x(0), s(0), x(1), s(1), stride: stride, padding: padding, kernelH: kh, kernelW: kw, y, scratch: scratch)
         case .maxPool(let window, let stride):
             Pooling.maxPool(x(0), s(0), window: window, stride: stride, y, i.outputShape)
         case .maxPoolGrad(let window, let stride):

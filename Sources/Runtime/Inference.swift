@@ -13,9 +13,10 @@ public final class Inference {
         for i in graph.nodes.indices {
             if case .dropout = graph.nodes[i].op { graph.nodes[i].op = .stopGradient }
         }
-        self.graph = graph
+        let simplified = Simplify.run(graph).graph
+        self.graph = simplified
         self.batch = batch
-        executor = Executor(Plan(graph, batch: batch))
+        executor = Executor(MemoryPlanner.plan(simplified, batch: batch).0)
     }
 
     /// Runs the model with a training state's parameters; returns every output and loss by name.

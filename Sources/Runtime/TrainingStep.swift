@@ -17,28 +17,30 @@ public final class TrainingStep {
     public let optimizer: Optimizer
     /// The forward graph with gradients (what `gauge dot --stage gradient` shows).
     public let gradientGraph: Graph
-    /// The full step: gradients plus the optimizer update.
+    /// The full step as built: gradients plus the optimizer update, before optimisation.
+    public let stepGraph: Graph
+    /// The step after simplification: what the plan runs.
     public let graph: Graph
     public let plan: Plan
+    /// What the compiler did: pass timings, node counts, fusion, memory.
+    public let report: CompileReport
     let executor: Executor
     let losses: [Graph.Output]
     /// Seconds spent building the step graph: autodiff, optimizer update, shape check, plan.
     public let compileSeconds: Double
 
-    public init(_ model: Model, batch: Int, optimizer: Optimizer) throws {
+    public init(_ model: Model, batch: Int, optimizer: Optimizer, options: CompileOptions = CompileOptions()) throws {
         guard batch > 0 else { throw RuntimeError("batch must be positive, got \(batch)") }
         self.model = model
         self.batch = batch
         self.optimizer = optimizer
-        let start = Date()
-        let differentiated = try Autodiff.differentiate(model.graph)
-        gradientGraph = differentiated.graph
-        switch optimizer {
-        case .adam(let adam): graph = try adam.append(to: differentiated)
-        }
-        _ = try ShapeInference.run(graph)
-        plan = Plan(graph, batch: batch)
-        compileSeconds = Date().timeIntervalSince(start)
+        let compiled = try Compile.trainingStep(model.graph, batch: batch, optimizer: optimizer, options: options)
+        gradientGraph = compiled.gradientGraph
+        stepGraph = compiled.stepGraph
+        graph = compiled.graph
+        plan = compiled.plan
+        report = compiled.report
+        compileSeconds = compiled.report.totalSeconds
         executor = Executor(plan)
         losses = graph.losses
     }

@@ -69,20 +69,16 @@ enum Convolution {
     /// `y [N, O, oh, ow] = conv(x [N, C, H, W], w [O, C, kh, kw])`.
     static func forward(
         _ x: UnsafePointer<Float>, _ xShape: [Int], _ w: UnsafePointer<Float>, _ wShape: [Int], stride: Int,
-        padding: Padding, _ y: UnsafeMutablePointer<Float>
+        padding: Padding, _ y: UnsafeMutablePointer<Float>, scratch col: UnsafeMutablePointer<Float>
     ) {
         let g = ConvGeometry(
             channels: xShape[1], height: xShape[2], width: xShape[3], kernelH: wShape[2], kernelW: wShape[3],
             stride: stride, padding: padding)
-        var col = [Float](repeating: 0, count: g.columnRows * g.columnCols)
-        col.withUnsafeMutableBufferPointer { col in
-            for n in 0..<xShape[0] {
-                g.im2col(x + n * g.channels * g.height * g.width, col.baseAddress!)
-                GEMM.sgemm(
-                    transposeA: false, transposeB: false, m: wShape[0], n: g.columnCols, k: g.columnRows, w,
-                    lda: g.columnRows, col.baseAddress!, ldb: g.columnCols, y + n * wShape[0] * g.columnCols,
-                    ldc: g.columnCols)
-            }
+        for n in 0..<xShape[0] {
+            g.im2col(x + n * g.channels * g.height * g.width, col)
+            GEMM.sgemm(
+                transposeA: false, transposeB: false, m: wShape[0], n: g.columnCols, k: g.columnRows, w,
+                lda: g.columnRows, col, ldb: g.columnCols, y + n * wShape[0] * g.columnCols, ldc: g.columnCols)
         }
     }
 
@@ -90,46 +86,40 @@ enum Convolution {
     /// `w [C, O, kh, kw]` gives `y [N, O, H, W]`.
     static func transposed(
         _ x: UnsafePointer<Float>, _ xShape: [Int], _ w: UnsafePointer<Float>, _ wShape: [Int], stride: Int,
-        padding: Padding, height: Int, width: Int, _ y: UnsafeMutablePointer<Float>
+        padding: Padding, height: Int, width: Int, _ y: UnsafeMutablePointer<Float>,
+        scratch col: UnsafeMutablePointer<Float>
     ) {
         let out = wShape[1]
         let g = ConvGeometry(
             channels: out, height: height, width: width, kernelH: wShape[2], kernelW: wShape[3], stride: stride,
             padding: padding)
-        var col = [Float](repeating: 0, count: g.columnRows * g.columnCols)
         let image = out * height * width
         y.update(repeating: 0, count: xShape[0] * image)
-        col.withUnsafeMutableBufferPointer { col in
-            for n in 0..<xShape[0] {
-                // col [O·kh·kw, h·w] = wᵀ [O·kh·kw, C] · x_n [C, h·w]
-                GEMM.sgemm(
-                    transposeA: true, transposeB: false, m: g.columnRows, n: g.columnCols, k: xShape[1], w,
-                    lda: g.columnRows, x + n * xShape[1] * g.columnCols, ldb: g.columnCols, col.baseAddress!,
-                    ldc: g.columnCols)
-                g.col2im(col.baseAddress!, y + n * image)
-            }
+        for n in 0..<xShape[0] {
+            // col [O·kh·kw, h·w] = wᵀ [O·kh·kw, C] · x_n [C, h·w]
+            GEMM.sgemm(
+                transposeA: true, transposeB: false, m: g.columnRows, n: g.columnCols, k: xShape[1], w,
+                lda: g.columnRows, x + n * xShape[1] * g.columnCols, ldb: g.columnCols, col, ldc: g.columnCols)
+            g.col2im(col, y + n * image)
         }
     }
 
     /// `dw [O, C, kh, kw] = Σ_n dy_n [O, oh·ow] · im2col(x_n)ᵀ`.
     static func filterGrad(
         _ x: UnsafePointer<Float>, _ xShape: [Int], _ dy: UnsafePointer<Float>, _ dyShape: [Int], stride: Int,
-        padding: Padding, kernelH: Int, kernelW: Int, _ dw: UnsafeMutablePointer<Float>
+        padding: Padding, kernelH: Int, kernelW: Int, _ dw: UnsafeMutablePointer<Float>,
+        scratch col: UnsafeMutablePointer<Float>
     ) {
         let g = ConvGeometry(
             channels: xShape[1], height: xShape[2], width: xShape[3], kernelH: kernelH, kernelW: kernelW,
             stride: stride, padding: padding)
-        var col = [Float](repeating: 0, count: g.columnRows * g.columnCols)
         let out = dyShape[1]
         dw.update(repeating: 0, count: out * g.columnRows)
-        col.withUnsafeMutableBufferPointer { col in
-            for n in 0..<xShape[0] {
-                g.im2col(x + n * g.channels * g.height * g.width, col.baseAddress!)
-                GEMM.sgemm(
-                    transposeA: false, transposeB: true, m: out, n: g.columnRows, k: g.columnCols,
-                    dy + n * out * g.columnCols, lda: g.columnCols, col.baseAddress!, ldb: g.columnCols, beta: 1, dw,
-                    ldc: g.columnRows)
-            }
+        for n in 0..<xShape[0] {
+            g.im2col(x + n * g.channels * g.height * g.width, col)
+            GEMM.sgemm(
+                transposeA: false, transposeB: true, m: out, n: g.columnRows, k: g.columnCols,
+                dy + n * out * g.columnCols, lda: g.columnCols, col, ldb: g.columnCols, beta: 1, dw, ldc: g.columnRows)
         }
     }
 }

@@ -90,48 +90,39 @@ enum GEMM {
     /// `y[b] = x[b] · w[labels[b]]` (or `· w[labels[b]]ᵀ`): one GEMM per class over its rows.
     static func groupedMatmul(
         _ x: UnsafePointer<Float>, rows: Int, k: Int, _ w: UnsafePointer<Float>, classes: Int, n: Int,
-        transposeWeights: Bool, groups: [[Int]], _ y: UnsafeMutablePointer<Float>
+        transposeWeights: Bool, groups: [[Int]], _ y: UnsafeMutablePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>
     ) {
-        var packedX = [Float](repeating: 0, count: rows * k)
-        var packedY = [Float](repeating: 0, count: rows * n)
-        packedX.withUnsafeMutableBufferPointer { px in
-            packedY.withUnsafeMutableBufferPointer { py in
-                for (c, members) in groups.enumerated() where !members.isEmpty {
-                    for (r, row) in members.enumerated() { (px.baseAddress! + r * k).update(from: x + row * k, count: k) }
-                    sgemm(
-                        transposeA: false, transposeB: transposeWeights, m: members.count, n: n, k: k,
-                        px.baseAddress!, lda: k, w + c * k * n, ldb: transposeWeights ? k : n, py.baseAddress!, ldc: n)
-                    for (r, row) in members.enumerated() { (y + row * n).update(from: py.baseAddress! + r * n, count: n) }
-                }
-            }
+        let px = scratch
+        let py = scratch + rows * k
+        for (c, members) in groups.enumerated() where !members.isEmpty {
+            for (r, row) in members.enumerated() { (px + r * k).update(from: x + row * k, count: k) }
+            sgemm(
+                transposeA: false, transposeB: transposeWeights, m: members.count, n: n, k: k, px, lda: k,
+                w + c * k * n, ldb: transposeWeights ? k : n, py, ldc: n)
+            for (r, row) in members.enumerated() { (y + row * n).update(from: py + r * n, count: n) }
         }
     }
 
     /// `out[c] = Σ_{b in class c} a[b]ᵀ · g[b]`: `[classes, k, n]`, zero for classes with no rows.
     static func groupedWeightGrad(
         _ a: UnsafePointer<Float>, k: Int, _ g: UnsafePointer<Float>, n: Int, groups: [[Int]],
-        _ out: UnsafeMutablePointer<Float>
+        _ out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
     ) {
         let largest = groups.map(\.count).max() ?? 0
-        var packedA = [Float](repeating: 0, count: largest * k)
-        var packedG = [Float](repeating: 0, count: largest * n)
-        packedA.withUnsafeMutableBufferPointer { pa in
-            packedG.withUnsafeMutableBufferPointer { pg in
-                for (c, members) in groups.enumerated() {
-                    let dst = out + c * k * n
-                    guard !members.isEmpty else {
-                        dst.update(repeating: 0, count: k * n)
-                        continue
-                    }
-                    for (r, row) in members.enumerated() {
-                        (pa.baseAddress! + r * k).update(from: a + row * k, count: k)
-                        (pg.baseAddress! + r * n).update(from: g + row * n, count: n)
-                    }
-                    sgemm(
-                        transposeA: true, transposeB: false, m: k, n: n, k: members.count, pa.baseAddress!, lda: k,
-                        pg.baseAddress!, ldb: n, dst, ldc: n)
-                }
+        let pa = scratch
+        let pg = scratch + largest * k
+        for (c, members) in groups.enumerated() {
+            let dst = out + c * k * n
+            guard !members.isEmpty else {
+                dst.update(repeating: 0, count: k * n)
+                continue
             }
+            for (r, row) in members.enumerated() {
+                (pa + r * k).update(from: a + row * k, count: k)
+                (pg + r * n).update(from: g + row * n, count: n)
+            }
+            sgemm(transposeA: true, transposeB: false, m: k, n: n, k: members.count, pa, lda: k, pg, ldb: n, dst, ldc: n)
         }
     }
 }

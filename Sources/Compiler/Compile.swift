@@ -1,0 +1,73 @@
+import Foundation
+import Graph
+
+/// Which passes run; all on by default. Turning one off is how tests check it changes nothing.
+public struct CompileOptions: Sendable {
+    public var simplify = true
+    public var planner = MemoryPlanner.Options()
+    /// Use the reference plan (no fusion, one buffer per value) instead of the memory planner.
+    public var referencePlan = false
+
+    public init(simplify: Bool = true, planner: MemoryPlanner.Options = MemoryPlanner.Options(), referencePlan: Bool = false) {
+        self.simplify = simplify
+        self.planner = planner
+        self.referencePlan = referencePlan
+    }
+}
+
+/// What compiling a training step did, for `gauge summary` and the README.
+public struct CompileReport: Sendable {
+    /// (pass, seconds, nodes after) in order.
+    public var passes: [(name: String, seconds: Double, nodes: Int)] = []
+    public var simplify: Simplify.Report?
+    public var memory: MemoryPlanner.Report?
+    public var totalSeconds: Double { passes.reduce(0) { $0 + $1.seconds } }
+}
+
+/// The compiler pipeline: differentiate → optimizer update → shape check → simplify → plan.
+public enum Compile {
+    public struct TrainingStep: Sendable {
+        public var gradientGraph: Graph
+        public var stepGraph: Graph
+        public var graph: Graph
+        public var plan: Plan
+        public var report: CompileReport
+    }
+
+    public static func trainingStep(
+        _ forward: Graph, batch: Int, optimizer: Optimizer, options: CompileOptions = CompileOptions()
+    ) throws -> TrainingStep {
+        var report = CompileReport()
+        func timed<T>(_ name: String, _ body: () throws -> T, nodes: (T) -> Int) rethrows -> T {
+            let start = Date()
+            let result = try body()
+            report.passes.append((name, Date().timeIntervalSince(start), nodes(result)))
+            return result
+        }
+        report.passes.append(("model", 0, forward.nodes.count))
+        let differentiated = try timed("autodiff", { try Autodiff.differentiate(forward) }, nodes: { $0.graph.nodes.count })
+        let step = try timed("optimizer update", {
+            switch optimizer {
+            case .adam(let adam): return try adam.append(to: differentiated)
+            }
+        }, nodes: { $0.nodes.count })
+        _ = try timed("shape inference", { try ShapeInference.run(step) }, nodes: { $0.nodes.count })
+        var graph = step
+        if options.simplify {
+            let (simplified, simplifyReport) = timed("simplify", { Simplify.run(step) }, nodes: { $0.graph.nodes.count })
+            graph = simplified
+            report.simplify = simplifyReport
+        }
+        let plan: Plan
+        if options.referencePlan {
+            plan = timed("plan (reference)", { Plan(graph, batch: batch) }, nodes: { $0.instructions.count })
+        } else {
+            let (planned, memory) = timed(
+                "fuse, schedule, plan memory", { MemoryPlanner.plan(graph, batch: batch, options: options.planner) },
+                nodes: { $0.0.instructions.count })
+            plan = planned
+            report.memory = memory
+        }
+        return TrainingStep(gradientGraph: differentiated.graph, stepGraph: step, graph: graph, plan: plan, report: report)
+    }
+}

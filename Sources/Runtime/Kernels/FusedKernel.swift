@@ -1,0 +1,136 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import Compiler
+import Dispatch
+import Graph
+
+/// Runs an `ElementwiseProgram` in chunks: each step is one tight loop over a chunk held in
+/// cache, so a whole chain of element-wise ops makes one pass over memory. Chunks are split
+/// among workers by position only, so results do not depend on the thread count.
+enum FusedKernel {
+    static let chunk = 256
+    /// Below this many elements one worker does everything.
+    static let parallelThreshold = 1 << 15
+
+    /// Floats of scratch one worker needs for a program.
+    static func tempFloats(_ p: ElementwiseProgram, inputs: Int) -> Int { (p.steps.count + inputs) * chunk }
+
+    enum Resolved {
+        case pointer(UnsafePointer<Float>)
+        case value(Float)
+    }
+
+    static func run(
+        _ program: ElementwiseProgram, inputs: [UnsafePointer<Float>], inputCounts: [Int],
+        outputs: [UnsafeMutablePointer<Float>], count n: Int, temps: UnsafeMutablePointer<Float>, workers: Int
+    ) {
+        let perWorker = tempFloats(program, inputs: inputs.count)
+        let shared = FusedArguments(inputs: inputs, outputs: outputs, temps: temps)
+        let parts = n >= parallelThreshold ? max(1, min(workers, n / chunk)) : 1
+        if parts == 1 {
+            runRange(program, shared, inputCounts, 0..<n, temps: temps)
+            return
+        }
+        let chunks = (n + chunk - 1) / chunk
+        DispatchQueue.concurrentPerform(iterations: parts) { w in
+            let first = chunks * w / parts * chunk
+            let last = min(n, chunks * (w + 1) / parts * chunk)
+            runRange(program, shared, inputCounts, first..<last, temps: shared.temps + w * perWorker)
+        }
+    }
+
+    static func runRange(
+        _ program: ElementwiseProgram, _ args: FusedArguments, _ inputCounts: [Int], _ range: Range<Int>,
+        temps: UnsafeMutablePointer<Float>
+    ) {
+        let stepCount = program.steps.count
+        var base = range.lowerBound
+        while base < range.upperBound {
+            let len = min(chunk, range.upperBound - base)
+            func resolve(_ o: ElementwiseProgram.Operand) -> Resolved {
+                switch o {
+                case .full(let k): return .pointer(args.inputs[k] + base)
+                case .scalar(let k): return .value(args.inputs[k][0])
+                case .constant(let v): return .value(v)
+                case .step(let s): return .pointer(UnsafePointer(temps + s * chunk))
+                case .suffix(let k):
+                    let staging = temps + (stepCount + k) * chunk
+                    let size = inputCounts[k]
+                    var at = base % size
+                    let source = args.inputs[k]
+                    for j in 0..<len {
+                        staging[j] = source[at]
+                        at += 1
+                        if at == size { at = 0 }
+                    }
+                    return .pointer(UnsafePointer(staging))
+                }
+            }
+            for (s, step) in program.steps.enumerated() {
+                let out = temps + s * chunk
+                switch step {
+                case .unary(let f, let a):
+                    switch resolve(a) {
+                    case .pointer(let p): Elementwise.unary(f, p, out, len)
+                    case .value(let v):
+                        var x = v
+                        var y: Float = 0
+                        Elementwise.unary(f, &x, &y, 1)
+                        out.update(repeating: y, count: len)
+                    }
+                case .binary(let f, let a, let b):
+                    binary(f, resolve(a), resolve(b), out, len)
+                case .compare(let c, let a, let b):
+                    combine(resolve(a), resolve(b), out, len) { Elementwise.compare(c, $0, $1) }
+                case .select(let m, let a, let b):
+                    let (rm, ra, rb) = (resolve(m), resolve(a), resolve(b))
+                    for j in 0..<len { out[j] = read(rm, j) != 0 ? read(ra, j) : read(rb, j) }
+                }
+            }
+            for (o, s) in program.outputs.enumerated() {
+                (args.outputs[o] + base).update(from: temps + s * chunk, count: len)
+            }
+            base += len
+        }
+    }
+
+    @inline(__always)
+    static func read(_ r: Resolved, _ j: Int) -> Float {
+        switch r {
+        case .pointer(let p): return p[j]
+        case .value(let v): return v
+        }
+    }
+
+    static func binary(_ f: BinaryFunction, _ a: Resolved, _ b: Resolved, _ out: UnsafeMutablePointer<Float>, _ len: Int) {
+        switch f {
+        case .add: combine(a, b, out, len) { $0 + $1 }
+        case .sub: combine(a, b, out, len) { $0 - $1 }
+        case .mul: combine(a, b, out, len) { $0 * $1 }
+        case .div: combine(a, b, out, len) { $0 / $1 }
+        case .max: combine(a, b, out, len) { Swift.max($0, $1) }
+        case .min: combine(a, b, out, len) { Swift.min($0, $1) }
+        case .pow: combine(a, b, out, len) { powf($0, $1) }
+        }
+    }
+
+    @inline(__always)
+    static func combine(
+        _ a: Resolved, _ b: Resolved, _ out: UnsafeMutablePointer<Float>, _ len: Int, _ f: (Float, Float) -> Float
+    ) {
+        switch (a, b) {
+        case (.pointer(let p), .pointer(let q)): for j in 0..<len { out[j] = f(p[j], q[j]) }
+        case (.pointer(let p), .value(let v)): for j in 0..<len { out[j] = f(p[j], v) }
+        case (.value(let v), .pointer(let q)): for j in 0..<len { out[j] = f(v, q[j]) }
+        case (.value(let v), .value(let w)): out.update(repeating: f(v, w), count: len)
+        }
+    }
+}
+
+/// Pointers handed to the workers of a fused kernel; each writes disjoint ranges.
+struct FusedArguments: @unchecked Sendable {
+    let inputs: [UnsafePointer<Float>]
+    let outputs: [UnsafeMutablePointer<Float>]
+    let temps: UnsafeMutablePointer<Float>
+}

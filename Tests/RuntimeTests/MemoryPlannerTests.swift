@@ -1,0 +1,70 @@
+import Compiler
+import Graph
+import Models
+import Runtime
+import Testing
+
+@Suite struct MemoryPlannerTests {
+    func planned(_ graph: Graph, _ batch: Int) -> Plan { MemoryPlanner.plan(graph, batch: batch).0 }
+
+    @Test(arguments: ["ace-cifar", "tiny-vae", "conv-classifier"])
+    func planCheckerPassesOnEveryBuiltInModel(_ name: String) throws {
+        let step = Simplify.run(try stepGraph(ModelCatalog.named(name)!.build())).graph
+        for batch in [1, 250] {
+            let (plan, report) = MemoryPlanner.plan(step, batch: batch)
+            #expect(PlanChecker.check(plan) == [], "\(name) at batch \(batch)")
+            #expect(report.arenaBytes < report.naiveBytes)
+        }
+    }
+
+    @Test func oneThousandRandomGraphsGiveTheSameResultsAndCheckClean() throws {
+        for seed in UInt64(0)..<1000 {
+            let graph = Simplify.run(try gradientGraph(randomModel(seed: seed))).graph
+            let plan = planned(graph, 3)
+            #expect(PlanChecker.check(plan) == [], "random graph \(seed)")
+            let difference = worstDifference(
+                try runOnce(graph, batch: 3, seed: seed), try runOnce(graph, batch: 3, seed: seed, planner: planned))
+            #expect(difference <= 1e-5, "random graph \(seed): worst relative difference \(difference)")
+        }
+    }
+
+    @Test func eachPassAloneGivesTheSameResults() throws {
+        let step = Simplify.run(try stepGraph(ModelCatalog.named("conv-classifier")!.build())).graph
+        let reference = try runOnce(step, batch: 2, seed: 9)
+        for options in [
+            MemoryPlanner.Options(fuse: true, schedule: false, inPlace: false),
+            MemoryPlanner.Options(fuse: false, schedule: true, inPlace: false),
+            MemoryPlanner.Options(fuse: false, schedule: false, inPlace: true),
+        ] {
+            let result = try runOnce(step, batch: 2, seed: 9) { MemoryPlanner.plan($0, batch: $1, options: options).0 }
+            #expect(worstDifference(reference, result) <= 1e-5, "\(options)")
+        }
+    }
+
+    @Test func theCheckerCatchesOverlappingLiveBuffers() throws {
+        let graph = Simplify.run(try stepGraph(ModelCatalog.named("tiny-vae")!.build())).graph
+        var plan = planned(graph, 4)
+        #expect(PlanChecker.check(plan) == [])
+        // Put every arena buffer at offset 0: live values now share bytes.
+        for b in plan.buffers.indices {
+            if case .arena = plan.buffers[b].placement { plan.buffers[b].placement = .arena(offset: 0) }
+        }
+        let problems = PlanChecker.check(plan)
+        #expect(!problems.isEmpty)
+        #expect(problems.contains { $0.contains("overlap while both are live") })
+        #expect(problems.contains { $0.contains("is overwritten at instruction") })
+    }
+
+    @Test func adamUpdatesAreFusedAndWrittenInPlace() throws {
+        let graph = Simplify.run(try stepGraph(ModelCatalog.named("tiny-vae")!.build())).graph
+        let (plan, report) = MemoryPlanner.plan(graph, batch: 8)
+        #expect(plan.inPlaceUpdates.count == graph.updates.count)
+        // One fused kernel computes m, v and the parameter of each parameter tensor.
+        let adamKernels = plan.instructions.filter { i in
+            guard case .fused(let p) = i.kernel else { return false }
+            return p.outputs.count == 3 && i.members.contains { graph[$0].scope.first == "adam" }
+        }
+        #expect(adamKernels.count == graph.parameters.count)
+        #expect((report.fusion?.decisions.count ?? 0) > 0)
+    }
+}
