@@ -107,6 +107,25 @@ public enum MemoryPlanner {
                 }
             }
         }
+        // An update's kernel waits for every other reader of its target, so it can write in place.
+        if options.inPlace {
+            func reaches(_ from: Int, _ to: Int) -> Bool {
+                var seen = Set<Int>()
+                var stack = [from]
+                while let u = stack.popLast() {
+                    if u == to { return true }
+                    if seen.insert(u).inserted { stack.append(contentsOf: units[u].dependencies) }
+                }
+                return false
+            }
+            for update in graph.updates {
+                let u = unitOf[update.value.index]
+                guard u >= 0 else { continue }
+                for reader in consumers[update.target] ?? [] where reader != u && !reaches(reader, u) {
+                    units[u].dependencies.insert(reader)
+                }
+            }
+        }
         func bytes(_ id: NodeID) -> Int { graph[id].shape.elementCount(batch: batch) * 4 }
         let targetOf = Dictionary(graph.updates.map { ($0.value, $0.target) }, uniquingKeysWith: { a, _ in a })
 

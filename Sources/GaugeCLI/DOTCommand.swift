@@ -17,13 +17,13 @@ struct DOTCommand: ParsableCommand {
 
     /// The compilation stages a graph can be shown at.
     enum Stage: String, ExpressibleByArgument, CaseIterable {
-        case forward, gradient
+        case forward, gradient, optimized, planned
     }
 
     @Argument(help: "A built-in model (see `gauge models`).")
     var model: String
 
-    @Option(help: "Which graph to show: forward (the model as written) or gradient (forward plus the gradient graph autodiff built). The optimized and planned stages come with the compiler passes.")
+    @Option(help: "Which graph to show: forward (the model as written), gradient (plus the gradient graph autodiff built), optimized (the simplified training step with fusion groups as clusters, reasons as tooltips), planned (each value's buffer, arena offset, size and live range).")
     var stage: Stage = .forward
 
     @Option(name: [.short, .customLong("output")], help: "Write to this file instead of standard output.")
@@ -32,11 +32,45 @@ struct DOTCommand: ParsableCommand {
     @Flag(help: "Leave source locations out of node labels.")
     var noLocations = false
 
+    @Option(help: "Batch size for the planned stage.")
+    var batch: Int = 250
+
     func run() throws {
         let built = try buildModel(model)
         var graph = try ShapeInference.run(built.graph)
-        if stage == .gradient { graph = try Autodiff.differentiate(graph).graph }
-        let text = graph.dot(showLocations: !noLocations)
+        var writer = DOTWriter(showLocations: !noLocations)
+        switch stage {
+        case .forward: break
+        case .gradient: graph = try Autodiff.differentiate(graph).graph
+        case .optimized, .planned:
+            let compiled = try Compile.trainingStep(graph, batch: batch, optimizer: .adam(learningRate: 1e-3))
+            graph = compiled.graph
+            let plan = compiled.plan
+            if let fusion = compiled.report.memory?.fusion {
+                writer.clusters = fusion.groups.enumerated().filter { $0.element.members.count > 1 }.map { k, g in
+                    DOTWriter.Cluster(label: "fused kernel \(k) (\(g.members.count) ops)", tooltip: g.reason, nodes: g.members)
+                }
+            }
+            if stage == .planned {
+                var live: [Int: Plan.LiveRange] = [:]
+                for r in plan.liveRanges { live[r.buffer] = r }
+                for node in graph.nodes {
+                    let b = plan.bufferOf[node.id.index]
+                    guard b >= 0 else {
+                        writer.annotations[node.id] = "in registers (fused)"
+                        continue
+                    }
+                    let buffer = plan.buffers[b]
+                    switch buffer.placement {
+                    case .own: writer.annotations[node.id] = "buffer \(b): own \(megabytes(buffer.bytes))"
+                    case .arena(let offset):
+                        let range = live[b].map { ", live \($0.first)–\($0.last)" } ?? ""
+                        writer.annotations[node.id] = "buffer \(b): arena @\(megabytes(offset)), \(megabytes(buffer.bytes))\(range)"
+                    }
+                }
+            }
+        }
+        let text = writer.write(graph)
         guard let output else {
             print(text, terminator: "")
             return
@@ -52,4 +86,9 @@ struct DOTCommand: ParsableCommand {
         }
         FileHandle.standardError.write(Data("wrote \(output) (\(graph.nodes.count) nodes)\n".utf8))
     }
+}
+
+func megabytes(_ bytes: Int) -> String {
+    let mb = Double(bytes) / 1_000_000
+    return mb >= 0.1 ? "\((mb * 10).rounded() / 10) MB" : "\(bytes) B"
 }

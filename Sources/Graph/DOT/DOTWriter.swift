@@ -3,14 +3,29 @@
 /// labelled with the shape they carry. Output depends only on the graph (nodes in id order,
 /// clusters in order of first node), so it can be snapshot-tested.
 public struct DOTWriter: Sendable {
+    /// A cluster drawn instead of scopes (fusion groups in the optimized stage).
+    public struct Cluster: Sendable {
+        public var label: String
+        public var tooltip: String
+        public var nodes: [NodeID]
+        public init(label: String, tooltip: String, nodes: [NodeID]) {
+            self.label = label
+            self.tooltip = tooltip
+            self.nodes = nodes
+        }
+    }
+
     /// Extra text for chosen nodes, shown under the label (for later compiler stages).
     public var annotations: [NodeID: String]
     /// Show `File.swift:line` in node labels.
     public var showLocations: Bool
+    /// When set, these clusters replace the scope clusters.
+    public var clusters: [Cluster]?
 
-    public init(annotations: [NodeID: String] = [:], showLocations: Bool = true) {
+    public init(annotations: [NodeID: String] = [:], showLocations: Bool = true, clusters: [Cluster]? = nil) {
         self.annotations = annotations
         self.showLocations = showLocations
+        self.clusters = clusters
     }
 
     public func write(_ graph: Graph) -> String {
@@ -18,8 +33,22 @@ public struct DOTWriter: Sendable {
         out += "  graph [rankdir=TB, fontname=\"Helvetica\", fontsize=11, labelloc=t, label=\(quote(graph.name))];\n"
         out += "  node [fontname=\"Helvetica\", fontsize=10];\n"
         out += "  edge [fontname=\"Helvetica\", fontsize=8, color=\"gray40\"];\n"
-        let tree = ScopeTree(graph)
-        out += tree.render(graph: graph, indent: "  ") { node($0, in: graph) }
+        if let clusters {
+            var clustered = Set<NodeID>()
+            for (k, cluster) in clusters.enumerated() {
+                out += "  subgraph \"cluster_\(k)\" {\n"
+                out += "    label=\(quote(cluster.label)); tooltip=\(quote(cluster.tooltip)); style=\"rounded,filled\"; fillcolor=\"#eef3fb\"; color=\"#6d9eeb\";\n"
+                for id in cluster.nodes {
+                    out += "    " + node(graph[id], in: graph) + "\n"
+                    clustered.insert(id)
+                }
+                out += "  }\n"
+            }
+            for n in graph.nodes where !clustered.contains(n.id) { out += "  " + node(n, in: graph) + "\n" }
+        } else {
+            let tree = ScopeTree(graph)
+            out += tree.render(graph: graph, indent: "  ") { node($0, in: graph) }
+        }
         for node in graph.nodes {
             for input in node.inputs {
                 out += "  n\(input.index) -> n\(node.id.index) [label=\(quote(graph[input].type.description))];\n"

@@ -1,0 +1,55 @@
+import Graph
+
+extension CompileReport {
+    /// The report as text: pass times and node counts, simplification, fusion groups with their
+    /// reasons, and memory (arena vs naive, the schedule kept, the buffers live at the peak).
+    public func text(for graph: Graph, plan: Plan, groups: Int = 12) -> String {
+        var lines = ["compile report (batch \(plan.batch)): \(fixed(totalSeconds * 1000, 1)) ms", ""]
+        lines.append("  pass                              ms      nodes")
+        for p in passes {
+            let unit = p.name.hasPrefix("fuse") || p.name.hasPrefix("plan") ? " kernels" : ""
+            lines.append("  " + pad(p.name, 30) + pad(p.name == "model" ? "" : fixed(p.seconds * 1000, 1), 8, right: true) + pad(String(p.nodes), 10, right: true) + unit)
+        }
+        if let s = simplify {
+            lines.append("")
+            lines.append("simplify: \(s.identities) identities, \(s.folded) constants folded, \(s.merged) common subexpressions merged, \(s.removed) dead nodes removed")
+        }
+        if let memory, let fusion = memory.fusion {
+            let fused = fusion.groups.filter { $0.members.count > 1 }
+            let elementwise = fusion.groups.reduce(0) { $0 + $1.members.count }
+            lines.append("")
+            lines.append("fusion: \(elementwise) element-wise ops in \(fusion.groups.count) kernels (\(fused.count) fuse two or more ops)")
+            for (k, g) in fusion.groups.enumerated().sorted(by: { $0.element.members.count > $1.element.members.count }).prefix(groups) {
+                let first = plan.graph[g.members[0]]
+                lines.append("  group \(k): \(g.reason); \(g.outputs.count) output\(g.outputs.count == 1 ? "" : "s"); \(first.location.shortDescription)")
+            }
+            var notFused: [String: Int] = [:]
+            for d in fusion.decisions where d.reason.hasPrefix("not fused") {
+                let key = d.reason.split(separator: "(")[0].trimmingCharacters(in: .whitespaces)
+                notFused[key, default: 0] += 1
+            }
+            for (reason, count) in notFused.sorted(by: { $0.value > $1.value }) { lines.append("  \(count) × \(reason)") }
+            lines.append("")
+            let percent = memory.naiveBytes > 0 ? 100 * Double(memory.arenaBytes) / Double(memory.naiveBytes) : 0
+            lines.append("memory: arena \(megabytes(memory.arenaBytes)) vs \(megabytes(memory.naiveBytes)) if every intermediate had its own buffer (\(fixed(percent, 1)) %); exact for this plan")
+            lines.append("  schedules tried: " + memory.schedules.map { "\($0.name) \(megabytes($0.peakBytes))" }.joined(separator: ", ") + "; kept \(memory.chosenSchedule)")
+            let state = plan.graph.nodes.filter { n in
+                switch n.op {
+                case .parameter, .variable: return true
+                default: return false
+                }
+            }.reduce(0) { $0 + $1.shape.fixedElementCount * 4 }
+            let copied = plan.graph.updates.filter { !plan.inPlaceUpdates.contains($0.value) }.map { plan.graph[$0.target].name }
+            lines.append("  parameters and optimizer state (outside the arena): \(megabytes(state)); updates in place: \(plan.inPlaceUpdates.count) of \(plan.graph.updates.count)" + (copied.isEmpty ? "" : " (copied at the end: \(copied.prefix(6).joined(separator: ", "))\(copied.count > 6 ? ", …" : ""))"))
+            lines.append("  live at the peak (kernel \(memory.peakPosition) of \(plan.instructions.count)):")
+            for (node, bytes) in memory.peakBuffers.prefix(8) {
+                let n = plan.graph[node]
+                lines.append("    " + pad(megabytes(bytes), 10, right: true) + "  \(n.type)  \(n.call) (\(n.op.name))  \(n.location.shortDescription)")
+            }
+            if memory.peakBuffers.count > 8 { lines.append("    … and \(memory.peakBuffers.count - 8) smaller") }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+func megabytes(_ bytes: Int) -> String { "\(fixed(Double(bytes) / 1_000_000, 1)) MB" }
