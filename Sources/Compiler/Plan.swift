@@ -112,6 +112,11 @@ public struct Plan: Sendable {
         graph.nodes.first { $0.op == .input(name: name) }.map { bufferOf[$0.id.index] }
     }
 
+    /// Most workers a convolution uses; its scratch holds one im2col matrix per worker, and the
+    /// filter gradient `convFilterBlocks` partial sums.
+    public static let convWorkers = 8
+    public static let convFilterBlocks = 8
+
     /// Scratch floats a kernel needs.
     static func scratch(for i: Instruction) -> Int {
         guard case .primitive(let op) = i.kernel else { return 0 }
@@ -120,11 +125,12 @@ public struct Plan: Sendable {
         case .conv2d(let stride, let padding):
             let oh = Op.windowOutputSize(s[0][2], kernel: s[1][2], stride: stride, padding: padding)
             let ow = Op.windowOutputSize(s[0][3], kernel: s[1][3], stride: stride, padding: padding)
-            return s[1][1] * s[1][2] * s[1][3] * oh * ow
+            return convWorkers * s[1][1] * s[1][2] * s[1][3] * oh * ow
         case .transposedConv2d:
-            return s[1][1] * s[1][2] * s[1][3] * s[0][2] * s[0][3]
+            return convWorkers * s[1][1] * s[1][2] * s[1][3] * s[0][2] * s[0][3]
         case .conv2dFilterGrad:
-            return s[0][1] * i.outputShape[2] * i.outputShape[3] * s[1][2] * s[1][3]
+            let columns = s[0][1] * i.outputShape[2] * i.outputShape[3] * s[1][2] * s[1][3]
+            return convWorkers * columns + convFilterBlocks * i.outputShape.reduce(1, *)
         case .groupedMatmul:
             return s[0][0] * (s[0][1] + i.outputShape[1])
         case .groupedMatmulWeightGrad:

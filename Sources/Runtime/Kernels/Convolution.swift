@@ -1,3 +1,5 @@
+import Compiler
+import Dispatch
 import Graph
 
 /// Convolutions by im2col + GEMM (NCHW): forward, transposed (the input gradient), filter gradient.
@@ -65,7 +67,38 @@ struct ConvGeometry {
     }
 }
 
+/// Scratch pointer handed to the workers of a convolution; each uses its own slice.
+struct ConvPointers: @unchecked Sendable {
+    let x: UnsafePointer<Float>
+    let w: UnsafePointer<Float>
+    let y: UnsafeMutablePointer<Float>
+    let scratch: UnsafeMutablePointer<Float>
+}
+
+/// Convolutions by im2col + GEMM, one image per task. Images are independent, so workers share
+/// them freely; the filter gradient sums over images in `filterGradBlocks` fixed blocks whose
+/// partial sums are added in a fixed order, so no result depends on the thread count.
 enum Convolution {
+    /// Most workers a convolution uses (its scratch is sized for this many).
+    static let maxWorkers = Plan.convWorkers
+    static let filterGradBlocks = Plan.convFilterBlocks
+
+    /// Runs `body(task, worker)` for every task, tasks dealt to workers round-robin.
+    static func parallel(_ tasks: Int, _ body: @Sendable (Int, Int) -> Void) {
+        let workers = min(Threads.count, maxWorkers, tasks)
+        if workers <= 1 {
+            for t in 0..<tasks { body(t, 0) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            var t = w
+            while t < tasks {
+                body(t, w)
+                t += workers
+            }
+        }
+    }
+
     /// `y [N, O, oh, ow] = conv(x [N, C, H, W], w [O, C, kh, kw])`.
     static func forward(
         _ x: UnsafePointer<Float>, _ xShape: [Int], _ w: UnsafePointer<Float>, _ wShape: [Int], stride: Int,
@@ -74,11 +107,14 @@ enum Convolution {
         let g = ConvGeometry(
             channels: xShape[1], height: xShape[2], width: xShape[3], kernelH: wShape[2], kernelW: wShape[3],
             stride: stride, padding: padding)
-        for n in 0..<xShape[0] {
-            g.im2col(x + n * g.channels * g.height * g.width, col)
-            GEMM.sgemm(
-                transposeA: false, transposeB: false, m: wShape[0], n: g.columnCols, k: g.columnRows, w,
-                lda: g.columnRows, col, ldb: g.columnCols, y + n * wShape[0] * g.columnCols, ldc: g.columnCols)
+        let p = ConvPointers(x: x, w: w, y: y, scratch: col)
+        let out = wShape[0]
+        parallel(xShape[0]) { n, worker in
+            let col = p.scratch + worker * g.columnRows * g.columnCols
+            g.im2col(p.x + n * g.channels * g.height * g.width, col)
+            GEMM.call(
+                transposeA: false, transposeB: false, m: out, n: g.columnCols, k: g.columnRows, p.w,
+                lda: g.columnRows, col, ldb: g.columnCols, p.y + n * out * g.columnCols, ldc: g.columnCols)
         }
     }
 
@@ -94,13 +130,16 @@ enum Convolution {
             channels: out, height: height, width: width, kernelH: wShape[2], kernelW: wShape[3], stride: stride,
             padding: padding)
         let image = out * height * width
-        y.update(repeating: 0, count: xShape[0] * image)
-        for n in 0..<xShape[0] {
+        let channels = xShape[1]
+        let p = ConvPointers(x: x, w: w, y: y, scratch: col)
+        parallel(xShape[0]) { n, worker in
+            let col = p.scratch + worker * g.columnRows * g.columnCols
             // col [O·kh·kw, h·w] = wᵀ [O·kh·kw, C] · x_n [C, h·w]
-            GEMM.sgemm(
-                transposeA: true, transposeB: false, m: g.columnRows, n: g.columnCols, k: xShape[1], w,
-                lda: g.columnRows, x + n * xShape[1] * g.columnCols, ldb: g.columnCols, col, ldc: g.columnCols)
-            g.col2im(col, y + n * image)
+            GEMM.call(
+                transposeA: true, transposeB: false, m: g.columnRows, n: g.columnCols, k: channels, p.w,
+                lda: g.columnRows, p.x + n * channels * g.columnCols, ldb: g.columnCols, col, ldc: g.columnCols)
+            (p.y + n * image).update(repeating: 0, count: image)
+            g.col2im(col, p.y + n * image)
         }
     }
 
@@ -114,12 +153,26 @@ enum Convolution {
             channels: xShape[1], height: xShape[2], width: xShape[3], kernelH: kernelH, kernelW: kernelW,
             stride: stride, padding: padding)
         let out = dyShape[1]
-        dw.update(repeating: 0, count: out * g.columnRows)
-        for n in 0..<xShape[0] {
-            g.im2col(x + n * g.channels * g.height * g.width, col)
-            GEMM.sgemm(
-                transposeA: false, transposeB: true, m: out, n: g.columnRows, k: g.columnCols,
-                dy + n * out * g.columnCols, lda: g.columnCols, col, ldb: g.columnCols, beta: 1, dw, ldc: g.columnRows)
+        let filter = out * g.columnRows
+        let images = xShape[0]
+        let blocks = min(filterGradBlocks, images)
+        let partials = col + maxWorkers * g.columnRows * g.columnCols
+        let p = ConvPointers(x: x, w: dy, y: partials, scratch: col)
+        parallel(blocks) { b, worker in
+            let col = p.scratch + worker * g.columnRows * g.columnCols
+            let partial = p.y + b * filter
+            for n in (images * b / blocks)..<(images * (b + 1) / blocks) {
+                g.im2col(p.x + n * g.channels * g.height * g.width, col)
+                GEMM.call(
+                    transposeA: false, transposeB: true, m: out, n: g.columnRows, k: g.columnCols,
+                    p.w + n * out * g.columnCols, lda: g.columnCols, col, ldb: g.columnCols,
+                    beta: n == images * b / blocks ? 0 : 1, partial, ldc: g.columnRows)
+            }
+        }
+        dw.update(from: partials, count: filter)
+        for b in 1..<max(blocks, 1) {
+            let partial = partials + b * filter
+            for i in 0..<filter { dw[i] += partial[i] }
         }
     }
 }

@@ -16,7 +16,7 @@ struct SendablePointers: @unchecked Sendable {
 
 enum GEMM {
     /// Columns per block when a GEMM is split; the block count depends only on the shape.
-    static let blockColumns = 128
+    static let blockColumns = 512
     /// GEMMs below this many multiply-adds run as one call.
     static let splitThreshold = 1 << 21
 

@@ -18,6 +18,14 @@ enum Reduce {
             forEachRow(xShape, [sx, so]) { o in
                 for j in 0..<inner { out[o[1] + j * io] = Swift.max(out[o[1] + j * io], x[o[0] + j]) }
             }
+        } else if io == 0 {
+            // The innermost axis is reduced: sum the row in a register, then add it once.
+            forEachRow(xShape, [sx, so]) { o in
+                var total: Float = 0
+                let row = x + o[0]
+                for j in 0..<inner { total += row[j] }
+                out[o[1]] += total
+            }
         } else {
             forEachRow(xShape, [sx, so]) { o in
                 for j in 0..<inner { out[o[1] + j * io] += x[o[0] + j] }
