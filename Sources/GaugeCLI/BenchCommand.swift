@@ -36,6 +36,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Also print the time per primitive over the timed steps and its share of the step.")
     var profile = false
 
+    @Flag(help: "Check every kernel's output for NaN or infinity (also GAUGE_CHECK_NUMERICS=1); slower.")
+    var checkNumerics = false
+
     func validate() throws {
         guard batch > 0 else { throw ValidationError("--batch must be a positive integer, got \(batch)") }
         guard steps > 0 else { throw ValidationError("--steps must be a positive integer, got \(steps)") }
@@ -50,6 +53,7 @@ struct BenchCommand: ParsableCommand {
         let step = try TrainingStep(built, batch: batch, optimizer: .adam(learningRate: 1e-4))
         let setupSeconds = Date().timeIntervalSince(compileStart)
         let compileSeconds = step.compileSeconds
+        if checkNumerics { step.checkNumerics = true }
         let state = step.initialState(seed: 1)
         let flops = Double(CostModel.flops(of: step.graph, batch: batch))
         let feeds = SyntheticData.feeds(for: built.graph, batch: batch)

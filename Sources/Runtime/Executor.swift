@@ -17,7 +17,8 @@ public final class Executor {
     /// The run counter used by random nodes; `run()` does not change it.
     public var step: UInt64 = 0
     /// Check every kernel's float output for NaN or infinity and report the first bad value.
-    public var checkNumerics = false
+    /// On when the environment sets `GAUGE_CHECK_NUMERICS=1`.
+    public var checkNumerics = getenv("GAUGE_CHECK_NUMERICS").map { String(cString: $0) == "1" } ?? false
     /// When set, seconds spent per primitive (by op name) are added here on every run.
     public var profile: [String: Double]?
 

@@ -260,3 +260,26 @@ func tinyVAE(hidden: Int = 32) throws -> Model {
         #expect(y == [2, 4, 6, 8, 10, 12, 14, 16])
     }
 }
+
+@Suite struct CheckedModeTests {
+    @Test func theFirstNaNIsReportedWithItsOpAndSourceLine() throws {
+        let model = try Model("nan") {
+            let x = Input("x", [.batch, 3])
+            let w = Parameter("w", [3], initializer: .constant(1))
+            let bad = (x * w - 2).log()  // log of a negative number
+            Loss(bad.sum())
+        }
+        let step = try TrainingStep(model, batch: 1, optimizer: .adam(learningRate: 0.1))
+        step.checkNumerics = true
+        let state = step.initialState(seed: 1)
+        do {
+            try step.run(state, feeding: ["x": .float32([3, 1, 4])])
+            Issue.record("expected an error")
+        } catch let error as RuntimeError {
+            #expect(error.location?.fileID == "RuntimeTests/TrainingTests.swift")
+            #expect(error.location?.line == #line - 11)
+            #expect(error.message.contains("log"))
+            #expect(error.message.contains("produced nan at element 1 of [batch, 3]"))
+        }
+    }
+}
