@@ -172,7 +172,7 @@ public final class Executor {
             for i in 0..<n where !y[i].isFinite {
                 let node = plan.graph[made]
                 throw RuntimeError(
-                    "\(node.what) (node \(node.name)) produced \(y[i]) at element \(i) of \(node.shape)",
+                    "\(node.what) (node \(node.name)) produced \(y[i].isNaN ? "NaN" : "\(y[i])") at element \(i) of \(node.shape)",
                     at: node.location)
             }
         }

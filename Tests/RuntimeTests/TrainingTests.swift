@@ -279,7 +279,7 @@ func tinyVAE(hidden: Int = 32) throws -> Model {
             #expect(error.location?.fileID == "RuntimeTests/TrainingTests.swift")
             #expect(error.location?.line == #line - 11)
             #expect(error.message.contains("log"))
-            #expect(error.message.contains("produced nan at element 1 of [batch, 3]"))
+            #expect(error.message.contains("produced NaN at element 1 of [batch, 3]"))
         }
     }
 }
