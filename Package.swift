@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "Graph", targets: ["Graph"]),
         .library(name: "Compiler", targets: ["Compiler"]),
         .library(name: "Runtime", targets: ["Runtime"]),
+        .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "Models", targets: ["Models"]),
         .executable(name: "gauge", targets: ["gauge"]),
     ],
@@ -20,6 +21,8 @@ let package = Package(
         .target(name: "Compiler", dependencies: ["Graph"]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "Runtime", dependencies: ["Compiler", "CBLAS"]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "Datasets", dependencies: ["CZlib"]),
         .target(name: "Models", dependencies: ["Graph"]),
         .target(
             name: "GaugeCLI",
@@ -32,6 +35,7 @@ let package = Package(
         .testTarget(name: "GraphTests", dependencies: ["Graph"], exclude: ["Golden"]),
         .testTarget(name: "CompilerTests", dependencies: ["Graph", "Compiler"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Graph", "Compiler", "Runtime", "Models"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
         .testTarget(name: "ModelsTests", dependencies: ["Graph", "Compiler", "Models"]),
         .testTarget(name: "GaugeCLITests", dependencies: ["gauge"]),
     ]

@@ -1,0 +1,47 @@
+/// Shuffled mini-batches: a fresh permutation each epoch from (seed, epoch), so a run can stop
+/// and resume at `cursor` and see the same batches. The last partial batch of an epoch is dropped.
+public struct Batches: Sendable {
+    public let count: Int
+    public let batchSize: Int
+    public let seed: UInt64
+    /// Where the next batch starts: epoch and position within it.
+    public var cursor: (epoch: Int, position: Int) = (0, 0)
+
+    public init(count: Int, batchSize: Int, seed: UInt64) {
+        precondition(batchSize > 0 && batchSize <= count, "batch size \(batchSize) must be in 1...\(count)")
+        self.count = count
+        self.batchSize = batchSize
+        self.seed = seed
+    }
+
+    public var batchesPerEpoch: Int { count / batchSize }
+
+    /// The record order of an epoch (Fisher–Yates with SplitMix64 keyed by seed and epoch).
+    public func permutation(epoch: Int) -> [Int] {
+        var state = seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        var order = Array(0..<count)
+        for i in stride(from: count - 1, to: 0, by: -1) {
+            let j = Int(next() % UInt64(i + 1))
+            order.swapAt(i, j)
+        }
+        return order
+    }
+
+    /// The records of the next batch; advances the cursor (and the epoch at its end).
+    public mutating func next() -> (epoch: Int, records: [Int]) {
+        if cursor.position + batchSize > count { cursor = (cursor.epoch + 1, 0) }
+        let order = permutation(epoch: cursor.epoch)
+        let records = Array(order[cursor.position..<(cursor.position + batchSize)])
+        let epoch = cursor.epoch
+        cursor.position += batchSize
+        if cursor.position + batchSize > count { cursor = (cursor.epoch + 1, 0) }
+        return (epoch, records)
+    }
+}

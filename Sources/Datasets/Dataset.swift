@@ -1,0 +1,41 @@
+/// Images and labels held in memory: images as float32 in [0, 1], NCHW, one after another.
+public struct Dataset: Sendable {
+    public var name: String
+    public var channels: Int
+    public var height: Int
+    public var width: Int
+    public var images: [Float]
+    public var labels: [Int32]
+    public var classes: Int
+
+    public init(name: String, channels: Int, height: Int, width: Int, images: [Float], labels: [Int32], classes: Int) {
+        self.name = name
+        self.channels = channels
+        self.height = height
+        self.width = width
+        self.images = images
+        self.labels = labels
+        self.classes = classes
+    }
+
+    public var count: Int { labels.count }
+    public var pixelsPerImage: Int { channels * height * width }
+
+    /// Images and labels of the given records, in that order.
+    public func gather(_ records: [Int]) -> (images: [Float], labels: [Int32]) {
+        var images = [Float](repeating: 0, count: records.count * pixelsPerImage)
+        var labels = [Int32](repeating: 0, count: records.count)
+        for (k, r) in records.enumerated() {
+            for p in 0..<pixelsPerImage { images[k * pixelsPerImage + p] = self.images[r * pixelsPerImage + p] }
+            labels[k] = self.labels[r]
+        }
+        return (images, labels)
+    }
+
+    /// Number of records of each class.
+    public var classCounts: [Int] {
+        var counts = [Int](repeating: 0, count: classes)
+        for l in labels { counts[Int(l)] += 1 }
+        return counts
+    }
+}
