@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "Models", targets: ["Models"]),
         .executable(name: "gauge", targets: ["gauge"]),
+        .executable(name: "example-ace-cifar", targets: ["example-ace-cifar"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -31,12 +32,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "gauge", dependencies: ["GaugeCLI"]),
+        .executableTarget(
+            name: "example-ace-cifar",
+            dependencies: [
+                "Graph", "Compiler", "Models", "Runtime", "Datasets",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/example-ace-cifar"),
 
         .testTarget(name: "GraphTests", dependencies: ["Graph"], exclude: ["Golden"]),
         .testTarget(name: "CompilerTests", dependencies: ["Graph", "Compiler"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Graph", "Compiler", "Runtime", "Models"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
         .testTarget(name: "ModelsTests", dependencies: ["Graph", "Compiler", "Models"]),
-        .testTarget(name: "GaugeCLITests", dependencies: ["gauge"]),
+        .testTarget(name: "GaugeCLITests", dependencies: ["gauge", "example-ace-cifar"]),
     ]
 )

@@ -3,10 +3,18 @@ import Testing
 
 /// Runs the built `gauge` executable as a user would.
 func gauge(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let binary = Bundle.main.bundleURL.appendingPathComponent("gauge")
+    try execute("gauge", arguments)
+}
+
+/// Runs a built executable of the package.
+func execute(_ name: String, _ arguments: [String], environment: [String: String]? = nil) throws
+    -> (status: Int32, stdout: String, stderr: String)
+{
+    let binary = Bundle.main.bundleURL.appendingPathComponent(name)
     let process = Process()
     process.executableURL = binary
     process.arguments = arguments
+    if let environment { process.environment = environment }
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out
@@ -92,5 +100,28 @@ func gauge(_ arguments: [String]) throws -> (status: Int32, stdout: String, stde
         let r = try gauge(["dot", "tiny-vae", "-o", "/nonexistent-dir/x.dot"])
         #expect(r.status != 0)
         #expect(r.stderr.contains("cannot write /nonexistent-dir/x.dot"))
+    }
+}
+
+@Suite struct ExampleACECIFARTests {
+    @Test func missingDataIsAClearErrorListingWhereItLooked() throws {
+        let r = try execute("example-ace-cifar", ["--data", "/nonexistent"], environment: ["HOME": "/nonexistent-home"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("CIFAR-10 not found; looked in: /nonexistent/cifar-10-batches-bin, /nonexistent-home/.cache/gauge/cifar-10-batches-bin"))
+    }
+
+    /// Two steps on the real CIFAR-10, a checkpoint, then one more step resumed from it.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["GAUGE_DATA"] != nil, "set GAUGE_DATA to the data folder"))
+    func trainsCheckpointsAndResumes() throws {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("gauge-example-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let first = try execute("example-ace-cifar", ["--max-steps", "2", "--every", "1", "--output", output])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("epoch 1/300 step 2/200  per image: loss"))
+        #expect(first.stdout.contains("saved \(output)/checkpoint.safetensors"))
+        let second = try execute("example-ace-cifar", ["--max-steps", "1", "--every", "1", "--output", output, "--resume"])
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stdout.contains("resumed from \(output)/checkpoint.safetensors: epoch 1, step 2"))
+        #expect(second.stdout.contains("epoch 1/300 step 3/200"))
     }
 }
