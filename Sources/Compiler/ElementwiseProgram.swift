@@ -11,6 +11,9 @@ public struct ElementwiseProgram: Hashable, Sendable, CustomStringConvertible {
         case suffix(Int)
         /// Input k, one element.
         case scalar(Int)
+        /// Input k, repeating over blocks of `inner` elements (a per-channel bias `[C, 1, 1]` on
+        /// NCHW): element i reads (i / inner) mod size.
+        case blocks(Int, inner: Int, size: Int)
         case constant(Float)
         /// The result of an earlier step.
         case step(Int)
@@ -38,6 +41,7 @@ public struct ElementwiseProgram: Hashable, Sendable, CustomStringConvertible {
             case .full(let k): return "in\(k)"
             case .suffix(let k): return "in\(k)[i mod n]"
             case .scalar(let k): return "in\(k)[0]"
+            case .blocks(let k, let inner, let size): return "in\(k)[i / \(inner) mod \(size)]"
             case .constant(let v): return "\(v)"
             case .step(let s): return "t\(s)"
             }

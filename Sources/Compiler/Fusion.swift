@@ -33,7 +33,24 @@ public enum Fusion {
         if o.fixedElementCount == 1 && !o.hasBatch { return "scalar" }
         let trimmed = Array(o.dims.drop { $0 == 1 })
         if !o.hasBatch, trimmed.count <= out.rank, Array(out.dims.suffix(trimmed.count)) == trimmed { return "suffix" }
+        if blocks(o, out) != nil { return "blocks" }
         return nil
+    }
+
+    /// For an operand like a per-channel bias `[C, 1, 1]` of an output `[N, C, H, W]`: the size of
+    /// its repeating run and the fixed number of elements after it (`H·W`).
+    static func blocks(_ o: Shape, _ out: Shape) -> (inner: Int, size: Int)? {
+        guard !o.hasBatch, o.rank <= out.rank else { return nil }
+        let aligned = [Dim](repeating: 1, count: out.rank - o.rank) + o.dims
+        guard let last = aligned.lastIndex(where: { $0 != 1 }) else { return nil }
+        var first = last
+        while first > 0, aligned[first - 1] != 1 { first -= 1 }
+        guard (first...last).allSatisfy({ aligned[$0] == out[$0] }),
+            aligned[..<first].allSatisfy({ $0 == 1 }), last < out.rank - 1
+        else { return nil }
+        let after = out.dims[(last + 1)...]
+        guard after.allSatisfy({ $0.fixedSize != nil }) else { return nil }
+        return (after.reduce(1) { $0 * $1.fixedSize! }, o.fixedElementCount)
     }
 
     static func isElementwise(_ op: Op) -> Bool {
@@ -86,8 +103,15 @@ public enum Fusion {
             // on that group; merge the groups of other such producers when neither depends on the other.
             var chosen: Int?
             var refusal: String?
+            // Forward kernels take no backward ops: those run much later, and fusing them would
+            // keep their values (a ReLU mask) alive from the forward pass to the backward one.
+            let forward = isForward(node)
             for input in node.inputs {
                 guard let g = groupOf[input.index], graph[input].shape == node.shape, g != chosen else { continue }
+                guard isForward(graph[members[g][0]]) == forward else {
+                    refusal = "not fused with group \(g): a backward op stays out of a forward kernel"
+                    continue
+                }
                 let cycle = node.inputs.contains { other in
                     let group = groupOf[other.index]
                     let inside = group != nil && (group == g || group == chosen)
@@ -172,6 +196,10 @@ public enum Fusion {
         return Result(groups: groups, groupOf: groupOf, decisions: decisions)
     }
 
+    /// Forward ops are the model's own; autodiff and the optimizer put theirs in the
+    /// `gradient` and `adam` scopes.
+    static func isForward(_ node: Node) -> Bool { node.scope.first != "gradient" && node.scope.first != "adam" }
+
     static func isGraphResult(_ id: NodeID, _ graph: Graph) -> Bool {
         graph.outputs.contains { $0.node == id } || graph.losses.contains { $0.node == id }
             || graph.updates.contains { $0.value == id }
@@ -188,6 +216,9 @@ public enum Fusion {
             switch access(graph[id].shape, outShape) {
             case "full": return .full(k)
             case "scalar": return .scalar(k)
+            case "blocks":
+                let (inner, size) = blocks(graph[id].shape, outShape)!
+                return .blocks(k, inner: inner, size: size)
             default: return .suffix(k)
             }
         }

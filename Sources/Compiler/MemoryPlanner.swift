@@ -98,26 +98,66 @@ public enum MemoryPlanner {
             }
         }
         // Values (materialized unit outputs) with their consumer units.
-        var consumers: [NodeID: Set<Int>] = [:]
-        for u in units.indices {
-            let memberSet = Set(units[u].members)
-            for m in units[u].members {
-                for input in graph[m].inputs where !memberSet.contains(input) {
-                    consumers[root(input), default: []].insert(u)
+        func consumerMap() -> [NodeID: Set<Int>] {
+            var map: [NodeID: Set<Int>] = [:]
+            for u in units.indices {
+                let memberSet = Set(units[u].members)
+                for m in units[u].members {
+                    for input in graph[m].inputs where !memberSet.contains(input) { map[root(input), default: []].insert(u) }
                 }
+            }
+            return map
+        }
+        var consumers = consumerMap()
+        func reaches(_ from: Int, _ to: Int) -> Bool {
+            var seen = Set<Int>()
+            var stack = [from]
+            while let u = stack.popLast() {
+                if u == to { return true }
+                if seen.insert(u).inserted { stack.append(contentsOf: units[u].dependencies) }
+            }
+            return false
+        }
+        let targetOf = Dictionary(graph.updates.map { ($0.value, $0.target) }, uniquingKeysWith: { a, _ in a })
+
+        // A per-class weight gradient read only by its parameter's update joins that kernel, so
+        // the gradient is made and consumed one class block at a time.
+        var gradientOf: [Int: (gemm: NodeID, slot: Int)] = [:]
+        if let fusion, options.fuse, options.inPlace {
+            var absorbed = Set<Int>()
+            for u in units.indices where units[u].group == nil {
+                let id = units[u].members[0]
+                guard case .groupedMatmulWeightGrad = graph[id].op, !results.contains(id),
+                    let readers = consumers[id], readers.count == 1, let a = readers.first, let g = units[a].group,
+                    let slot = fusion.groups[g].inputs.firstIndex(of: id),
+                    units[a].outputs.allSatisfy({ targetOf[$0] != nil }),
+                    !units[a].dependencies.contains(where: { $0 != u && reaches($0, u) })
+                else { continue }
+                units[a].members.insert(id, at: 0)
+                units[a].dependencies.formUnion(units[u].dependencies)
+                units[a].dependencies.remove(u)
+                absorbed.insert(u)
+                gradientOf[a] = (id, slot)
+            }
+            if !absorbed.isEmpty {
+                var newIndex = [Int](repeating: -1, count: units.count)
+                var kept: [Unit] = []
+                var keptGradients: [Int: (gemm: NodeID, slot: Int)] = [:]
+                for u in units.indices where !absorbed.contains(u) {
+                    newIndex[u] = kept.count
+                    if let e = gradientOf[u] { keptGradients[kept.count] = e }
+                    kept.append(units[u])
+                }
+                for u in kept.indices { kept[u].dependencies = Set(kept[u].dependencies.map { newIndex[$0] }) }
+                units = kept
+                gradientOf = keptGradients
+                for u in units.indices { for m in units[u].members { unitOf[m.index] = u } }
+                consumers = consumerMap()
             }
         }
+
         // An update's kernel waits for every other reader of its target, so it can write in place.
         if options.inPlace {
-            func reaches(_ from: Int, _ to: Int) -> Bool {
-                var seen = Set<Int>()
-                var stack = [from]
-                while let u = stack.popLast() {
-                    if u == to { return true }
-                    if seen.insert(u).inserted { stack.append(contentsOf: units[u].dependencies) }
-                }
-                return false
-            }
             for update in graph.updates {
                 let u = unitOf[update.value.index]
                 guard u >= 0 else { continue }
@@ -127,7 +167,6 @@ public enum MemoryPlanner {
             }
         }
         func bytes(_ id: NodeID) -> Int { graph[id].shape.elementCount(batch: batch) * 4 }
-        let targetOf = Dictionary(graph.updates.map { ($0.value, $0.target) }, uniquingKeysWith: { a, _ in a })
 
         // Scheduling: program order, and a greedy order that prefers units freeing memory.
         func order(greedy: Bool) -> [Int] {
@@ -209,7 +248,20 @@ public enum MemoryPlanner {
             let unit = units[u]
             let outputs = unit.outputs.map { layout.bufferOf[$0.index] }
             let last = unit.members.last!
-            if let g = unit.group, let fusion {
+            if let g = unit.group, let fusion, let (gemm, slot) = gradientOf[u] {
+                let group = fusion.groups[g]
+                let gemmNode = graph[gemm]
+                var programInputs = group.inputs
+                programInputs.remove(at: slot)
+                let inputNodes = gemmNode.inputs + programInputs
+                instructions.append(
+                    Plan.Instruction(
+                        node: last, members: unit.members,
+                        kernel: .gradientUpdate(gemm: gemmNode.op, program: group.program, gradientInput: slot),
+                        inputNodes: inputNodes, inputs: inputNodes.map { layout.bufferOf[$0.index] },
+                        inputShapes: inputNodes.map { graph[$0].shape.resolved(batch: batch) }, outputs: outputs,
+                        outputShape: graph[last].shape.resolved(batch: batch)))
+            } else if let g = unit.group, let fusion {
                 let group = fusion.groups[g]
                 instructions.append(
                     Plan.Instruction(

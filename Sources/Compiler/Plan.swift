@@ -24,6 +24,11 @@ public struct Plan: Sendable {
     public enum Kernel: Hashable, Sendable {
         case primitive(Op)
         case fused(ElementwiseProgram)
+        /// A per-class weight gradient whose only reader is its parameter's update: each class's
+        /// block is computed into scratch and the update program runs on it at once, so the whole
+        /// gradient never exists. Inputs: the GEMM's three, then the program's (the gradient's
+        /// slot, `gradientInput`, is filled from scratch).
+        case gradientUpdate(gemm: Op, program: ElementwiseProgram, gradientInput: Int)
     }
 
     /// One kernel call.
@@ -95,7 +100,7 @@ public struct Plan: Sendable {
                     inputShapes: node.inputs.map { graph[$0].shape.resolved(batch: batch) },
                     output: bufferOf[node.id.index], outputShape: shape))
         }
-        scratchElements = instructions.map { Self.scratch(for: $0) }.max() ?? 0
+        scratchElements = instructions.map { Self.scratchElements(for: $0) }.max() ?? 0
     }
 
     init(graph: Graph, batch: Int, buffers: [Buffer], instructions: [Instruction], bufferOf: [Int]) {
@@ -104,7 +109,7 @@ public struct Plan: Sendable {
         self.buffers = buffers
         self.instructions = instructions
         self.bufferOf = bufferOf
-        scratchElements = instructions.map { Self.scratch(for: $0) }.max() ?? 0
+        scratchElements = instructions.map { Self.scratchElements(for: $0) }.max() ?? 0
     }
 
     /// The buffer of a named input.
@@ -137,6 +142,21 @@ public struct Plan: Sendable {
             return s[0][0] * (s[0][1] + s[1][1])
         default:
             return 0
+        }
+    }
+
+    /// Rows of a per-class weight gradient made at a time before its update runs on them.
+    public static func gradientRowBlock(_ rows: Int) -> Int { min(rows, 256) }
+
+    /// Scratch for a kernel of any kind.
+    static func scratchElements(for i: Instruction) -> Int {
+        switch i.kernel {
+        case .primitive: return scratch(for: i)
+        case .fused: return 0
+        case .gradientUpdate:
+            // Packed rows, then one block of a class's [k, n] gradient.
+            let s = i.inputShapes
+            return s[0][0] * (s[0][1] + s[1][1]) + gradientRowBlock(s[0][1]) * s[1][1]
         }
     }
 }

@@ -44,8 +44,11 @@ public enum PlanChecker {
             }
             let mine = region(buffer)
             for w in writes where w.position > d && w.position <= p && w.region.overlaps(mine) {
-                if w.position == p, let reader, case .fused = reader.kernel, w.region == mine {
-                    continue  // same-index in-place write of an element-wise kernel
+                if w.position == p, let reader, w.region == mine {
+                    switch reader.kernel {
+                    case .fused, .gradientUpdate: continue  // same-index in-place write of an element-wise program
+                    case .primitive: break
+                    }
                 }
                 if w.position == p, reader == nil { continue }
                 problems.append(

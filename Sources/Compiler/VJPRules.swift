@@ -24,7 +24,8 @@ extension GraphEditor {
             case .log: return [try div(g, a)]
             case .tanh: return [try mul(g, sub(constant(1), unary(.square, y)))]
             case .sigmoid: return [try mul(g, mul(y, sub(constant(1), y)))]
-            case .relu: return [try mul(g, mask(.greater, a, constant(0)))]
+            // From the output (y > 0 exactly when x > 0), so the pre-activation need not be kept.
+            case .relu: return [try mul(g, mask(.greater, y, constant(0)))]
             case .softplus: return [try mul(g, unary(.sigmoid, a))]
             case .abs: return [try mul(g, sub(mask(.greater, a, constant(0)), mask(.less, a, constant(0))))]
             case .sqrt: return [try div(mul(g, 0.5), y)]

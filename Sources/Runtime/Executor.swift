@@ -48,8 +48,11 @@ public final class Executor {
         allocated = owned
         scratch = .allocate(capacity: max(plan.scratchElements, 1))
         fusedTempFloats = plan.instructions.map { i in
-            if case .fused(let p) = i.kernel { return FusedKernel.tempFloats(p, inputs: i.inputs.count) }
-            return 0
+            switch i.kernel {
+            case .fused(let p): return FusedKernel.tempFloats(p, inputs: i.inputs.count)
+            case .gradientUpdate(_, let p, _): return FusedKernel.tempFloats(p, inputs: i.inputs.count - 2)
+            case .primitive: return 0
+            }
         }.max() ?? 0
         fusedWorkers = Threads.count
         fusedTemps = .allocate(capacity: max(fusedTempFloats * fusedWorkers, 1))
@@ -148,7 +151,11 @@ public final class Executor {
                 let start = Clock.now()
                 try execute(instruction)
                 let name: String
-                if case .fused = instruction.kernel { name = "fused element-wise" } else { name = instruction.op.name }
+                switch instruction.kernel {
+                case .fused: name = "fused element-wise"
+                case .gradientUpdate: name = "per-class weight gradient + Adam"
+                case .primitive(let op): name = op.name
+                }
                 profile![name, default: 0] += Clock.now() - start
             } else {
                 try execute(instruction)
@@ -194,12 +201,53 @@ public final class Executor {
         let n = i.outputShape.reduce(1, *)
         func x(_ k: Int) -> UnsafeMutablePointer<Float> { floats(i.inputs[k]) }
         func s(_ k: Int) -> [Int] { i.inputShapes[k] }
-        if case .fused(let program) = i.kernel {
-            if Threads.count > fusedWorkers {
-                fusedTemps.deallocate()
-                fusedWorkers = Threads.count
-                fusedTemps = .allocate(capacity: max(fusedTempFloats * fusedWorkers, 1))
+        if case .gradientUpdate(let gemm, let program, let slot) = i.kernel,
+            case .groupedMatmulWeightGrad(let classes) = gemm
+        {
+            let (rows, k, cols) = (s(0)[0], s(0)[1], s(1)[1])
+            guard let groups = GEMM.groups(ints(i.inputs[2]), count: rows, classes: classes) else {
+                throw badLabel(i, classes)
             }
+            try growFusedTemps()
+            // Per class: pack its rows once, then make the gradient `rowBlock` rows of [k, cols] at
+            // a time and run the update on exactly those elements.
+            let rowBlock = Plan.gradientRowBlock(k)
+            let packedA = scratch
+            let packedG = scratch + rows * k
+            let block = scratch + rows * (k + cols)
+            var inputs = (3..<i.inputs.count).map { UnsafePointer(x($0)) }
+            var counts = (3..<i.inputs.count).map { i.inputShapes[$0].reduce(1, *) }
+            inputs.insert(UnsafePointer(block), at: slot)
+            counts.insert(classes * k * cols, at: slot)
+            var bias = [Int](repeating: 0, count: inputs.count)
+            let outputs = i.outputs.map { floats($0) }
+            for (c, members) in groups.enumerated() {
+                for (r, row) in members.enumerated() {
+                    (packedA + r * k).update(from: x(0) + row * k, count: k)
+                    (packedG + r * cols).update(from: x(1) + row * cols, count: cols)
+                }
+                var k0 = 0
+                while k0 < k {
+                    let rowsHere = min(rowBlock, k - k0)
+                    if members.isEmpty {
+                        block.update(repeating: 0, count: rowsHere * cols)
+                    } else {
+                        GEMM.sgemm(
+                            transposeA: true, transposeB: false, m: rowsHere, n: cols, k: members.count, packedA + k0,
+                            lda: k, packedG, ldb: cols, block, ldc: cols)
+                    }
+                    let start = (c * k + k0) * cols
+                    bias[slot] = start
+                    FusedKernel.run(
+                        program, inputs: inputs, inputCounts: counts, outputs: outputs, count: classes * k * cols,
+                        temps: fusedTemps, workers: Threads.count, range: start..<(start + rowsHere * cols), bias: bias)
+                    k0 += rowsHere
+                }
+            }
+            return
+        }
+        if case .fused(let program) = i.kernel {
+            try growFusedTemps()
             FusedKernel.run(
                 program, inputs: i.inputs.indices.map { UnsafePointer(x($0)) },
                 inputCounts: i.inputShapes.map { $0.reduce(1, *) }, outputs: i.outputs.map { floats($0) }, count: n,
@@ -296,6 +344,15 @@ public final class Executor {
             RandomKernels.fill(distribution, seed: seed, step: step, stream: stream, y, n)
         case .dropout(let rate, let stream):
             RandomKernels.dropout(x(0), rate: rate, seed: seed, step: step, stream: stream, y, n)
+        }
+    }
+
+    /// Makes room for every worker's fused-kernel chunks after the thread count grew.
+    private func growFusedTemps() throws(RuntimeError) {
+        if Threads.count > fusedWorkers {
+            fusedTemps.deallocate()
+            fusedWorkers = Threads.count
+            fusedTemps = .allocate(capacity: max(fusedTempFloats * fusedWorkers, 1))
         }
     }
 

@@ -68,3 +68,27 @@ import Testing
         #expect((report.fusion?.decisions.count ?? 0) > 0)
     }
 }
+
+@Suite struct GradientUpdateTests {
+    @Test func perClassWeightGradientsAreConsumedByTheirUpdateOneClassAtATime() throws {
+        let model = try Model("per-class") {
+            let x = Input("x", [.batch, 6])
+            let y = Input("label", [.batch], dtype: .int32)
+            let h = x.denseByClass(5, classes: 4, labels: y, activation: .tanh)
+            Loss(h.denseByClass(3, classes: 4, labels: y).square().sum())
+        }
+        let step = Simplify.run(try stepGraph(model, weightDecay: 1e-3)).graph
+        let (plan, report) = MemoryPlanner.plan(step, batch: 7)
+        let fused = plan.instructions.filter {
+            if case .gradientUpdate = $0.kernel { return true }
+            return false
+        }
+        #expect(fused.count == 2)
+        #expect(PlanChecker.check(plan) == [])
+        // No [4, 6, 5] or [4, 5, 3] gradient is ever placed in the arena.
+        #expect(!report.peakBuffers.contains { step[$0.node].op.name == "groupedMatmulWeightGrad" })
+        let reference = try runOnce(step, batch: 7, seed: 3)
+        let optimized = try runOnce(step, batch: 7, seed: 3) { MemoryPlanner.plan($0, batch: $1).0 }
+        #expect(worstDifference(reference, optimized) <= 1e-5)
+    }
+}

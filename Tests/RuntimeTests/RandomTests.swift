@@ -39,6 +39,8 @@ import Testing
         let short = try sample(.uniform, n: 10)
         let long = try sample(.uniform, n: 1000)
         #expect(Array(long.prefix(10)) == short)
+        // Normals pair uniforms (2p, 2p+1); an odd count draws the last pair's partner too.
+        #expect(try Array(sample(.normal, n: 1001).prefix(7)) == sample(.normal, n: 7))
     }
 
     @Test func dropoutKeepsAboutOneMinusRateAndScales() throws {

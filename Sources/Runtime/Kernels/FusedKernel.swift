@@ -21,21 +21,27 @@ enum FusedKernel {
         case value(Float)
     }
 
+    /// Runs the program over elements `range` (default: all `n`). A full-size input k is read at
+    /// `inputs[k] + i − bias[k]`, so an input may hold just the range (a gradient block).
     static func run(
         _ program: ElementwiseProgram, inputs: [UnsafePointer<Float>], inputCounts: [Int],
-        outputs: [UnsafeMutablePointer<Float>], count n: Int, temps: UnsafeMutablePointer<Float>, workers: Int
+        outputs: [UnsafeMutablePointer<Float>], count n: Int, temps: UnsafeMutablePointer<Float>, workers: Int,
+        range: Range<Int>? = nil, bias: [Int]? = nil
     ) {
+        let range = range ?? 0..<n
         let perWorker = tempFloats(program, inputs: inputs.count)
-        let shared = FusedArguments(inputs: inputs, outputs: outputs, temps: temps)
-        let parts = n >= parallelThreshold ? max(1, min(workers, n / chunk)) : 1
+        let shared = FusedArguments(
+            inputs: inputs, outputs: outputs, temps: temps, bias: bias ?? Array(repeating: 0, count: inputs.count))
+        let size = range.count
+        let parts = size >= parallelThreshold ? max(1, min(workers, size / chunk)) : 1
         if parts == 1 {
-            runRange(program, shared, inputCounts, 0..<n, temps: temps)
+            runRange(program, shared, inputCounts, range, temps: temps)
             return
         }
-        let chunks = (n + chunk - 1) / chunk
+        let chunks = (size + chunk - 1) / chunk
         DispatchQueue.concurrentPerform(iterations: parts) { w in
-            let first = chunks * w / parts * chunk
-            let last = min(n, chunks * (w + 1) / parts * chunk)
+            let first = range.lowerBound + chunks * w / parts * chunk
+            let last = min(range.upperBound, range.lowerBound + chunks * (w + 1) / parts * chunk)
             runRange(program, shared, inputCounts, first..<last, temps: shared.temps + w * perWorker)
         }
     }
@@ -50,10 +56,15 @@ enum FusedKernel {
             let len = min(chunk, range.upperBound - base)
             func resolve(_ o: ElementwiseProgram.Operand) -> Resolved {
                 switch o {
-                case .full(let k): return .pointer(args.inputs[k] + base)
+                case .full(let k): return .pointer(args.inputs[k] + (base - args.bias[k]))
                 case .scalar(let k): return .value(args.inputs[k][0])
                 case .constant(let v): return .value(v)
                 case .step(let s): return .pointer(UnsafePointer(temps + s * chunk))
+                case .blocks(let k, let inner, let size):
+                    let staging = temps + (stepCount + k) * chunk
+                    let source = args.inputs[k]
+                    for j in 0..<len { staging[j] = source[((base + j) / inner) % size] }
+                    return .pointer(UnsafePointer(staging))
                 case .suffix(let k):
                     let staging = temps + (stepCount + k) * chunk
                     let size = inputCounts[k]
@@ -133,4 +144,5 @@ struct FusedArguments: @unchecked Sendable {
     let inputs: [UnsafePointer<Float>]
     let outputs: [UnsafeMutablePointer<Float>]
     let temps: UnsafeMutablePointer<Float>
+    let bias: [Int]
 }

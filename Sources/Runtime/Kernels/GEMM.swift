@@ -104,6 +104,24 @@ enum GEMM {
         }
     }
 
+    /// One class's block `Σ_{b in members} a[b]ᵀ · g[b]` (`[k, n]`, zero when there are no rows).
+    static func classWeightGrad(
+        _ a: UnsafePointer<Float>, k: Int, _ g: UnsafePointer<Float>, n: Int, members: [Int],
+        _ out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+    ) {
+        guard !members.isEmpty else {
+            out.update(repeating: 0, count: k * n)
+            return
+        }
+        let pa = scratch
+        let pg = scratch + members.count * k
+        for (r, row) in members.enumerated() {
+            (pa + r * k).update(from: a + row * k, count: k)
+            (pg + r * n).update(from: g + row * n, count: n)
+        }
+        sgemm(transposeA: true, transposeB: false, m: k, n: n, k: members.count, pa, lda: k, pg, ldb: n, out, ldc: n)
+    }
+
     /// `out[c] = Σ_{b in class c} a[b]ᵀ · g[b]`: `[classes, k, n]`, zero for classes with no rows.
     static func groupedWeightGrad(
         _ a: UnsafePointer<Float>, k: Int, _ g: UnsafePointer<Float>, n: Int, groups: [[Int]],

@@ -36,12 +36,25 @@ struct Philox {
     @inline(__always)
     static func unit(_ word: UInt32) -> Float { (Float(word >> 8) + 0.5) * (1.0 / 16_777_216.0) }
 
-    /// Fills `out` with `n` uniforms for (step, stream): block b gives elements 4b…4b+3.
-    func uniforms(step: UInt64, stream: Int, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+    /// Fills `out` with the `n` uniforms of elements `from…from+n−1` for (step, stream): block b
+    /// gives elements 4b…4b+3 (`from` must be even).
+    func uniforms(step: UInt64, stream: Int, _ out: UnsafeMutablePointer<Float>, _ n: Int, from: Int = 0) {
+        if from % 4 != 0 {
+            // Start inside a block: draw it whole and keep the tail.
+            var block = (Float(0), Float(0), Float(0), Float(0))
+            withUnsafeMutableBytes(of: &block) { raw in
+                let four = raw.baseAddress!.assumingMemoryBound(to: Float.self)
+                uniforms(step: step, stream: stream, four, 4, from: from - from % 4)
+                for j in 0..<min(n, 4 - from % 4) { out[j] = four[from % 4 + j] }
+            }
+            let done = min(n, 4 - from % 4)
+            if n > done { uniforms(step: step, stream: stream, out + done, n - done, from: from + done) }
+            return
+        }
         let s = UInt32(truncatingIfNeeded: stream)
         let (t0, t1) = (UInt32(truncatingIfNeeded: step), UInt32(truncatingIfNeeded: step >> 32))
         var i = 0
-        var blockIndex: UInt32 = 0
+        var blockIndex = UInt32(truncatingIfNeeded: from / 4)
         while i < n {
             let r = block(blockIndex, s, t0, t1)
             out[i] = Self.unit(r.0)
@@ -71,13 +84,23 @@ enum RandomKernels {
                 out[i] = u < 0.5 ? logf(2 * u) : -logf(2 - 2 * u)
             }
         case .normal:
-            // Box–Muller on pairs of uniforms drawn for 2·⌈n/2⌉ elements.
-            let pairs = (n + 1) / 2
-            var u = [Float](repeating: 0, count: pairs * 2)
-            u.withUnsafeMutableBufferPointer { philox.uniforms(step: step, stream: stream, $0.baseAddress!, pairs * 2) }
-            for p in 0..<pairs {
-                let r = sqrtf(-2 * logf(u[2 * p]))
-                let angle = 2 * Float.pi * u[2 * p + 1]
+            // Box–Muller on pairs (2p, 2p+1) of the stream's uniforms, in place (no temporary as
+            // large as the tensor); an odd count draws one more uniform for its last pair.
+            philox.uniforms(step: step, stream: stream, out, n)
+            var last: Float = 0
+            if n % 2 == 1 {
+                var pair: (Float, Float) = (0, 0)
+                withUnsafeMutableBytes(of: &pair) { raw in
+                    let two = raw.baseAddress!.assumingMemoryBound(to: Float.self)
+                    philox.uniforms(step: step, stream: stream, two, 2, from: n - 1)
+                }
+                last = pair.1
+            }
+            for p in 0..<((n + 1) / 2) {
+                let u1 = out[2 * p]
+                let u2 = 2 * p + 1 < n ? out[2 * p + 1] : last
+                let r = sqrtf(-2 * logf(u1))
+                let angle = 2 * Float.pi * u2
                 out[2 * p] = r * cosf(angle)
                 if 2 * p + 1 < n { out[2 * p + 1] = r * sinf(angle) }
             }
