@@ -83,7 +83,7 @@ struct BenchCommand: ParsableCommand {
                 let total = step.profile.values.reduce(0, +)
                 print("  time per primitive over \(steps) steps (share of kernel time):")
                 for (op, seconds) in step.profile.sorted(by: { $0.value > $1.value }) where seconds / total >= 0.001 {
-                    print("    \(op.padding(toLength: 26, withPad: " ", startingAt: 0)) \(ms(seconds / Double(steps))) ms/step  \(round1(100 * seconds / total)) %")
+                    print("    \(op.padding(toLength: 34, withPad: " ", startingAt: 0)) \(ms(seconds / Double(steps))) ms/step  \(round1(100 * seconds / total)) %")
                 }
             }
             print("  compile (autodiff + optimizer + shape check + plan) \(ms(compileSeconds)) ms")
