@@ -74,7 +74,8 @@ public enum Simplify {
     }
 
     /// An existing node equal to `node` (x·1, x+0, x−0, x/1, −(−x), log(exp x), no-op reshape,
-    /// transpose or broadcast), or nil.
+    /// transpose or broadcast), or nil. `stopGradient` is never removed: it changes what
+    /// autodiff does with the graph.
     static func identity(_ node: Node, _ inputs: [NodeID], in g: Graph) -> NodeID? {
         func sameType(_ id: NodeID) -> NodeID? { g[id].type == node.type ? id : nil }
         switch node.op {
@@ -92,8 +93,7 @@ public enum Simplify {
             if case .unary(.neg) = g[inputs[0]].op { return sameType(g[inputs[0]].inputs[0]) }
         case .unary(.log):
             if case .unary(.exp) = g[inputs[0]].op { return sameType(g[inputs[0]].inputs[0]) }
-        case .reshape, .broadcast, .stopGradient:
-            if case .stopGradient = node.op { return nil }
+        case .reshape, .broadcast:
             return sameType(inputs[0])
         case .transpose(let p):
             if p == Array(p.indices) { return sameType(inputs[0]) }
