@@ -1,11 +1,14 @@
-/// Max-pooling over `window × window` patches every `stride` pixels (no padding).
+/// Max-pooling over `window × window` patches every `stride` pixels (no padding). Planes are
+/// independent, so workers share them without changing any result.
 enum Pooling {
     static func maxPool(
         _ x: UnsafePointer<Float>, _ shape: [Int], window: Int, stride: Int, _ y: UnsafeMutablePointer<Float>,
         _ outShape: [Int]
     ) {
         let (planes, h, w, oh, ow) = (shape[0] * shape[1], shape[2], shape[3], outShape[2], outShape[3])
-        for p in 0..<planes {
+        let pointers = ConvPointers(x: x, w: x, y: y, scratch: y)
+        Convolution.parallel(planes) { p, _ in
+            let (x, y) = (pointers.x, pointers.y)
             let src = x + p * h * w
             let dst = y + p * oh * ow
             for oy in 0..<oh {
@@ -27,8 +30,10 @@ enum Pooling {
         stride: Int, _ dx: UnsafeMutablePointer<Float>
     ) {
         let (planes, h, w, oh, ow) = (shape[0] * shape[1], shape[2], shape[3], dyShape[2], dyShape[3])
-        dx.update(repeating: 0, count: planes * h * w)
-        for p in 0..<planes {
+        let pointers = ConvPointers(x: x, w: dy, y: dx, scratch: dx)
+        Convolution.parallel(planes) { p, _ in
+            let (x, dy, dx) = (pointers.x, pointers.w, pointers.y)
+            (dx + p * h * w).update(repeating: 0, count: h * w)
             let src = x + p * h * w
             let dst = dx + p * h * w
             for oy in 0..<oh {

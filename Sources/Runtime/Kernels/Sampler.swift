@@ -43,21 +43,22 @@ enum Sampler {
         _ dtheta: UnsafeMutablePointer<Float>
     ) {
         for b in 0..<batch {
-            var s = [Float](repeating: 0, count: 6)
+            var s: (Float, Float, Float, Float, Float, Float) = (0, 0, 0, 0, 0, 0)
             for i in 0..<height {
                 let y = base(i, height, alignCorners)
                 for j in 0..<width {
                     let x = base(j, width, alignCorners)
                     let g = dgrid + ((b * height + i) * width + j) * 2
-                    s[0] += g[0] * x
-                    s[1] += g[0] * y
-                    s[2] += g[0]
-                    s[3] += g[1] * x
-                    s[4] += g[1] * y
-                    s[5] += g[1]
+                    s.0 += g[0] * x
+                    s.1 += g[0] * y
+                    s.2 += g[0]
+                    s.3 += g[1] * x
+                    s.4 += g[1] * y
+                    s.5 += g[1]
                 }
             }
-            for k in 0..<6 { dtheta[b * 6 + k] = s[k] }
+            let t = dtheta + b * 6
+            (t[0], t[1], t[2], t[3], t[4], t[5]) = s
         }
     }
 
@@ -117,14 +118,16 @@ enum Sampler {
             for p in 0..<(outH * outW) {
                 let g = grid + (n * outH * outW + p) * 2
                 let k = Corners(g[0], g[1], width: w, height: h, alignCorners: alignCorners)
-                let weights = [(1 - k.a) * (1 - k.b), k.a * (1 - k.b), (1 - k.a) * k.b, k.a * k.b]
-                let spots = [(k.y0, k.x0), (k.y0, k.x0 + 1), (k.y0 + 1, k.x0), (k.y0 + 1, k.x0 + 1)]
                 for c in 0..<channels {
                     let gradient = dy[(n * channels + c) * outH * outW + p]
                     let plane = dimage + (n * channels + c) * h * w
-                    for (weight, (y, x)) in zip(weights, spots) where y >= 0 && y < h && x >= 0 && x < w {
-                        plane[y * w + x] += weight * gradient
+                    @inline(__always) func add(_ y: Int, _ x: Int, _ weight: Float) {
+                        if y >= 0 && y < h && x >= 0 && x < w { plane[y * w + x] += weight * gradient }
                     }
+                    add(k.y0, k.x0, (1 - k.a) * (1 - k.b))
+                    add(k.y0, k.x0 + 1, k.a * (1 - k.b))
+                    add(k.y0 + 1, k.x0, (1 - k.a) * k.b)
+                    add(k.y0 + 1, k.x0 + 1, k.a * k.b)
                 }
             }
         }
