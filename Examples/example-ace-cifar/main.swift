@@ -40,10 +40,10 @@ struct ExampleACECIFAR: ParsableCommand {
     @Option(help: "Random seed (parameters, data order, sampling).")
     var seed: UInt64 = 1
 
-    @Option(help: "Worker threads (also GAUGE_THREADS).")
-    var threads: Int = 2
+    @Option(help: "Worker threads (default: GAUGE_THREADS, else 2).")
+    var threads: Int?
 
-    @Option(help: "Folder for the checkpoint and the log.")
+    @Option(help: "Folder for the checkpoint.")
     var output: String = "runs/ace-cifar"
 
     @Flag(help: "Continue from the checkpoint in --output.")
@@ -53,13 +53,13 @@ struct ExampleACECIFAR: ParsableCommand {
     var every: Int = 10
 
     func validate() throws {
-        guard epochs > 0, batch > 0, every > 0, threads > 0, maxSteps >= 0 else {
+        guard epochs > 0, batch > 0, every > 0, (threads ?? 1) > 0, maxSteps >= 0 else {
             throw ValidationError("--epochs, --batch, --every and --threads must be positive; --max-steps must not be negative")
         }
     }
 
     func run() throws {
-        Threads.set(threads)
+        if let threads { Threads.set(threads) }
         let location = DataLocation(explicit: data)
         log("reading CIFAR-10 …")
         let train = try location.cifar10(train: true)

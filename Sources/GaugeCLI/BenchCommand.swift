@@ -27,8 +27,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Untimed steps first.")
     var warmup: Int = 1
 
-    @Option(help: "Worker threads for Gauge's kernels (also GAUGE_THREADS).")
-    var threads: Int = 2
+    @Option(help: "Worker threads for Gauge's kernels (default: GAUGE_THREADS, else 2).")
+    var threads: Int?
 
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
@@ -43,11 +43,12 @@ struct BenchCommand: ParsableCommand {
         guard batch > 0 else { throw ValidationError("--batch must be a positive integer, got \(batch)") }
         guard steps > 0 else { throw ValidationError("--steps must be a positive integer, got \(steps)") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative, got \(warmup)") }
-        guard threads > 0 else { throw ValidationError("--threads must be a positive integer, got \(threads)") }
+        if let threads, threads <= 0 { throw ValidationError("--threads must be a positive integer, got \(threads)") }
     }
 
     func run() throws {
-        Threads.set(threads)
+        if let threads { Threads.set(threads) }
+        let threads = Threads.count
         let built = try buildModel(model)
         let compileStart = Date()
         let step = try TrainingStep(built, batch: batch, optimizer: .adam(learningRate: 1e-4))
