@@ -52,8 +52,11 @@ struct ExampleACECIFAR: ParsableCommand {
     @Option(help: "Print progress every this many steps.")
     var every: Int = 10
 
+    @Option(help: "Use only the first N training and test images (a quick check of the whole loop); 0 means all.")
+    var limit: Int = 0
+
     func validate() throws {
-        guard epochs > 0, batch > 0, every > 0, (threads ?? 1) > 0, maxSteps >= 0 else {
+        guard epochs > 0, batch > 0, every > 0, (threads ?? 1) > 0, maxSteps >= 0, limit >= 0 else {
             throw ValidationError("--epochs, --batch, --every and --threads must be positive; --max-steps must not be negative")
         }
     }
@@ -62,8 +65,13 @@ struct ExampleACECIFAR: ParsableCommand {
         if let threads { Threads.set(threads) }
         let location = DataLocation(explicit: data)
         log("reading CIFAR-10 …")
-        let train = try location.cifar10(train: true)
-        let test = try location.cifar10(train: false)
+        var train = try location.cifar10(train: true)
+        var test = try location.cifar10(train: false)
+        if limit > 0 {
+            guard limit >= batch else { throw ValidationError("--limit \(limit) is smaller than --batch \(batch)") }
+            train = train.prefix(limit)
+            test = test.prefix(limit)
+        }
         log("train \(train.count) images, test \(test.count) images")
 
         let model = try ACE.model(.cifar)

@@ -32,6 +32,15 @@ public struct Dataset: Sendable {
         return (images, labels)
     }
 
+    /// The first `n` records (all of them when there are fewer).
+    public func prefix(_ n: Int) -> Dataset {
+        let n = min(n, count)
+        var copy = self
+        copy.images = Array(images.prefix(n * pixelsPerImage))
+        copy.labels = Array(labels.prefix(n))
+        return copy
+    }
+
     /// Number of records of each class.
     public var classCounts: [Int] {
         var counts = [Int](repeating: 0, count: classes)

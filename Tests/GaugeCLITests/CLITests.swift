@@ -124,4 +124,17 @@ func execute(_ name: String, _ arguments: [String], environment: [String: String
         #expect(second.stdout.contains("resumed from \(output)/checkpoint.safetensors: epoch 1, step 2"))
         #expect(second.stdout.contains("epoch 1/300 step 3/200"))
     }
+
+    /// A whole (tiny) epoch: training, the checkpoint, then the test evaluation.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["GAUGE_DATA"] != nil, "set GAUGE_DATA to the data folder"))
+    func aWholeEpochEndsWithATestEvaluation() throws {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("gauge-epoch-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let r = try execute(
+            "example-ace-cifar", ["--limit", "100", "--batch", "50", "--epochs", "1", "--every", "1", "--output", output])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("epoch 1/1 step 2/2"))
+        #expect(r.stdout.contains("epoch 1 test: accuracy "))
+        #expect(r.stdout.contains("nats, classification "))
+    }
 }
