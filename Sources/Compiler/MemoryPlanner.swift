@@ -40,27 +40,9 @@ public enum MemoryPlanner {
     public static func plan(_ graph: Graph, batch: Int, options: Options = Options()) -> (Plan, Report) {
         let users = graph.users()
         let fusion = options.fuse ? Fusion.run(graph) : nil
-        func root(_ id: NodeID) -> NodeID {
-            var r = id
-            while true {
-                switch graph[r].op {
-                case .reshape, .stopGradient: r = graph[r].inputs[0]
-                default: return r
-                }
-            }
-        }
-        func isLeaf(_ id: NodeID) -> Bool {
-            switch graph[id].op {
-            case .input, .parameter, .variable: return true
-            default: return false
-            }
-        }
-        func isView(_ id: NodeID) -> Bool {
-            switch graph[id].op {
-            case .reshape, .stopGradient: return true
-            default: return false
-            }
-        }
+        func root(_ id: NodeID) -> NodeID { graph.viewRoot(id) }
+        func isLeaf(_ id: NodeID) -> Bool { graph[id].op.isLeaf }
+        func isView(_ id: NodeID) -> Bool { graph[id].op.isView }
         let results = Set(((graph.outputs + graph.losses).map(\.node) + graph.updates.map(\.value)).map(root))
         func inlined(_ id: NodeID) -> Bool {
             guard let fusion, case .constant = graph[id].op, !results.contains(id) else { return false }
@@ -285,10 +267,7 @@ public enum MemoryPlanner {
         plan.liveRanges = layout.liveRanges
         plan.inPlaceUpdates = layout.inPlaceUpdates
         let naive = graph.nodes.reduce(0) { sum, node in
-            switch node.op {
-            case .input, .parameter, .variable, .reshape, .stopGradient: return sum
-            default: return sum + bytes(node.id)
-            }
+            node.op.isLeaf || node.op.isView ? sum : sum + bytes(node.id)
         }
         let report = Report(
             fusion: fusion, schedules: tried, chosenSchedule: chosen, naiveBytes: naive, arenaBytes: layout.arenaBytes,

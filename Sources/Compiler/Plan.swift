@@ -81,18 +81,13 @@ public struct Plan: Sendable {
         bufferOf = []
         for node in graph.nodes {
             let shape = node.shape.resolved(batch: batch)
-            switch node.op {
-            case .reshape, .stopGradient:
+            if node.op.isView {
                 bufferOf.append(bufferOf[node.inputs[0].index])
                 continue
-            default:
-                bufferOf.append(buffers.count)
-                buffers.append(Buffer(elements: shape.reduce(1, *), dtype: node.dtype, placement: .own))
             }
-            switch node.op {
-            case .input, .parameter, .variable: continue
-            default: break
-            }
+            bufferOf.append(buffers.count)
+            buffers.append(Buffer(elements: shape.reduce(1, *), dtype: node.dtype, placement: .own))
+            if node.op.isLeaf { continue }
             instructions.append(
                 Instruction(
                     node: node.id, members: [node.id], kernel: .primitive(node.op), inputNodes: node.inputs,

@@ -14,15 +14,7 @@ public enum PlanChecker {
 
     public static func check(_ plan: Plan) -> [String] {
         let graph = plan.graph
-        func root(_ id: NodeID) -> NodeID {
-            var r = id
-            while true {
-                switch graph[r].op {
-                case .reshape, .stopGradient: r = graph[r].inputs[0]
-                default: return r
-                }
-            }
-        }
+        func root(_ id: NodeID) -> NodeID { graph.viewRoot(id) }
         func region(_ buffer: Int) -> Region {
             switch plan.buffers[buffer].placement {
             case .arena(let offset): return Region(arena: true, start: offset, end: offset + plan.buffers[buffer].bytes)

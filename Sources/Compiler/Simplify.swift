@@ -38,11 +38,7 @@ public enum Simplify {
                 (op, operands) = simpler
                 report.identities += 1
             }
-            let isLeaf: Bool
-            switch op {
-            case .input, .parameter, .variable: isLeaf = true
-            default: isLeaf = false
-            }
+            let isLeaf = op.isLeaf
             let key = CSEKey(op: op, inputs: operands)
             if !isLeaf, let existing = seen[key], out[existing].type == node.type {
                 map[node.id.index] = existing
@@ -160,12 +156,7 @@ public enum Simplify {
     static func eliminateDeadCode(_ g: Graph) -> (Graph, Int) {
         var live = [Bool](repeating: false, count: g.nodes.count)
         var stack = (g.outputs + g.losses).map(\.node) + g.updates.flatMap { [$0.target, $0.value] }
-        for node in g.nodes {
-            switch node.op {
-            case .input, .parameter, .variable: stack.append(node.id)
-            default: break
-            }
-        }
+        for node in g.nodes where node.op.isLeaf { stack.append(node.id) }
         while let id = stack.popLast() {
             if live[id.index] { continue }
             live[id.index] = true

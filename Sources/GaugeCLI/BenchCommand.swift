@@ -104,7 +104,7 @@ enum SyntheticData {
         var result: [String: TensorData] = [:]
         let users = graph.users()
         for input in graph.inputs {
-            guard case .input(let name) = input.op else { continue }
+            guard let name = input.op.inputName else { continue }
             let n = input.shape.elementCount(batch: batch)
             if input.dtype == .int32 {
                 let limit = users[input.id.index].compactMap { classLimit(graph[$0], of: input.id, in: graph) }.min() ?? 1

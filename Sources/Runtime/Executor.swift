@@ -27,10 +27,13 @@ public final class Executor {
     private var fusedTemps: UnsafeMutablePointer<Float>
     private var fusedTempFloats: Int
     private var fusedWorkers: Int
+    private let inputsByName: [String: NodeID]
 
     public init(_ plan: Plan, seed: UInt64 = 0) {
         self.plan = plan
         self.seed = seed
+        inputsByName = Dictionary(
+            plan.graph.inputs.map { ($0.op.inputName!, $0.id) }, uniquingKeysWith: { first, _ in first })
         // Every kernel writes its whole output, so buffers need no zeroing: the system's pages
         // are touched on first write, which keeps start-up cheap for large models.
         let arena = UnsafeMutableRawPointer.allocate(byteCount: max(plan.arenaBytes, 64), alignment: 64)
@@ -73,23 +76,13 @@ public final class Executor {
     func floats(_ buffer: Int) -> UnsafeMutablePointer<Float> { storage[buffer].assumingMemoryBound(to: Float.self) }
     func ints(_ buffer: Int) -> UnsafeMutablePointer<Int32> { storage[buffer].assumingMemoryBound(to: Int32.self) }
 
-    private func node(named name: String, _ kind: String) throws(RuntimeError) -> Node {
-        let found = plan.graph.nodes.first {
-            switch $0.op {
-            case .input(let n): return kind == "input" && n == name
-            case .parameter(let n, _): return kind == "parameter" && n == name
-            case .variable(let n): return kind == "variable" && n == name
-            default: return false
-            }
+    /// The input node with this name (looked up in a table made once, as inputs are fed every run).
+    private func input(named name: String) throws(RuntimeError) -> Node {
+        guard let id = inputsByName[name] else {
+            let names = plan.graph.inputs.compactMap(\.op.inputName)
+            throw RuntimeError("no input named \"\(name)\"" + (names.isEmpty ? "" : "; inputs are \(names.joined(separator: ", "))"))
         }
-        guard let found else {
-            let names = plan.graph.nodes.compactMap { n -> String? in
-                if case .input(let i) = n.op, kind == "input" { return i }
-                return nil
-            }
-            throw RuntimeError("no \(kind) named \"\(name)\"" + (names.isEmpty ? "" : "; inputs are \(names.joined(separator: ", "))"))
-        }
-        return found
+        return plan.graph[id]
     }
 
     private func checkCount(_ node: Node, _ count: Int, _ dtype: DType) throws(RuntimeError) {
@@ -103,14 +96,14 @@ public final class Executor {
 
     /// Feeds a float input by name.
     public func setInput(_ name: String, _ values: [Float]) throws(RuntimeError) {
-        let n = try node(named: name, "input")
+        let n = try input(named: name)
         try checkCount(n, values.count, .float32)
         values.withUnsafeBufferPointer { floats(plan.bufferOf[n.id.index]).update(from: $0.baseAddress!, count: values.count) }
     }
 
     /// Feeds an int32 input (labels) by name.
     public func setInput(_ name: String, _ values: [Int32]) throws(RuntimeError) {
-        let n = try node(named: name, "input")
+        let n = try input(named: name)
         try checkCount(n, values.count, .int32)
         values.withUnsafeBufferPointer { ints(plan.bufferOf[n.id.index]).update(from: $0.baseAddress!, count: values.count) }
     }

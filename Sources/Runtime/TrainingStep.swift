@@ -71,7 +71,7 @@ public final class TrainingStep {
             case .int32(let values): try executor.setInput(name, values)
             }
         }
-        let missing = model.graph.inputs.map { $0.op.inputName }.filter { inputs[$0] == nil }
+        let missing = model.graph.inputs.compactMap(\.op.inputName).filter { inputs[$0] == nil }
         guard missing.isEmpty else { throw RuntimeError("no values fed for input \(missing.joined(separator: ", "))") }
         switch optimizer {
         case .adam(let adam):
@@ -101,12 +101,5 @@ public final class TrainingStep {
     public var checkNumerics: Bool {
         get { executor.checkNumerics }
         set { executor.checkNumerics = newValue }
-    }
-}
-
-extension Op {
-    var inputName: String {
-        if case .input(let name) = self { return name }
-        return ""
     }
 }

@@ -32,11 +32,11 @@ struct Harness {
         executor.initializeParameters(seed: seed)
         for input in result.graph.inputs {
             let n = input.shape.elementCount(batch: batch)
+            let name = input.op.inputName!
             if input.dtype == .int32 {
-                try executor.setInput(input.op.inputName, labels[input.op.inputName] ?? Array(repeating: 0, count: n))
+                try executor.setInput(name, labels[name] ?? Array(repeating: 0, count: n))
             } else {
-                try executor.setInput(
-                    input.op.inputName, inputs[input.op.inputName] ?? pseudoRandom(n, seed: UInt64(input.id.index) + seed))
+                try executor.setInput(name, inputs[name] ?? pseudoRandom(n, seed: UInt64(input.id.index) + seed))
             }
         }
     }
@@ -44,13 +44,6 @@ struct Harness {
     func loss() throws -> Float {
         try executor.run()
         return executor.values(of: result.loss)[0]
-    }
-}
-
-extension Op {
-    var inputName: String {
-        if case .input(let name) = self { return name }
-        return ""
     }
 }
 

@@ -68,7 +68,7 @@ func runOnce(_ graph: Graph, batch: Int, seed: UInt64, planner: (Graph, Int) -> 
     let executor = Executor(planner(graph, batch), seed: seed)
     executor.initializeParameters(seed: seed)
     for input in graph.inputs {
-        guard case .input(let name) = input.op else { continue }
+        guard let name = input.op.inputName else { continue }
         let n = input.shape.elementCount(batch: batch)
         if input.dtype == .int32 {
             try executor.setInput(name, (0..<n).map { Int32($0 % 3) })

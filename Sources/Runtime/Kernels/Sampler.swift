@@ -78,6 +78,12 @@ enum Sampler {
             dx = sx
             dy = sy
         }
+
+        /// The four corner values of `plane` (h × w), 0 outside: (y0,x0), (y0,x0+1), (y0+1,x0), (y0+1,x0+1).
+        @inline(__always)
+        func values(_ plane: UnsafePointer<Float>, _ h: Int, _ w: Int) -> (Float, Float, Float, Float) {
+            (at(plane, y0, x0, h, w), at(plane, y0, x0 + 1, h, w), at(plane, y0 + 1, x0, h, w), at(plane, y0 + 1, x0 + 1, h, w))
+        }
     }
 
     /// Reads `plane[y, x]`, 0 outside.
@@ -96,11 +102,7 @@ enum Sampler {
                 let g = grid + (n * outH * outW + p) * 2
                 let k = Corners(g[0], g[1], width: w, height: h, alignCorners: alignCorners)
                 for c in 0..<channels {
-                    let plane = image + (n * channels + c) * h * w
-                    let v00 = at(plane, k.y0, k.x0, h, w)
-                    let v01 = at(plane, k.y0, k.x0 + 1, h, w)
-                    let v10 = at(plane, k.y0 + 1, k.x0, h, w)
-                    let v11 = at(plane, k.y0 + 1, k.x0 + 1, h, w)
+                    let (v00, v01, v10, v11) = k.values(image + (n * channels + c) * h * w, h, w)
                     out[(n * channels + c) * outH * outW + p] =
                         (1 - k.a) * (1 - k.b) * v00 + k.a * (1 - k.b) * v01 + (1 - k.a) * k.b * v10 + k.a * k.b * v11
                 }
@@ -145,11 +147,7 @@ enum Sampler {
                 var dpx: Float = 0
                 var dpy: Float = 0
                 for c in 0..<channels {
-                    let plane = image + (n * channels + c) * h * w
-                    let v00 = at(plane, k.y0, k.x0, h, w)
-                    let v01 = at(plane, k.y0, k.x0 + 1, h, w)
-                    let v10 = at(plane, k.y0 + 1, k.x0, h, w)
-                    let v11 = at(plane, k.y0 + 1, k.x0 + 1, h, w)
+                    let (v00, v01, v10, v11) = k.values(image + (n * channels + c) * h * w, h, w)
                     let gradient = dy[(n * channels + c) * outH * outW + p]
                     dpx += gradient * ((1 - k.b) * (v01 - v00) + k.b * (v11 - v10))
                     dpy += gradient * ((1 - k.a) * (v10 - v00) + k.a * (v11 - v01))
