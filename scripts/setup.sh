@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages Gauge needs (Debian; run as root or with sudo available).
 set -euo pipefail
-packages=(graphviz libopenblas-dev zlib1g-dev)
+packages=(graphviz libopenblas-dev zlib1g-dev dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -18,17 +18,10 @@ public struct Batches: Sendable {
 
     /// The record order of an epoch (Fisher–Yates with SplitMix64 keyed by seed and epoch).
     public func permutation(epoch: Int) -> [Int] {
-        var state = seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var random = SplitMix64(seed: seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15))
         var order = Array(0..<count)
         for i in stride(from: count - 1, to: 0, by: -1) {
-            let j = Int(next() % UInt64(i + 1))
+            let j = random.below(i + 1)
             order.swapAt(i, j)
         }
         return order
