@@ -39,7 +39,24 @@ public enum ACE {
             Loss(softmaxCrossEntropy(logits: logits, labels: y), name: "classification_error")
             Output("logits", logits)
             Output("reconstruction", reconstruction)
+            Output("latent_mean", mean)
             if let theta { Output("theta", theta) }
+        }
+    }
+
+    /// The creative regime and control (PAPER.md §1.4, §2.3): decodes `latent [batch, N_lat]`
+    /// with the decoder of `label [batch] int32` and warps the canonical result by
+    /// `pose [batch, 6]` (θ mapping output → input; identity for the canonical "style" frame).
+    /// Parameter names equal the training model's, so a training state's decoder drives it.
+    /// Outputs `canonical` (decoder probabilities) and `image` (warped).
+    public static func renderer(_ config: ACEConfiguration) throws(ModelError) -> Model {
+        try Model(config.name + "-renderer") {
+            let z = Input("latent", [.batch, .fixed(config.latentPerClass)])
+            let y = Input("label", [.batch], dtype: .int32)
+            let pose = Input("pose", [.batch, 6])
+            let canonical = Scope("decoder") { decoder(z, labels: y, config) }
+            Output("canonical", canonical)
+            Output("image", Scope("unwarp") { canonical.warped(by: pose) })
         }
     }
 

@@ -44,6 +44,8 @@ public struct ACEConfiguration: Sendable {
     /// Dropout on the classifier's input and hidden layer (2015a: 0.2 and 0.5).
     public var classifierInputDropout: Float
     public var classifierHiddenDropout: Float
+    /// The paper's Adam learning rate for this data set (App. A: 0.0015 MNIST, 0.0005 CIFAR-10).
+    public var learningRate: Float = 0.0005
 
     public var pixels: Int { channels * height * width }
 
@@ -56,4 +58,32 @@ public struct ACEConfiguration: Sendable {
             convolutions: [(32, 3), (64, 3)], poolInput: false, convPadding: .same, hidden: 128),
         classifierFilters: [32, 64, 128], classifierHidden: 700, classifierInputDropout: 0.2,
         classifierHiddenDropout: 0.5)
+
+    /// The MNIST data sets of Figs. 1–2: plain 28², RTS 42² and TC 60² (PAPER.md §4).
+    public enum MNISTVariant: String, Sendable, CaseIterable {
+        case plain, rts, tc
+        /// Canvas side in pixels.
+        public var side: Int { self == .plain ? 28 : self == .rts ? 42 : 60 }
+    }
+
+    /// Figs. 1–2: ACE on MNIST, RTS or TC, 1 latent per class, D-700-(1×10)-(700×10)-(D×10),
+    /// Gaussian sampling, the 32-64-128 conv classifier with FC 700 (PAPER.md §3.2); with
+    /// `symmetry`, the Lasagne-recipe SSN: [pool 2×2 for 42²/60²] conv 20@5×5 → pool → conv
+    /// 20@5×5 ('valid') → FC 50 → 6 (§3.3). Named `ace-mnist`, `ace-rts`, `ace-tc`, with
+    /// `-nosym` appended without symmetry statistics.
+    public static func mnist(_ variant: MNISTVariant, symmetry: Bool = true) -> ACEConfiguration {
+        let side = variant.side
+        var config = ACEConfiguration(
+            name: (variant == .plain ? "ace-mnist" : "ace-\(variant.rawValue)") + (symmetry ? "" : "-nosym"),
+            channels: 1, height: side, width: side, classes: 10, latentPerClass: 1,
+            encoderHidden: [700], decoderHidden: [700], sampling: .gaussian,
+            symmetryNet: symmetry
+                ? SymmetryNet(
+                    convolutions: [(20, 5), (20, 5)], poolInput: variant != .plain, convPadding: .valid, hidden: 50)
+                : nil,
+            classifierFilters: [32, 64, 128], classifierHidden: 700, classifierInputDropout: 0.2,
+            classifierHiddenDropout: 0.5)
+        config.learningRate = 0.0015
+        return config
+    }
 }

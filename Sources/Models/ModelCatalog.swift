@@ -14,6 +14,7 @@ public enum ModelCatalog {
             name: "ace-cifar",
             summary: "ACE with spatial symmetry statistics on CIFAR-10 (paper Fig. 3): 3072-2048-2048, 2 latents and a decoder per class",
             build: { () throws(ModelError) in try ACE.model(.cifar) }),
+    ] + mnistEntries + [
         ModelEntry(
             name: "tiny-vae", summary: "Gaussian VAE on 28×28 images: 784-400-20-400-784",
             build: { () throws(ModelError) in try SmallModels.tinyVAE() }),
@@ -21,6 +22,18 @@ public enum ModelCatalog {
             name: "conv-classifier", summary: "Conv net classifier on 28×28 images (32-64 3×3 convs, dense 128, 10 classes)",
             build: { () throws(ModelError) in try SmallModels.convClassifier() }),
     ]
+
+    /// `ace-mnist`, `ace-rts`, `ace-tc` (Fig. 2) and their `-nosym` twins (Fig. 1).
+    static let mnistEntries: [ModelEntry] = [true, false].flatMap { symmetry in
+        ACEConfiguration.MNISTVariant.allCases.map { variant in
+            let config = ACEConfiguration.mnist(variant, symmetry: symmetry)
+            let data = variant == .plain ? "MNIST" : variant == .rts ? "rotated-translated-scaled MNIST (42×42)" : "translated-cluttered MNIST (60×60)"
+            return ModelEntry(
+                name: config.name,
+                summary: "ACE \(symmetry ? "with" : "without") symmetry statistics on \(data) (paper Fig. \(symmetry ? 2 : 1)): \(config.pixels)-700, 1 latent and a decoder per class",
+                build: { () throws(ModelError) in try ACE.model(config) })
+        }
+    }
 
     public static func named(_ name: String) -> ModelEntry? { all.first { $0.name == name } }
 }

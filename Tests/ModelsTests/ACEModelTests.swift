@@ -39,7 +39,8 @@ import Testing
         #expect(graph.inputs.map(\.type) == [TensorType([.batch, 3, 32, 32]), TensorType([.batch], .int32)])
         #expect(graph.losses.map(\.name) == ["reconstruction_error", "generative_error", "classification_error"])
         let shapes = Dictionary(uniqueKeysWithValues: graph.outputs.map { ($0.name, graph[$0.node].shape) })
-        #expect(shapes == ["logits": [.batch, 10], "reconstruction": [.batch, 3, 32, 32], "theta": [.batch, 6]])
+        #expect(shapes == ["logits": [.batch, 10], "reconstruction": [.batch, 3, 32, 32], "latent_mean": [.batch, 2], "theta": [.batch, 6],
+        ])
         // The SSN's last layer starts at the identity transform: zero weights, identity bias.
         let last = graph.parameters.filter { $0.scope == ["ssn"] }.suffix(2)
         #expect(last.map(\.op) == [
