@@ -10,8 +10,10 @@ let package = Package(
         .library(name: "Runtime", targets: ["Runtime"]),
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "Models", targets: ["Models"]),
+        .library(name: "Experiments", targets: ["Experiments"]),
         .executable(name: "gauge", targets: ["gauge"]),
         .executable(name: "example-ace-cifar", targets: ["example-ace-cifar"]),
+        .executable(name: "example-ace-mnist", targets: ["example-ace-mnist"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -32,19 +34,27 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "gauge", dependencies: ["GaugeCLI"]),
+        .target(
+            name: "Experiments",
+            dependencies: [
+                "Graph", "Compiler", "Runtime", "Datasets", "Models", "CZlib",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .executableTarget(
             name: "example-ace-cifar",
-            dependencies: [
-                "Graph", "Compiler", "Models", "Runtime", "Datasets",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
+            dependencies: ["Experiments", "Datasets", "Models", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/example-ace-cifar"),
+        .executableTarget(
+            name: "example-ace-mnist",
+            dependencies: ["Experiments", "Datasets", "Models", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/example-ace-mnist"),
 
         .testTarget(name: "GraphTests", dependencies: ["Graph"], exclude: ["Golden"]),
         .testTarget(name: "CompilerTests", dependencies: ["Graph", "Compiler"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Graph", "Compiler", "Runtime", "Models"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
         .testTarget(name: "ModelsTests", dependencies: ["Graph", "Compiler", "Models"]),
-        .testTarget(name: "GaugeCLITests", dependencies: ["gauge", "example-ace-cifar"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Datasets", "Models", "Runtime", "Compiler"]),
+        .testTarget(name: "GaugeCLITests", dependencies: ["gauge", "example-ace-cifar", "example-ace-mnist"]),
     ]
 )

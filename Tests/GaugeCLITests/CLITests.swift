@@ -103,6 +103,13 @@ func execute(_ name: String, _ arguments: [String], environment: [String: String
     }
 }
 
+let hasData = ProcessInfo.processInfo.environment["GAUGE_DATA"] != nil
+
+/// A fresh folder name under the temporary directory.
+func scratchFolder(_ name: String) -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("gauge-\(name)-\(UUID().uuidString)").path
+}
+
 @Suite struct ExampleACECIFARTests {
     @Test func missingDataIsAClearErrorListingWhereItLooked() throws {
         let r = try execute("example-ace-cifar", ["--data", "/nonexistent"], environment: ["HOME": "/nonexistent-home"])
@@ -110,31 +117,119 @@ func execute(_ name: String, _ arguments: [String], environment: [String: String
         #expect(r.stderr.contains("CIFAR-10 not found; looked in: /nonexistent/cifar-10-batches-bin, /nonexistent-home/.cache/gauge/cifar-10-batches-bin"))
     }
 
-    /// Two steps on the real CIFAR-10, a checkpoint, then one more step resumed from it.
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["GAUGE_DATA"] != nil, "set GAUGE_DATA to the data folder"))
-    func trainsCheckpointsAndResumes() throws {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("gauge-example-\(getpid())").path
-        defer { try? FileManager.default.removeItem(atPath: output) }
-        let first = try execute("example-ace-cifar", ["--max-steps", "2", "--every", "1", "--output", output])
-        #expect(first.status == 0, "\(first.stderr)")
-        #expect(first.stdout.contains("epoch 1/300 step 2/200  per image: loss"))
-        #expect(first.stdout.contains("saved \(output)/checkpoint.safetensors"))
-        let second = try execute("example-ace-cifar", ["--max-steps", "1", "--every", "1", "--output", output, "--resume"])
-        #expect(second.status == 0, "\(second.stderr)")
-        #expect(second.stdout.contains("resumed from \(output)/checkpoint.safetensors: epoch 1, step 2"))
-        #expect(second.stdout.contains("epoch 1/300 step 3/200"))
+    @Test func badOptionsAreRejectedWithTheReason() throws {
+        let r = try execute("example-ace-cifar", ["--class", "unicorn"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("--class unicorn is not one of airplane, automobile, bird, cat, deer, dog, frog, horse, ship, truck or 0-9"))
+        let s = try execute("example-ace-cifar", ["--sampling", "uniform"])
+        #expect(s.stderr.contains("--sampling takes gaussian or laplacian, not uniform"))
     }
 
-    /// A whole (tiny) epoch: training, the checkpoint, then the test evaluation.
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["GAUGE_DATA"] != nil, "set GAUGE_DATA to the data folder"))
-    func aWholeEpochEndsWithATestEvaluation() throws {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("gauge-epoch-\(getpid())").path
+    /// Two steps on the real CIFAR-10, a checkpoint, then one more step resumed from it.
+    @Test(.enabled(if: hasData, "set GAUGE_DATA to the data folder"))
+    func trainsCheckpointsAndResumes() throws {
+        let output = scratchFolder("cifar")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let first = try execute("example-ace-cifar", ["--max-steps", "2", "--every", "1", "--out", output])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("epoch 1/4 step 2/200  per image: loss"))
+        #expect(first.stdout.contains("saved \(output)/checkpoint.safetensors, figures and metrics in \(output)/"))
+        let second = try execute("example-ace-cifar", ["--max-steps", "1", "--every", "1", "--out", output, "--resume"])
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stdout.contains("resumed from \(output)/checkpoint.safetensors: epoch 1, step 2"))
+        #expect(second.stdout.contains("epoch 1/4 step 3/200"))
+    }
+
+    /// A whole (tiny) epoch: training, the checkpoint, the test evaluation, metrics and figures.
+    @Test(.enabled(if: hasData, "set GAUGE_DATA to the data folder"))
+    func aWholeEpochWritesMetricsAndFigures() throws {
+        let output = scratchFolder("cifar-epoch")
         defer { try? FileManager.default.removeItem(atPath: output) }
         let r = try execute(
-            "example-ace-cifar", ["--limit", "100", "--batch", "50", "--epochs", "1", "--every", "1", "--output", output])
+            "example-ace-cifar", ["--limit", "100", "--batch", "50", "--epochs", "1", "--every", "1", "--out", output])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("epoch 1/1 step 2/2"))
-        #expect(r.stdout.contains("epoch 1 test: accuracy "))
-        #expect(r.stdout.contains("nats, classification "))
+        #expect(r.stdout.contains("epoch 1 done in "))
+        try expectRunFolder(output, epochs: 1, side: 32, channels: 3, gridColumns: 7)
+    }
+}
+
+/// metrics.jsonl has one line per epoch with every field; the figures are PNGs of the paper's
+/// layouts; control.json measures every edit.
+func expectRunFolder(_ dir: String, epochs: Int, side: Int, channels: Int, gridColumns: Int) throws {
+    let lines = try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+    #expect(lines.count == epochs)
+    let metrics = try #require(JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+    #expect(Set(metrics.keys) == ["epoch", "steps", "seconds", "learning_rate", "train", "test"])
+    let test = try #require(metrics["test"] as? [String: Double])
+    #expect(Set(test.keys) == ["images", "classification_error", "reconstruction_nats", "kl_nats"])
+    #expect((0...1).contains(test["classification_error"]!) && test["reconstruction_nats"]! > 0)
+    let train = try #require(metrics["train"] as? [String: Double])
+    #expect(Set(train.keys) == ["reconstruction", "kl", "classification", "total"])
+
+    func pngSize(_ name: String) throws -> (Int, Int, UInt8) {
+        let b = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/" + name)))
+        #expect(Array(b[1..<4]) == Array("PNG".utf8), "\(name)")
+        let w = Int(b[16]) << 24 | Int(b[17]) << 16 | Int(b[18]) << 8 | Int(b[19])
+        let h = Int(b[20]) << 24 | Int(b[21]) << 16 | Int(b[22]) << 8 | Int(b[23])
+        return (w, h, b[25])
+    }
+    let tile = 2 * side + 2
+    let (gw, gh, colour) = try pngSize("latent-grid.png")
+    #expect(gw == gridColumns * tile - 2 && colour == (channels == 1 ? 0 : 2))
+    #expect(gh == (gridColumns == 20 ? 10 : 7) * tile - 2)
+    let (rw, rh, _) = try pngSize("reconstructions.png")
+    #expect(rw == 10 * tile - 2 && rh == 3 * tile - 2)
+    let (cw, ch, _) = try pngSize("control.png")
+    #expect(cw == 16 * tile - 2 && ch == 4 * tile - 2)
+    let control = try #require(
+        JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/control.json"))) as? [String: Any])
+    let objects = try #require(control["objects"] as? [[String: Any]])
+    #expect(objects.count == 4)
+    let measurements = try #require(objects[0]["measurements"] as? [[String: Any]])
+    #expect(measurements.count == 14)
+    #expect(Set(measurements[0].keys) == ["edit", "measured_dx", "measured_dy", "measured_rotation_degrees", "measured_scale"])
+}
+
+@Suite struct ExampleACEMNISTTests {
+    @Test func helpExplainsTheVariantsAndOptions() throws {
+        let r = try execute("example-ace-mnist", ["--help"])
+        #expect(r.status == 0)
+        for text in ["--variant", "plain (28×28), rts (42×42) or tc (60×60)", "--no-symmetry-statistics", "--sampling", "--resume", "--out"] {
+            #expect(r.stdout.contains(text), "\(text)")
+        }
+    }
+
+    @Test func aBadVariantIsRejected() throws {
+        let r = try execute("example-ace-mnist", ["--variant", "svhn"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("--variant takes plain, rts or tc, not svhn"))
+    }
+
+    /// Without MNIST it says so and trains on Fashion-MNIST (Debian's dataset-fashion-mnist).
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist"), "install dataset-fashion-mnist"))
+    func fallsBackToFashionMNIST() throws {
+        let output = scratchFolder("fashion")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let r = try execute(
+            "example-ace-mnist",
+            ["--data", "/nonexistent", "--variant", "plain", "--limit", "100", "--batch", "50", "--max-steps", "1", "--out", output],
+            environment: ["HOME": "/nonexistent-home"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("MNIST not found (looked in /nonexistent/mnist, /nonexistent-home/.cache/gauge/mnist); using Fashion-MNIST instead"))
+        #expect(r.stdout.contains("stopped after 1 steps (--max-steps)"))
+    }
+
+    /// A whole tiny epoch of RTS on the real MNIST: made on the fly, trained, evaluated, drawn.
+    @Test(.enabled(if: hasData, "set GAUGE_DATA to the data folder"))
+    func anRTSEpochWritesMetricsAndFigures() throws {
+        let output = scratchFolder("rts")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let r = try execute(
+            "example-ace-mnist", ["--variant", "rts", "--limit", "100", "--batch", "50", "--epochs", "1", "--out", output])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("made mnist-rts train and mnist-rts test from seed 1"))
+        #expect(r.stdout.contains("compiled ace-rts at batch 50"))
+        try expectRunFolder(output, epochs: 1, side: 42, channels: 1, gridColumns: 20)
     }
 }

@@ -1,0 +1,57 @@
+import Graph
+import Models
+import Runtime
+
+/// Decodes chosen latent points with a chosen class's decoder and poses the result: the
+/// creative regime, the style manifold and control (PAPER.md §1.4, §2.3), driven by a
+/// training state's parameters. Any number of requests; they run in batches of `batch`.
+public final class Renderer {
+    public let configuration: ACEConfiguration
+    public let batch: Int
+    let inference: Inference
+
+    public init(_ configuration: ACEConfiguration, batch: Int = 100) throws {
+        self.configuration = configuration
+        self.batch = batch
+        inference = try Inference(ACE.renderer(configuration), batch: batch)
+    }
+
+    /// One image to render: a latent point, the class whose decoder draws it, and the pose
+    /// (θ, output → input) to warp the canonical drawing by.
+    public struct Request: Sendable {
+        public var latent: [Float]
+        public var label: Int
+        public var pose: Affine2D
+
+        public init(latent: [Float], label: Int, pose: Affine2D = .identity) {
+            self.latent = latent
+            self.label = label
+            self.pose = pose
+        }
+    }
+
+    /// The posed images `[requests.count, C, H, W]`, in request order.
+    public func render(_ requests: [Request], state: TrainingState) throws -> [Float] {
+        let pixels = configuration.pixels
+        let latentSize = configuration.latentPerClass
+        var result: [Float] = []
+        result.reserveCapacity(requests.count * pixels)
+        for start in stride(from: 0, to: requests.count, by: batch) {
+            let chunk = requests[start..<min(start + batch, requests.count)]
+            var latent = [Float](repeating: 0, count: batch * latentSize)
+            var labels = [Int32](repeating: 0, count: batch)
+            var poses = [Float](repeating: 0, count: batch * 6)
+            for k in 0..<batch {
+                let request = chunk.count > k ? chunk[chunk.startIndex + k] : chunk[chunk.startIndex]
+                precondition(request.latent.count == latentSize, "a latent point has \(latentSize) values")
+                latent.replaceSubrange((k * latentSize)..<((k + 1) * latentSize), with: request.latent)
+                labels[k] = Int32(request.label)
+                poses.replaceSubrange((k * 6)..<((k + 1) * 6), with: request.pose.values)
+            }
+            let out = try inference.evaluate(
+                state, feeding: ["latent": .float32(latent), "label": .int32(labels), "pose": .float32(poses)])
+            result += out["image"]![0..<(chunk.count * pixels)]
+        }
+        return result
+    }
+}

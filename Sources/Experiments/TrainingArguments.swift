@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import Models
+import Runtime
+
+/// The command-line options both ACE examples share (each adds `--epochs` and its own).
+public struct TrainingArguments: ParsableArguments {
+    public init() {}
+
+    @Option(help: "Folder holding the data sets (else GAUGE_DATA, else ~/.cache/gauge).")
+    public var data: String?
+
+    @Option(help: "Images per step (the paper: 250).")
+    public var batch: Int = 250
+
+    @Option(help: "Adam learning rate (default: the paper's, 0.0015 for MNIST and 0.0005 for CIFAR-10).")
+    public var learningRate: Float?
+
+    @Option(help: "Learning-rate half-life in epochs (the paper's \"decay = 50 epochs\").")
+    public var halfLife: Double = 50
+
+    @Flag(help: "Train plain ACE, without the symmetry-statistics net and its warps (paper Fig. 1).")
+    public var noSymmetryStatistics = false
+
+    @Option(help: "Latent sampling and its KL term: gaussian or laplacian.")
+    public var sampling: String = "gaussian"
+
+    @Option(help: "Random seed (parameters, data order, distortions, sampling).")
+    public var seed: UInt64 = 1
+
+    @Option(help: "Worker threads (default: GAUGE_THREADS, else 2).")
+    public var threads: Int?
+
+    @Option(help: "Folder for checkpoint, metrics.jsonl and figures (default: runs/<model>-<date and time>).")
+    public var out: String?
+
+    @Flag(help: "Continue from the checkpoint in --out (default: the newest runs/<model>-* folder), data order included.")
+    public var resume = false
+
+    @Option(help: "Print a progress line every this many steps when output is not a terminal.")
+    public var every: Int = 10
+
+    @Option(help: "Stop after this many steps (checkpoint and figures are written); 0 means no limit.")
+    public var maxSteps: Int = 0
+
+    @Option(help: "Use only the first N training and test images (a quick check of the whole loop); 0 means all.")
+    public var limit: Int = 0
+
+    public mutating func validate() throws {
+        guard batch > 0, every > 0, (threads ?? 1) > 0, halfLife > 0 else {
+            throw ValidationError("--batch, --every, --threads and --half-life must be positive")
+        }
+        guard maxSteps >= 0, limit >= 0 else { throw ValidationError("--max-steps and --limit must not be negative") }
+        guard ["gaussian", "laplacian", "laplace"].contains(sampling) else {
+            throw ValidationError("--sampling takes gaussian or laplacian, not \(sampling)")
+        }
+        if let learningRate, !(learningRate > 0) { throw ValidationError("--learning-rate must be positive") }
+        if limit > 0 && limit < batch { throw ValidationError("--limit \(limit) is smaller than --batch \(batch)") }
+    }
+
+    /// The configuration with this command line's sampling and symmetry choices applied.
+    public func configure(_ base: ACEConfiguration) -> ACEConfiguration {
+        var config = base
+        if noSymmetryStatistics {
+            config.symmetryNet = nil
+            if !config.name.hasSuffix("-nosym") { config.name += "-nosym" }
+        }
+        config.sampling = sampling == "gaussian" ? .gaussian : .laplace
+        return config
+    }
+
+    /// Training options for `config` and `epochs`, with the output folder resolved.
+    public func options(
+        _ config: ACEConfiguration, epochs: Int, classNames: [String], now: Date = Date()
+    ) throws -> TrainingOptions {
+        if let threads { Threads.set(threads) }
+        var o = TrainingOptions(configuration: config, epochs: epochs, output: "", classNames: classNames)
+        o.batch = batch
+        if let learningRate { o.learningRate = learningRate }
+        o.halfLife = halfLife
+        o.seed = seed
+        o.resume = resume
+        o.every = every
+        o.maxSteps = maxSteps
+        o.output = try outputFolder(model: config.name, now: now)
+        return o
+    }
+
+    func outputFolder(model: String, now: Date) throws -> String {
+        if let out { return out }
+        if resume {
+            let runs = (try? FileManager.default.contentsOfDirectory(atPath: "runs")) ?? []
+            let newest = runs.filter { $0.hasPrefix(model + "-") && $0.dropFirst(model.count + 1).first?.isNumber == true
+                    && FileManager.default.fileExists(atPath: "runs/\($0)/checkpoint.safetensors") }.max()
+            guard let newest else {
+                throw ExperimentError("--resume: no runs/\(model)-*/checkpoint.safetensors here; name the run folder with --out DIR")
+            }
+            return "runs/" + newest
+        }
+        let format = DateFormatter()
+        format.locale = Locale(identifier: "en_US_POSIX")
+        format.dateFormat = "yyyyMMdd-HHmmss"
+        return "runs/\(model)-\(format.string(from: now))"
+    }
+}

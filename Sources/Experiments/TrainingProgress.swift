@@ -1,0 +1,42 @@
+import Foundation
+
+/// TrainingProgress of a long run: on a terminal, one line redrawn in place with a bar; otherwise
+/// (a log file, a pipe) a plain line every `every` updates and at the end of each epoch.
+public struct TrainingProgress {
+    public let every: Int
+    public let isTerminal: Bool
+    let write: (String) -> Void
+
+    public init(every: Int, isTerminal: Bool = isatty(STDOUT_FILENO) != 0, write: @escaping (String) -> Void = TrainingProgress.standardOutput) {
+        self.every = every
+        self.isTerminal = isTerminal
+        self.write = write
+    }
+
+    public static func standardOutput(_ text: String) { FileHandle.standardOutput.write(Data(text.utf8)) }
+
+    /// Reports `done` of `total` steps of this epoch with a status text.
+    public func update(done: Int, total: Int, status: String) {
+        if isTerminal {
+            let width = 24
+            let filled = total > 0 ? width * done / total : width
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            write("\r\u{1B}[K[\(bar)] \(status)" + (done == total ? "\n" : ""))
+        } else if done % every == 0 || done == total {
+            write(status + "\n")
+        }
+    }
+
+    /// A whole line of its own (ends any bar in progress first).
+    public func line(_ text: String) {
+        write((isTerminal ? "\r\u{1B}[K" : "") + text + "\n")
+    }
+
+    /// Seconds as 41s, 6m05s or 2h07m.
+    public static func duration(_ seconds: Double) -> String {
+        let s = max(0, Int(seconds.rounded()))
+        return s >= 3600
+            ? String(format: "%dh%02dm", s / 3600, s % 3600 / 60)
+            : s >= 60 ? String(format: "%dm%02ds", s / 60, s % 60) : "\(s)s"
+    }
+}
