@@ -18,7 +18,8 @@ struct ExampleACECIFAR: ParsableCommand {
             segment of the 30×30 latent grid over [-6, 6] for --class), reconstructions.png and \
             control.png with control.json (test objects moved, turned and rescaled by editing \
             their symmetry statistics). --resume continues from the checkpoint, data order included.
-            Data: --data DIR, else GAUGE_DATA, else ~/.cache/gauge, each holding cifar-10-batches-bin/.
+            Data: --data DIR, else GAUGE_DATA, else ~/.cache/gauge, each holding cifar-10-batches-bin/; \
+            --download fetches it (162 MB) into ~/.cache/gauge when it is nowhere.
             """)
 
     @OptionGroup var training: TrainingArguments
@@ -45,10 +46,12 @@ struct ExampleACECIFAR: ParsableCommand {
         var options = try training.options(
             training.configure(.cifar), epochs: epochs, classNames: CIFAR10.classNames)
         options.figureClass = classIndex!
-        let location = DataLocation(explicit: training.data)
         progress.line("reading CIFAR-10 …")
-        var train = try location.cifar10(train: true)
-        var test = try location.cifar10(train: false)
+        let fetch = { (location: DataLocation) in
+            try Download.cifar10Batches(into: location.cache) { TrainingProgress.standardOutput($0) }
+        }
+        var train = try training.read(fetch) { location throws(DataError) in try location.cifar10(train: true) }
+        var test = try training.read(fetch) { location throws(DataError) in try location.cifar10(train: false) }
         if training.limit > 0 {
             train = train.prefix(training.limit)
             test = test.prefix(training.limit)

@@ -20,7 +20,8 @@ struct ExampleACEMNIST: ParsableCommand {
             reconstructions.png and control.png with control.json (test digits moved, turned and \
             rescaled by editing their symmetry statistics). When MNIST is not found it uses \
             Fashion-MNIST (also where Debian's dataset-fashion-mnist puts it) and says so.
-            Data: --data DIR, else GAUGE_DATA, else ~/.cache/gauge, each holding mnist/.
+            Data: --data DIR, else GAUGE_DATA, else ~/.cache/gauge, each holding mnist/; --download \
+            fetches MNIST (11 MB) into ~/.cache/gauge when it is nowhere.
             """)
 
     @OptionGroup var training: TrainingArguments
@@ -43,9 +44,11 @@ struct ExampleACEMNIST: ParsableCommand {
         let progress = TrainingProgress(every: training.every)
         let options = try training.options(
             training.configure(.mnist(variant)), epochs: epochs ?? [.plain: 10, .rts: 5, .tc: 3][variant]!, classNames: (0..<10).map(String.init))
-        let location = DataLocation(explicit: training.data)
-        var train = try mnist(location, train: true, progress: progress)
-        var test = try mnist(location, train: false, progress: nil)
+        let fetch = { (location: DataLocation) in
+            try Download.files(Download.mnist, into: location.cache + "/mnist") { TrainingProgress.standardOutput($0) }
+        }
+        var train = try mnist(fetch, train: true, progress: progress)
+        var test = try mnist(fetch, train: false, progress: nil)
         if training.limit > 0 {
             train = train.prefix(training.limit)
             test = test.prefix(training.limit)
@@ -63,15 +66,16 @@ struct ExampleACEMNIST: ParsableCommand {
         try TrainingRun(options, train: train, test: test, progress: progress).run()
     }
 
-    /// MNIST, else Fashion-MNIST (saying so through `progress`).
-    func mnist(_ location: DataLocation, train: Bool, progress: TrainingProgress?) throws -> Dataset {
+    /// MNIST (fetched first with --download), else Fashion-MNIST (saying so through `progress`).
+    func mnist(_ fetch: (DataLocation) throws -> Void, train: Bool, progress: TrainingProgress?) throws -> Dataset {
         let searched: [String]
         do {
-            return try location.mnist(train: train)
-        } catch {
+            return try training.read(fetch) { location throws(DataError) in try location.mnist(train: train) }
+        } catch let error as DataError {
             guard case .notFound(_, let places) = error else { throw error }
             searched = places
         }
+        let location = training.location
         progress?.line("MNIST not found (looked in \(searched.joined(separator: ", "))); using Fashion-MNIST instead")
         return try location.mnist(train: train, fashion: true)
     }

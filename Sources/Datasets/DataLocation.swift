@@ -6,6 +6,8 @@ import Foundation
 /// `dataset-fashion-mnist` installs it.
 public struct DataLocation: Sendable {
     public var roots: [String]
+    /// Where `--download` puts data sets: `~/.cache/gauge`.
+    public var cache: String
 
     public static let debianFashionMNIST = "/usr/share/datasets/fashion-mnist"
 
@@ -14,7 +16,8 @@ public struct DataLocation: Sendable {
         if let explicit { roots.append(explicit) }
         if let env = environment["GAUGE_DATA"], !env.isEmpty { roots.append(env) }
         let home = environment["HOME"] ?? NSHomeDirectory()
-        roots.append(home + "/.cache/gauge")
+        cache = home + "/.cache/gauge"
+        roots.append(cache)
         self.roots = roots
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import Foundation
 import Models
 import Runtime
@@ -9,6 +10,9 @@ public struct TrainingArguments: ParsableArguments {
 
     @Option(help: "Folder holding the data sets (else GAUGE_DATA, else ~/.cache/gauge).")
     public var data: String?
+
+    @Flag(help: "When the data set is not found, fetch it from its official address into ~/.cache/gauge (SHA-256 checked, renamed into place when complete).")
+    public var download = false
 
     @Option(help: "Images per step (the paper: 250).")
     public var batch: Int = 250
@@ -56,6 +60,21 @@ public struct TrainingArguments: ParsableArguments {
         }
         if let learningRate, !(learningRate > 0) { throw ValidationError("--learning-rate must be positive") }
         if limit > 0 && limit < batch { throw ValidationError("--limit \(limit) is smaller than --batch \(batch)") }
+    }
+
+    /// Where to look for data: --data, GAUGE_DATA, ~/.cache/gauge.
+    public var location: DataLocation { DataLocation(explicit: data) }
+
+    /// Reads a data set; when it is not found and `--download` is given, fetches it with
+    /// `fetch` (into `location.cache`) and reads again.
+    public func read<T>(_ fetch: (DataLocation) throws -> Void, _ body: (DataLocation) throws(DataError) -> T) throws -> T {
+        do {
+            return try body(location)
+        } catch {
+            guard download, case .notFound = error else { throw error }
+        }
+        try fetch(location)
+        return try body(location)
     }
 
     /// The configuration with this command line's sampling and symmetry choices applied.
