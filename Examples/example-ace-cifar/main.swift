@@ -9,7 +9,7 @@ import Models
 struct ExampleACECIFAR: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "example-ace-cifar",
-        abstract: "Train ACE with symmetry statistics on CIFAR-10 (paper Fig. 3).",
+        abstract: "Train ACE with symmetry statistics on CIFAR-10 (paper Fig. 3, or Fig. 4 with --conv).",
         discussion: """
             Paper settings: batch 250, Adam with learning rate 0.0005 halving every 50 epochs. By \
             default 4 epochs (about 200 steps of ~1.8 s each per epoch on 2 cores, ~26 minutes in \
@@ -26,6 +26,9 @@ struct ExampleACECIFAR: ParsableCommand {
 
     @Option(help: "Epochs to train (the paper's long schedule: 300).")
     var epochs: Int = 4
+
+    @Flag(help: "Train the convolutional ACE of Fig. 4 (conv encoder, deconv decoder, Laplacian sampling) instead of Fig. 3's.")
+    var conv = false
 
     @Option(help: "Class drawn in the latent-grid figure: a name (airplane … truck) or 0-9.")
     var `class`: String = "horse"
@@ -44,7 +47,7 @@ struct ExampleACECIFAR: ParsableCommand {
     func run() throws {
         let progress = TrainingProgress(every: training.every)
         var options = try training.options(
-            training.configure(.cifar), epochs: epochs, classNames: CIFAR10.classNames)
+            training.configure(conv ? .cifarConv : .cifar), epochs: epochs, classNames: CIFAR10.classNames)
         options.figureClass = classIndex!
         progress.line("reading CIFAR-10 …")
         let fetch = { (location: DataLocation) in

@@ -26,8 +26,8 @@ public struct TrainingArguments: ParsableArguments {
     @Flag(help: "Train plain ACE, without the symmetry-statistics net and its warps (paper Fig. 1).")
     public var noSymmetryStatistics = false
 
-    @Option(help: "Latent sampling and its KL term: gaussian or laplacian.")
-    public var sampling: String = "gaussian"
+    @Option(help: "Latent sampling and its KL term: gaussian or laplacian (default: the paper's for the model; Laplacian only in Fig. 4).")
+    public var sampling: String?
 
     @Option(help: "Random seed (parameters, data order, distortions, sampling).")
     public var seed: UInt64 = 1
@@ -55,7 +55,7 @@ public struct TrainingArguments: ParsableArguments {
             throw ValidationError("--batch, --every, --threads and --half-life must be positive")
         }
         guard maxSteps >= 0, limit >= 0 else { throw ValidationError("--max-steps and --limit must not be negative") }
-        guard ["gaussian", "laplacian", "laplace"].contains(sampling) else {
+        if let sampling, !["gaussian", "laplacian", "laplace"].contains(sampling) {
             throw ValidationError("--sampling takes gaussian or laplacian, not \(sampling)")
         }
         if let learningRate, !(learningRate > 0) { throw ValidationError("--learning-rate must be positive") }
@@ -84,7 +84,7 @@ public struct TrainingArguments: ParsableArguments {
             config.symmetryNet = nil
             if !config.name.hasSuffix("-nosym") { config.name += "-nosym" }
         }
-        config.sampling = sampling == "gaussian" ? .gaussian : .laplace
+        if let sampling { config.sampling = sampling == "gaussian" ? .gaussian : .laplace }
         return config
     }
 

@@ -84,20 +84,38 @@ public enum ACE {
         return h.dense(config.classes)
     }
 
-    /// The shared tanh encoder and the labelled class's latent heads: μ and log σ = ½·(affine).
+    /// The shared encoder (tanh dense layers, or Fig. 4's convs and pools) and the labelled
+    /// class's latent heads: μ and log σ = ½·(affine).
     static func encoder(_ x: Tensor, labels: Tensor, _ config: ACEConfiguration) -> (Tensor, Tensor) {
-        var h = x.flattened()
+        var h = x
+        for conv in config.convolutional?.encoder ?? [] {
+            h = h.conv2d(conv.filters, kernel: conv.kernel, activation: .relu).maxPool(2)
+        }
+        h = h.flattened()
         for units in config.encoderHidden { h = h.dense(units, activation: .tanh) }
         let mean = h.denseByClass(config.latentPerClass, classes: config.classes, labels: labels)
         let logScale = h.denseByClass(config.latentPerClass, classes: config.classes, labels: labels) * 0.5
         return (mean, logScale)
     }
 
-    /// The labelled class's decoder: tanh hidden layers and sigmoid pixel probabilities.
+    /// The labelled class's decoder: tanh hidden layers and sigmoid pixel probabilities (for
+    /// Fig. 4, a dense layer to a feature map and transposed convs).
     static func decoder(_ z: Tensor, labels: Tensor, _ config: ACEConfiguration) -> Tensor {
         var h = z
         for units in config.decoderHidden {
             h = h.denseByClass(units, classes: config.classes, labels: labels, activation: .tanh)
+        }
+        if let conv = config.convolutional {
+            // The feature map the deconvs start from: the encoder's last, halved per pool.
+            let scale = 1 << conv.encoder.count
+            let (c, fh, fw) = (conv.encoder.last!.filters, config.height / scale, config.width / scale)
+            h = h.denseByClass(c * fh * fw, classes: config.classes, labels: labels, activation: .relu)
+                .reshaped([.batch, .fixed(c), .fixed(fh), .fixed(fw)])
+            for (i, layer) in conv.decoder.enumerated() {
+                let last = i == conv.decoder.count - 1
+                h = h.transposedConv2d(layer.filters, kernel: layer.kernel, stride: 2, activation: last ? .sigmoid : .relu)
+            }
+            return h
         }
         return h.denseByClass(config.pixels, classes: config.classes, labels: labels, activation: .sigmoid)
             .reshaped([.batch, .fixed(config.channels), .fixed(config.height), .fixed(config.width)])

@@ -23,6 +23,21 @@ public struct ACEConfiguration: Sendable {
         }
     }
 
+    /// Fig. 4's convolutional auto-encoder: convs (each followed by a 2×2 pool) replace the
+    /// encoder's hidden layers; after the decoder's hidden layers a dense layer to the last
+    /// feature map and transposed convs (stride 2) draw the image.
+    public struct ConvolutionalAE: Sendable {
+        /// Encoder convs as (filters, kernel), 'same', ReLU, each followed by a 2×2 max-pool.
+        public var encoder: [(filters: Int, kernel: Int)]
+        /// Decoder transposed convs as (filters, kernel), stride 2; the last has `channels` filters.
+        public var decoder: [(filters: Int, kernel: Int)]
+
+        public init(encoder: [(filters: Int, kernel: Int)], decoder: [(filters: Int, kernel: Int)]) {
+            self.encoder = encoder
+            self.decoder = decoder
+        }
+    }
+
     public var name: String
     /// Image channels, height and width.
     public var channels: Int
@@ -44,6 +59,8 @@ public struct ACEConfiguration: Sendable {
     /// Dropout on the classifier's input and hidden layer (2015a: 0.2 and 0.5).
     public var classifierInputDropout: Float
     public var classifierHiddenDropout: Float
+    /// Conv encoder and deconv decoder (Fig. 4), or nil for the fully connected AE.
+    public var convolutional: ConvolutionalAE? = nil
     /// The paper's Adam learning rate for this data set (App. A: 0.0015 MNIST, 0.0005 CIFAR-10).
     public var learningRate: Float = 0.0005
 
@@ -58,6 +75,21 @@ public struct ACEConfiguration: Sendable {
             convolutions: [(32, 3), (64, 3)], poolInput: false, convPadding: .same, hidden: 128),
         classifierFilters: [32, 64, 128], classifierHidden: 700, classifierInputDropout: 0.2,
         classifierHiddenDropout: 0.5)
+
+    /// Fig. 4: the shallow convolutional ACE on CIFAR-10 (PAPER.md §3.5): encoder conv 32@5×5 →
+    /// pool → conv 64@5×5 → pool → per-class heads (2 latents) from 64·8·8; decoder per class
+    /// 2 → 1500 → 1500 → 64·8·8, then deconv 5×5 stride 2 to 32@16×16 and to 3@32×32;
+    /// Laplacian sampling; classifier and SSN as Fig. 3. [ASSUMPTION, not the paper's: the two
+    /// deconvs are shared by the classes; everything before them is per class.]
+    public static let cifarConv: ACEConfiguration = {
+        var config = cifar
+        config.name = "ace-cifar-conv"
+        config.encoderHidden = []
+        config.decoderHidden = [1500, 1500]
+        config.sampling = .laplace
+        config.convolutional = ConvolutionalAE(encoder: [(32, 5), (64, 5)], decoder: [(32, 5), (3, 5)])
+        return config
+    }()
 
     /// The MNIST data sets of Figs. 1–2: plain 28², RTS 42² and TC 60² (PAPER.md §4).
     public enum MNISTVariant: String, Sendable, CaseIterable {

@@ -14,6 +14,10 @@ public enum ModelCatalog {
             name: "ace-cifar",
             summary: "ACE with spatial symmetry statistics on CIFAR-10 (paper Fig. 3): 3072-2048-2048, 2 latents and a decoder per class",
             build: { () throws(ModelError) in try ACE.model(.cifar) }),
+        ModelEntry(
+            name: "ace-cifar-conv",
+            summary: "Convolutional ACE with symmetry statistics on CIFAR-10 (paper Fig. 4): conv 32-64 encoder, 2 Laplacian latents, per-class 1500-1500 decoders, shared deconvs",
+            build: { () throws(ModelError) in try ACE.model(.cifarConv) }),
     ] + mnistEntries + [
         ModelEntry(
             name: "tiny-vae", summary: "Gaussian VAE on 28×28 images: 784-400-20-400-784",
