@@ -33,7 +33,9 @@ let package = Package(
                 "Graph", "Compiler", "Runtime", "Models",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .executableTarget(name: "gauge", dependencies: ["GaugeCLI"]),
+        // Counting wrappers around glibc's malloc, linked only into the `gauge` executable.
+        .target(name: "CAllocationCounter"),
+        .executableTarget(name: "gauge", dependencies: ["GaugeCLI", "CAllocationCounter"]),
         .target(
             name: "Experiments",
             dependencies: [

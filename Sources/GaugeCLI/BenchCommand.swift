@@ -5,8 +5,13 @@ import Graph
 import Runtime
 
 /// `gauge bench MODEL`: times whole training steps on synthetic data.
-struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct BenchCommand: ParsableCommand {
+    /// The process's heap-allocation count, when the executable counts them (`gauge` does).
+    nonisolated(unsafe) public static var heapAllocations: (() -> UInt64)?
+
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Time training steps (forward, backward, Adam) of a model on synthetic data.",
         discussion: """
@@ -39,14 +44,17 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Check every kernel's output for NaN or infinity (also GAUGE_CHECK_NUMERICS=1); slower.")
     var checkNumerics = false
 
-    func validate() throws {
+    @Flag(help: "Also count heap allocations in one more step, in the executor and in the whole step (feeding and reading losses).")
+    var allocations = false
+
+    public func validate() throws {
         guard batch > 0 else { throw ValidationError("--batch must be a positive integer, got \(batch)") }
         guard steps > 0 else { throw ValidationError("--steps must be a positive integer, got \(steps)") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative, got \(warmup)") }
         if let threads, threads <= 0 { throw ValidationError("--threads must be a positive integer, got \(threads)") }
     }
 
-    func run() throws {
+    public func run() throws {
         if let threads { Threads.set(threads) }
         let threads = Threads.count
         let built = try buildModel(model)
@@ -88,6 +96,25 @@ struct BenchCommand: ParsableCommand {
                 }
             }
             print("  compile (autodiff + optimizer + shape check + plan) \(ms(compileSeconds)) ms")
+        }
+        if allocations {
+            guard let count = Self.heapAllocations else {
+                print("  heap allocations: not counted (this executable has no allocation counter)")
+                return
+            }
+            let before = count()
+            try step.executor.run()
+            let inExecutor = count() - before
+            let beforeStep = count()
+            try step.run(state, feeding: feeds)
+            let inStep = count() - beforeStep
+            print("  heap allocations in one step after warm-up: \(inExecutor) in the executor's run, \(inStep) in the whole step (feeding inputs, reading losses)")
+            step.executor.allocationCounter = count
+            try step.executor.run()
+            step.executor.allocationCounter = nil
+            for (kernel, n) in step.executor.allocationProfile.sorted(by: { $0.value > $1.value }) where n > 0 {
+                print("    \(kernel.padding(toLength: 34, withPad: " ", startingAt: 0)) \(n)")
+            }
         }
     }
 

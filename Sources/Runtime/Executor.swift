@@ -137,19 +137,30 @@ public final class Executor {
         ParameterInitializer.initialize(plan.graph, seed: seed) { floats(plan.bufferOf[$0.index]) }
     }
 
+    /// Heap allocations per kernel name, filled by `run` while `allocationCounter` is set.
+    public var allocationProfile: [String: Int] = [:]
+    /// Reads the process's heap-allocation count (an executable that counts them provides it).
+    public var allocationCounter: (() -> UInt64)?
+
+    static func kernelName(_ instruction: Plan.Instruction) -> String {
+        switch instruction.kernel {
+        case .fused: return "fused element-wise"
+        case .gradientUpdate: return "per-class weight gradient + Adam"
+        case .primitive(let op): return op.name
+        }
+    }
+
     /// Runs every instruction in order, then applies the graph's updates.
     public func run() throws(RuntimeError) {
         for instruction in plan.instructions {
-            if profile != nil {
+            if let allocationCounter {
+                let before = allocationCounter()
+                try execute(instruction)
+                allocationProfile[Self.kernelName(instruction), default: 0] += Int(allocationCounter() - before)
+            } else if profile != nil {
                 let start = Clock.now()
                 try execute(instruction)
-                let name: String
-                switch instruction.kernel {
-                case .fused: name = "fused element-wise"
-                case .gradientUpdate: name = "per-class weight gradient + Adam"
-                case .primitive(let op): name = op.name
-                }
-                profile![name, default: 0] += Clock.now() - start
+                profile![Self.kernelName(instruction), default: 0] += Clock.now() - start
             } else {
                 try execute(instruction)
             }

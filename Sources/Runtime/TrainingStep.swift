@@ -24,7 +24,8 @@ public final class TrainingStep {
     public let plan: Plan
     /// What the compiler did: pass timings, node counts, fusion, memory.
     public let report: CompileReport
-    let executor: Executor
+    /// Runs the plan; `run(_:feeding:)` binds the state and feeds it first.
+    public let executor: Executor
     let losses: [Graph.Output]
     /// Seconds spent building the step graph: autodiff, optimizer update, shape check, plan.
     public let compileSeconds: Double

@@ -1,3 +1,5 @@
+import CAllocationCounter
 import GaugeCLI
 
+BenchCommand.heapAllocations = { gauge_heap_allocations() }
 GaugeCommand.main()

@@ -1,0 +1,10 @@
+#ifndef GAUGE_ALLOCATION_COUNTER_H
+#define GAUGE_ALLOCATION_COUNTER_H
+#include <stdint.h>
+
+/// Heap allocations (malloc, calloc, realloc, posix_memalign, aligned_alloc, memalign, valloc)
+/// made by every thread of the process since it started. Linking this target into an
+/// executable routes those calls through counting wrappers around glibc's own allocator.
+uint64_t gauge_heap_allocations(void);
+
+#endif
