@@ -26,6 +26,9 @@ public struct TrainingOptions: Sendable {
     public var classNames: [String]
     /// Test objects in the control strip.
     public var controlObjects = 4
+    /// Test images (whole batches, at least one) for the mixture bound of eq. 4.1, which runs
+    /// every class's decoder: `classes` evaluations per batch.
+    public var mixtureImages = 1000
 
     public init(configuration: ACEConfiguration, epochs: Int, output: String, classNames: [String]) {
         self.configuration = configuration
@@ -49,6 +52,11 @@ public struct EpochMetrics: Codable, Sendable {
         public var classificationError: Double
         public var reconstructionNats: Double
         public var klNats: Double
+        /// Eq. 4.1 without labels: Σ_c ω_c·(reconstruction, KL) with ω the classifier's softmax,
+        /// over the first `mixtureImages` test images (an upper bound on −log q(x) per image).
+        public var mixtureImages: Int
+        public var mixtureReconstructionNats: Double
+        public var mixtureKlNats: Double
     }
     public var epoch: Int
     public var steps: Int
@@ -103,7 +111,7 @@ public final class TrainingRun {
         } else {
             state = step.initialState(seed: o.seed)
         }
-        let evaluation = try Inference(model, batch: o.batch)
+        let evaluation = try Inference(ACE.model(o.configuration, perImageTerms: true), batch: o.batch)
         let figures = Figures(try Renderer(o.configuration))
         let perEpoch = batches.batchesPerEpoch
         var sums: [String: Double] = [:]
@@ -202,10 +210,45 @@ public final class TrainingRun {
             for term in Self.terms { totals[term, default: 0] += Double(out[term]![0]) }
         }
         let n = Double(count * b)
+        let mixture = try mixtureBound(inference, state)
         let test = EpochMetrics.Test(
             images: count * b, classificationError: Double(wrong) / n,
-            reconstructionNats: totals[Self.terms[0]]! / n, klNats: totals[Self.terms[1]]! / n)
+            reconstructionNats: totals[Self.terms[0]]! / n, klNats: totals[Self.terms[1]]! / n,
+            mixtureImages: mixture.images, mixtureReconstructionNats: mixture.reconstruction, mixtureKlNats: mixture.kl)
         return (test, first!)
+    }
+
+    /// The test-time mixture over classes (seed eq. 4.1, PAPER.md §1.6): every class's latent
+    /// head and decoder run on each image, weighted by the classifier's ω; per-image means.
+    func mixtureBound(_ inference: Inference, _ state: TrainingState) throws -> (images: Int, reconstruction: Double, kl: Double) {
+        let b = options.batch
+        let classes = options.configuration.classes
+        let batches = max(1, min(test.count, options.mixtureImages) / b)
+        var (reconstruction, kl) = (0.0, 0.0)
+        for k in 0..<batches {
+            let (images, labels) = test.gather(Array((k * b)..<((k + 1) * b)))
+            // ω does not depend on the label fed; read it once.
+            let logits = try inference.evaluate(state, feeding: ["image": .float32(images), "label": .int32(labels)])["logits"]!
+            var omega = [Double](repeating: 0, count: b * classes)
+            for i in 0..<b {
+                let row = logits[(i * classes)..<((i + 1) * classes)].map(Double.init)
+                let peak = row.max()!
+                let total = row.reduce(0) { $0 + exp($1 - peak) }
+                for c in 0..<classes { omega[i * classes + c] = exp(row[c] - peak) / total }
+            }
+            for c in 0..<classes {
+                let out = try inference.evaluate(
+                    state, feeding: ["image": .float32(images), "label": .int32(.init(repeating: Int32(c), count: b))],
+                    step: 1_000_000 + k * classes + c)
+                let (r, d) = (out["reconstruction_per_image"]!, out["kl_per_image"]!)
+                for i in 0..<b {
+                    reconstruction += omega[i * classes + c] * Double(r[i])
+                    kl += omega[i * classes + c] * Double(d[i])
+                }
+            }
+        }
+        let n = Double(batches * b)
+        return (batches * b, reconstruction / n, kl / n)
     }
 
     func appendMetrics(_ metrics: EpochMetrics) throws {

@@ -10,7 +10,9 @@ import Graph
 /// class's latent head and decoder run (`denseByClass`), which gives the same gradients as
 /// running all of them and contracting with the one-hot label (PAPER.md §1.1).
 public enum ACE {
-    public static func model(_ config: ACEConfiguration) throws(ModelError) -> Model {
+    /// With `perImageTerms`, also outputs `reconstruction_per_image` and `kl_per_image`
+    /// (`[batch]`, nats) for evaluation, e.g. the test-time mixture over classes (eq. 4.1).
+    public static func model(_ config: ACEConfiguration, perImageTerms: Bool = false) throws(ModelError) -> Model {
         try Model(config.name) {
             let x = Input("image", [.batch, .fixed(config.channels), .fixed(config.height), .fixed(config.width)])
             let y = Input("label", [.batch], dtype: .int32)
@@ -41,6 +43,15 @@ public enum ACE {
             Output("reconstruction", reconstruction)
             Output("latent_mean", mean)
             if let theta { Output("theta", theta) }
+            if perImageTerms {
+                Output(
+                    "reconstruction_per_image",
+                    bernoulliCrossEntropy(probabilities: reconstruction, target: x, perExample: true))
+                Output(
+                    "kl_per_image",
+                    config.sampling == .gaussian
+                        ? gaussianKL(mean, logScale, perExample: true) : laplaceKL(mean, logScale, perExample: true))
+            }
         }
     }
 

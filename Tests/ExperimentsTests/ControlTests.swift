@@ -78,4 +78,20 @@ import Testing
         #expect(abs(grid[11] - -1.448) < 1e-3 && abs(grid[17] - 1.034) < 1e-3)
         #expect(Figures.linspace(-4, 4, 20).first == -4 && Figures.linspace(-4, 4, 20).last == 4)
     }
+
+    /// The per-image terms used by the eq. 4.1 mixture add up to the batch's loss terms.
+    @Test(arguments: [ACEConfiguration.Sampling.gaussian, .laplace])
+    func perImageTermsSumToTheLosses(sampling: ACEConfiguration.Sampling) throws {
+        var config = ACEConfiguration.mnist(.plain)
+        (config.encoderHidden, config.decoderHidden, config.classifierFilters, config.classifierHidden) = ([8], [4], [2], 4)
+        config.sampling = sampling
+        let state = try TrainingStep(ACE.model(config), batch: 1, optimizer: .adam(learningRate: 0.001)).initialState(seed: 4)
+        let inference = try Inference(ACE.model(config, perImageTerms: true), batch: 3)
+        let images = (0..<(3 * 784)).map { Float(($0 * 7919) % 1000) / 1000 }
+        let out = try inference.evaluate(state, feeding: ["image": .float32(images), "label": .int32([2, 5, 9])], step: 3)
+        let (r, k) = (try #require(out["reconstruction_per_image"]), try #require(out["kl_per_image"]))
+        #expect(r.count == 3 && k.count == 3 && r.allSatisfy { $0 > 0 })
+        #expect(abs(r.reduce(0, +) - out["reconstruction_error"]![0]) <= 1e-5 * out["reconstruction_error"]![0])
+        #expect(abs(k.reduce(0, +) - out["generative_error"]![0]) <= 1e-4 * max(1, out["generative_error"]![0]))
+    }
 }

@@ -162,8 +162,12 @@ func expectRunFolder(_ dir: String, epochs: Int, side: Int, channels: Int, gridC
     let metrics = try #require(JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
     #expect(Set(metrics.keys) == ["epoch", "steps", "seconds", "learning_rate", "train", "test"])
     let test = try #require(metrics["test"] as? [String: Double])
-    #expect(Set(test.keys) == ["images", "classification_error", "reconstruction_nats", "kl_nats"])
+    #expect(Set(test.keys) == [
+        "images", "classification_error", "reconstruction_nats", "kl_nats", "mixture_images",
+        "mixture_reconstruction_nats", "mixture_kl_nats",
+    ])
     #expect((0...1).contains(test["classification_error"]!) && test["reconstruction_nats"]! > 0)
+    #expect(test["mixture_reconstruction_nats"]! > 0 && test["mixture_kl_nats"]! >= 0)
     let train = try #require(metrics["train"] as? [String: Double])
     #expect(Set(train.keys) == ["reconstruction", "kl", "classification", "total"])
 
@@ -218,6 +222,22 @@ func expectRunFolder(_ dir: String, epochs: Int, side: Int, channels: Int, gridC
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("MNIST not found (looked in /nonexistent/mnist, /nonexistent-home/.cache/gauge/mnist); using Fashion-MNIST instead"))
         #expect(r.stdout.contains("stopped after 1 steps (--max-steps)"))
+    }
+
+    /// Three steps straight, or two and then one more after --resume: the same checkpoint bytes
+    /// (parameters, Adam moments, step, data cursor).
+    @Test(.enabled(if: hasData, "set GAUGE_DATA to the data folder"))
+    func resumingEqualsAnUninterruptedRun() throws {
+        let (straight, split) = (scratchFolder("straight"), scratchFolder("split"))
+        defer { for d in [straight, split] { try? FileManager.default.removeItem(atPath: d) } }
+        let common = ["--variant", "plain", "--limit", "150", "--batch", "50", "--epochs", "2"]
+        #expect(try execute("example-ace-mnist", common + ["--max-steps", "4", "--out", straight]).status == 0)
+        #expect(try execute("example-ace-mnist", common + ["--max-steps", "2", "--out", split]).status == 0)
+        let resumed = try execute("example-ace-mnist", common + ["--max-steps", "2", "--out", split, "--resume"])
+        #expect(resumed.stdout.contains("resumed from \(split)/checkpoint.safetensors: epoch 1, step 2"))
+        let a = try Data(contentsOf: URL(fileURLWithPath: straight + "/checkpoint.safetensors"))
+        let b = try Data(contentsOf: URL(fileURLWithPath: split + "/checkpoint.safetensors"))
+        #expect(a.count > 1000 && a == b)
     }
 
     /// A whole tiny epoch of RTS on the real MNIST: made on the fly, trained, evaluated, drawn.

@@ -1,5 +1,9 @@
 /// Loss terms and latent-variable helpers, summed over the batch as in the paper's code
-/// (PAPER.md §1.2). Each is a composition of primitives, reported under its own name.
+/// (PAPER.md §1.2); with `perExample`, summed over all but the batch axis (`[batch]`), for
+/// per-image evaluation. Each is a composition of primitives, reported under its own name.
+
+/// The axes a loss sums: all, or all but the batch axis.
+func summedAxes(_ t: Tensor, _ perExample: Bool) -> [Int] { Array((perExample ? 1 : 0)..<t.rank) }
 
 extension Tensor {
     func composite(_ name: String, at: SourceLocation, _ body: (GraphBuilder) -> Tensor) -> Tensor {
@@ -23,7 +27,7 @@ public func bernoulliCrossEntropy(
 /// Σ Bernoulli cross-entropy of `target` under `probabilities`, clamped to [ε, 1 − ε] first
 /// (for warped decoder outputs, PAPER.md §2.1).
 public func bernoulliCrossEntropy(
-    probabilities: Tensor, target: Tensor, epsilon: Float = 1e-6, file: StaticString = #fileID,
+    probabilities: Tensor, target: Tensor, epsilon: Float = 1e-6, perExample: Bool = false, file: StaticString = #fileID,
     filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column
 ) -> Tensor {
     let at = SourceLocation(file, filePath, line, column)
@@ -37,7 +41,7 @@ public func bernoulliCrossEntropy(
         let oneMinusT = one.apply(.binary(.sub), [target], at: at)
         let ll = target.apply(.binary(.mul), [logP], at: at)
             .apply(.binary(.add), [oneMinusT.apply(.binary(.mul), [log1mP], at: at)], at: at)
-        return ll.apply(.reduce(.sum, axes: Array(0..<ll.rank), keepDims: false), at: at).apply(.unary(.neg), at: at)
+        return ll.apply(.reduce(.sum, axes: summedAxes(ll, perExample), keepDims: false), at: at).apply(.unary(.neg), at: at)
     }
 }
 
@@ -60,7 +64,7 @@ public func softmaxCrossEntropy(
 
 /// Σ KL(N(μ, σ²) ‖ N(0, 1)) with σ = exp(logScale): Σ ½(μ² + σ² − 1) − log σ.
 public func gaussianKL(
-    _ mean: Tensor, _ logScale: Tensor, file: StaticString = #fileID, filePath: StaticString = #filePath,
+    _ mean: Tensor, _ logScale: Tensor, perExample: Bool = false, file: StaticString = #fileID, filePath: StaticString = #filePath,
     line: UInt = #line, column: UInt = #column
 ) -> Tensor {
     let at = SourceLocation(file, filePath, line, column)
@@ -70,14 +74,14 @@ public func gaussianKL(
             .apply(.binary(.sub), [mean.scalar(1, at: at)], at: at)
             .apply(.binary(.mul), [mean.scalar(0.5, at: at)], at: at)
             .apply(.binary(.sub), [logScale], at: at)
-        return terms.apply(.reduce(.sum, axes: Array(0..<terms.rank), keepDims: false), at: at)
+        return terms.apply(.reduce(.sum, axes: summedAxes(terms, perExample), keepDims: false), at: at)
     }
 }
 
 /// Σ KL(Laplace(μ, b) ‖ Laplace(0, √½)) with b = σ√½, σ = exp(logScale) (PAPER.md §1.3):
 /// −log σ + |μ|/√½ + σ·exp(−|μ|/(σ√½)) − 1.
 public func laplaceKL(
-    _ mean: Tensor, _ logScale: Tensor, file: StaticString = #fileID, filePath: StaticString = #filePath,
+    _ mean: Tensor, _ logScale: Tensor, perExample: Bool = false, file: StaticString = #fileID, filePath: StaticString = #filePath,
     line: UInt = #line, column: UInt = #column
 ) -> Tensor {
     let at = SourceLocation(file, filePath, line, column)
@@ -91,7 +95,7 @@ public func laplaceKL(
             .apply(.binary(.sub), [logScale], at: at)
             .apply(.binary(.add), [decay], at: at)
             .apply(.binary(.sub), [mean.scalar(1, at: at)], at: at)
-        return terms.apply(.reduce(.sum, axes: Array(0..<terms.rank), keepDims: false), at: at)
+        return terms.apply(.reduce(.sum, axes: summedAxes(terms, perExample), keepDims: false), at: at)
     }
 }
 
