@@ -28,6 +28,15 @@ public final class Executor {
     private var fusedTempFloats: Int
     private var fusedWorkers: Int
     private let inputsByName: [String: NodeID]
+    /// Made once so that a run allocates nothing: element counts of each instruction's fused
+    /// inputs, the copies that apply the graph's updates, pointer lists for fused kernels, and
+    /// rows grouped by label for per-class GEMMs.
+    private let fusedInputCounts: [[Int]]
+    private let updateCopies: [(from: Int, to: Int, count: Int)]
+    private let inputPointers: UnsafeMutableBufferPointer<UnsafePointer<Float>>
+    private let outputPointers: UnsafeMutableBufferPointer<UnsafeMutablePointer<Float>>
+    private let biases: UnsafeMutableBufferPointer<Int>
+    private var rowGroups: RowGroups
 
     public init(_ plan: Plan, seed: UInt64 = 0) {
         self.plan = plan
@@ -59,12 +68,47 @@ public final class Executor {
         }.max() ?? 0
         fusedWorkers = Threads.count
         fusedTemps = .allocate(capacity: max(fusedTempFloats * fusedWorkers, 1))
+        fusedInputCounts = plan.instructions.map { i in
+            let counts = i.inputShapes.map { $0.reduce(1, *) }
+            guard case .gradientUpdate(let gemm, _, let slot) = i.kernel, case .groupedMatmulWeightGrad(let classes) = gemm
+            else { return counts }
+            // The update's operands after the GEMM's three, with the gradient block at `slot`.
+            var rest = Array(counts[3...])
+            rest.insert(classes * i.inputShapes[0][1] * i.inputShapes[1][1], at: slot)
+            return rest
+        }
+        updateCopies = plan.graph.updates.map { update in
+            (plan.bufferOf[update.value.index], plan.bufferOf[update.target.index],
+             plan.graph[update.target].shape.elementCount(batch: plan.batch))
+        }
+        let most = max(1, plan.instructions.map { max($0.inputs.count, $0.outputs.count) + 1 }.max() ?? 1)
+        inputPointers = .allocate(capacity: most)
+        outputPointers = .allocate(capacity: most)
+        biases = .allocate(capacity: most)
+        var rows = 1, classes = 1
+        for i in plan.instructions {
+            switch plan.graph[i.node].op {
+            case .groupedMatmul, .groupedMatmulWeightGrad:
+                rows = max(rows, i.inputShapes[0][0])
+                classes = max(classes, i.inputShapes[1][0])
+            default: break
+            }
+            if case .gradientUpdate(let gemm, _, _) = i.kernel, case .groupedMatmulWeightGrad(let c) = gemm {
+                rows = max(rows, i.inputShapes[0][0])
+                classes = max(classes, c)
+            }
+        }
+        rowGroups = RowGroups(rows: rows, classes: classes)
     }
 
     deinit {
         for raw in allocated { raw.deallocate() }
         scratch.deallocate()
         fusedTemps.deallocate()
+        inputPointers.deallocate()
+        outputPointers.deallocate()
+        biases.deallocate()
+        rowGroups.deallocate()
     }
 
     /// Makes a leaf's buffer the caller's memory (parameters and optimizer state kept outside
@@ -152,26 +196,24 @@ public final class Executor {
 
     /// Runs every instruction in order, then applies the graph's updates.
     public func run() throws(RuntimeError) {
-        for instruction in plan.instructions {
+        for (index, instruction) in plan.instructions.enumerated() {
             if let allocationCounter {
                 let before = allocationCounter()
-                try execute(instruction)
+                try execute(instruction, index)
                 allocationProfile[Self.kernelName(instruction), default: 0] += Int(allocationCounter() - before)
             } else if profile != nil {
                 let start = Clock.now()
-                try execute(instruction)
+                try execute(instruction, index)
                 profile![Self.kernelName(instruction), default: 0] += Clock.now() - start
             } else {
-                try execute(instruction)
+                try execute(instruction, index)
             }
             if checkNumerics, plan.graph[instruction.node].dtype == .float32 {
                 try checkFinite(instruction)
             }
         }
-        for update in plan.graph.updates {
-            let n = plan.graph[update.target].shape.elementCount(batch: plan.batch)
-            let (from, to) = (plan.bufferOf[update.value.index], plan.bufferOf[update.target.index])
-            if from != to { floats(to).update(from: floats(from), count: n) }
+        for (from, to, n) in updateCopies where from != to {
+            floats(to).update(from: floats(from), count: n)
         }
     }
 
@@ -200,7 +242,12 @@ public final class Executor {
             "\(node.what): index \(index) is outside 0..<\(limit)", at: node.location)
     }
 
-    private func execute(_ i: Plan.Instruction) throws(RuntimeError) {
+    /// Rows grouped by the labels in `buffer`; throws if a label is outside 0..<classes.
+    private func groupRows(_ buffer: Int, count: Int, classes: Int, _ i: Plan.Instruction) throws(RuntimeError) {
+        guard rowGroups.fill(ints(buffer), count: count, classes: classes) else { throw badLabel(i, classes) }
+    }
+
+    private func execute(_ i: Plan.Instruction, _ index: Int) throws(RuntimeError) {
         let y = floats(i.output)
         let n = i.outputShape.reduce(1, *)
         func x(_ k: Int) -> UnsafeMutablePointer<Float> { floats(i.inputs[k]) }
@@ -209,9 +256,7 @@ public final class Executor {
             case .groupedMatmulWeightGrad(let classes) = gemm
         {
             let (rows, k, cols) = (s(0)[0], s(0)[1], s(1)[1])
-            guard let groups = GEMM.groups(ints(i.inputs[2]), count: rows, classes: classes) else {
-                throw badLabel(i, classes)
-            }
+            try groupRows(i.inputs[2], count: rows, classes: classes, i)
             try growFusedTemps()
             // Per class: pack its rows once, then make the gradient `rowBlock` rows of [k, cols] at
             // a time and run the update on exactly those elements.
@@ -219,13 +264,18 @@ public final class Executor {
             let packedA = scratch
             let packedG = scratch + rows * k
             let block = scratch + rows * (k + cols)
-            var inputs = (3..<i.inputs.count).map { UnsafePointer(x($0)) }
-            var counts = (3..<i.inputs.count).map { i.inputShapes[$0].reduce(1, *) }
-            inputs.insert(UnsafePointer(block), at: slot)
-            counts.insert(classes * k * cols, at: slot)
-            var bias = [Int](repeating: 0, count: inputs.count)
-            let outputs = i.outputs.map { floats($0) }
-            for (c, members) in groups.enumerated() {
+            // The update's operands: inputs 3… with the gradient block inserted at `slot`.
+            let operandCount = i.inputs.count - 2
+            for j in 0..<operandCount {
+                inputPointers[j] = j == slot ? UnsafePointer(block) : UnsafePointer(x(j < slot ? j + 3 : j + 2))
+                biases[j] = 0
+            }
+            for (j, buffer) in i.outputs.enumerated() { outputPointers[j] = floats(buffer) }
+            let inputs = UnsafeBufferPointer(rebasing: inputPointers[0..<operandCount])
+            let outputs = UnsafeBufferPointer(rebasing: outputPointers[0..<i.outputs.count])
+            let bias = UnsafeBufferPointer(rebasing: biases[0..<operandCount])
+            for c in 0..<classes {
+                let members = rowGroups.members(c)
                 for (r, row) in members.enumerated() {
                     (packedA + r * k).update(from: x(0) + row * k, count: k)
                     (packedG + r * cols).update(from: x(1) + row * cols, count: cols)
@@ -241,9 +291,9 @@ public final class Executor {
                             lda: k, packedG, ldb: cols, block, ldc: cols)
                     }
                     let start = (c * k + k0) * cols
-                    bias[slot] = start
+                    biases[slot] = start
                     FusedKernel.run(
-                        program, inputs: inputs, inputCounts: counts, outputs: outputs, count: classes * k * cols,
+                        program, inputs: inputs, inputCounts: fusedInputCounts[index], outputs: outputs, count: classes * k * cols,
                         temps: fusedTemps, workers: Threads.count, range: start..<(start + rowsHere * cols), bias: bias)
                     k0 += rowsHere
                 }
@@ -252,10 +302,12 @@ public final class Executor {
         }
         if case .fused(let program) = i.kernel {
             try growFusedTemps()
+            for (j, buffer) in i.inputs.enumerated() { inputPointers[j] = UnsafePointer(floats(buffer)) }
+            for (j, buffer) in i.outputs.enumerated() { outputPointers[j] = floats(buffer) }
             FusedKernel.run(
-                program, inputs: i.inputs.indices.map { UnsafePointer(x($0)) },
-                inputCounts: i.inputShapes.map { $0.reduce(1, *) }, outputs: i.outputs.map { floats($0) }, count: n,
-                temps: fusedTemps, workers: Threads.count)
+                program, inputs: UnsafeBufferPointer(rebasing: inputPointers[0..<i.inputs.count]),
+                inputCounts: fusedInputCounts[index], outputs: UnsafeBufferPointer(rebasing: outputPointers[0..<i.outputs.count]),
+                count: n, temps: fusedTemps, workers: Threads.count)
             return
         }
         switch i.op {
@@ -267,17 +319,13 @@ public final class Executor {
             GEMM.matmul(x(0), s(0), x(1), s(1), transposeA: ta, transposeB: tb, y)
         case .groupedMatmul(let transposeWeights):
             let classes = s(1)[0]
-            guard let groups = GEMM.groups(ints(i.inputs[2]), count: s(0)[0], classes: classes) else {
-                throw badLabel(i, classes)
-            }
+            try groupRows(i.inputs[2], count: s(0)[0], classes: classes, i)
             GEMM.groupedMatmul(
                 x(0), rows: s(0)[0], k: s(0)[1], x(1), classes: classes, n: i.outputShape[1],
-                transposeWeights: transposeWeights, groups: groups, y, scratch: scratch)
+                transposeWeights: transposeWeights, groups: rowGroups, y, scratch: scratch)
         case .groupedMatmulWeightGrad(let classes):
-            guard let groups = GEMM.groups(ints(i.inputs[2]), count: s(0)[0], classes: classes) else {
-                throw badLabel(i, classes)
-            }
-            GEMM.groupedWeightGrad(x(0), k: s(0)[1], x(1), n: s(1)[1], groups: groups, y, scratch: scratch)
+            try groupRows(i.inputs[2], count: s(0)[0], classes: classes, i)
+            GEMM.groupedWeightGrad(x(0), k: s(0)[1], x(1), n: s(1)[1], groups: rowGroups, y, scratch: scratch)
         case .unary(let f):
             Elementwise.unary(f, x(0), y, n)
         case .binary(let f):
@@ -305,7 +353,7 @@ public final class Executor {
         case .slice(let axis, let start, let end):
             Layout.slice(x(0), s(0), axis: axis, start: start, end: end, y)
         case .concat(let axis):
-            Layout.concat(i.inputs.indices.map { (UnsafePointer(x($0)), s($0)) }, axis: axis, y, i.outputShape)
+            Layout.concat(parts: i.inputs.count, { (UnsafePointer(x($0)), s($0)) }, axis: axis, y, i.outputShape)
         case .gatherRows:
             let rowSize = s(0).dropFirst().reduce(1, *)
             if let bad = Layout.gatherRows(x(0), rows: s(0)[0], rowSize: rowSize, ints(i.inputs[1]), count: s(1)[0], y) {

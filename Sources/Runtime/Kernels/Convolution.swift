@@ -1,5 +1,4 @@
 import Compiler
-import Dispatch
 import Graph
 
 /// Convolutions by im2col + GEMM (NCHW): forward, transposed (the input gradient), filter gradient.
@@ -83,18 +82,66 @@ enum Convolution {
     static let maxWorkers = Plan.convWorkers
     static let filterGradBlocks = Plan.convFilterBlocks
 
-    /// Runs `body(task, worker)` for every task, tasks dealt to workers round-robin.
-    static func parallel(_ tasks: Int, _ body: @Sendable (Int, Int) -> Void) {
+    /// Runs `job` for every task, tasks dealt to workers round-robin.
+    static func parallel<J: TaskJob>(_ tasks: Int, _ job: J) {
         let workers = min(Threads.count, maxWorkers, tasks)
         if workers <= 1 {
-            for t in 0..<tasks { body(t, 0) }
+            for t in 0..<tasks { job.run(task: t, worker: 0) }
             return
         }
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
+        WorkerPool.shared.run(parts: workers, RoundRobin(job: job, tasks: tasks, workers: workers))
+    }
+
+    struct RoundRobin<J: TaskJob>: ParallelJob {
+        let job: J
+        let tasks: Int, workers: Int
+        func run(part w: Int) {
             var t = w
             while t < tasks {
-                body(t, w)
+                job.run(task: t, worker: w)
                 t += workers
+            }
+        }
+    }
+
+    /// One image of the forward convolution: im2col, then one GEMM.
+    struct Forward: TaskJob {
+        let g: ConvGeometry, p: ConvPointers, out: Int
+        func run(task n: Int, worker: Int) {
+            let col = p.scratch + worker * g.columnRows * g.columnCols
+            g.im2col(p.x + n * g.channels * g.height * g.width, col)
+            GEMM.call(
+                transposeA: false, transposeB: false, m: out, n: g.columnCols, k: g.columnRows, p.w,
+                lda: g.columnRows, col, ldb: g.columnCols, p.y + n * out * g.columnCols, ldc: g.columnCols)
+        }
+    }
+
+    /// One image of the transposed convolution: one GEMM, then col2im.
+    struct Transposed: TaskJob {
+        let g: ConvGeometry, p: ConvPointers, image: Int, channels: Int
+        func run(task n: Int, worker: Int) {
+            let col = p.scratch + worker * g.columnRows * g.columnCols
+            // col [O·kh·kw, h·w] = wᵀ [O·kh·kw, C] · x_n [C, h·w]
+            GEMM.call(
+                transposeA: true, transposeB: false, m: g.columnRows, n: g.columnCols, k: channels, p.w,
+                lda: g.columnRows, p.x + n * channels * g.columnCols, ldb: g.columnCols, col, ldc: g.columnCols)
+            (p.y + n * image).update(repeating: 0, count: image)
+            g.col2im(col, p.y + n * image)
+        }
+    }
+
+    /// One block of images' filter-gradient partial sum.
+    struct FilterGradBlock: TaskJob {
+        let g: ConvGeometry, p: ConvPointers, out: Int, filter: Int, images: Int, blocks: Int
+        func run(task b: Int, worker: Int) {
+            let col = p.scratch + worker * g.columnRows * g.columnCols
+            let partial = p.y + b * filter
+            for n in (images * b / blocks)..<(images * (b + 1) / blocks) {
+                g.im2col(p.x + n * g.channels * g.height * g.width, col)
+                GEMM.call(
+                    transposeA: false, transposeB: true, m: out, n: g.columnRows, k: g.columnCols,
+                    p.w + n * out * g.columnCols, lda: g.columnCols, col, ldb: g.columnCols,
+                    beta: n == images * b / blocks ? 0 : 1, partial, ldc: g.columnRows)
             }
         }
     }
@@ -109,13 +156,7 @@ enum Convolution {
             stride: stride, padding: padding)
         let p = ConvPointers(x: x, w: w, y: y, scratch: col)
         let out = wShape[0]
-        parallel(xShape[0]) { n, worker in
-            let col = p.scratch + worker * g.columnRows * g.columnCols
-            g.im2col(p.x + n * g.channels * g.height * g.width, col)
-            GEMM.call(
-                transposeA: false, transposeB: false, m: out, n: g.columnCols, k: g.columnRows, p.w,
-                lda: g.columnRows, col, ldb: g.columnCols, p.y + n * out * g.columnCols, ldc: g.columnCols)
-        }
+        parallel(xShape[0], Forward(g: g, p: p, out: out))
     }
 
     /// The adjoint of `forward` in its input: `x [N, C, h, w]` (the convolved side) with
@@ -132,15 +173,7 @@ enum Convolution {
         let image = out * height * width
         let channels = xShape[1]
         let p = ConvPointers(x: x, w: w, y: y, scratch: col)
-        parallel(xShape[0]) { n, worker in
-            let col = p.scratch + worker * g.columnRows * g.columnCols
-            // col [O·kh·kw, h·w] = wᵀ [O·kh·kw, C] · x_n [C, h·w]
-            GEMM.call(
-                transposeA: true, transposeB: false, m: g.columnRows, n: g.columnCols, k: channels, p.w,
-                lda: g.columnRows, p.x + n * channels * g.columnCols, ldb: g.columnCols, col, ldc: g.columnCols)
-            (p.y + n * image).update(repeating: 0, count: image)
-            g.col2im(col, p.y + n * image)
-        }
+        parallel(xShape[0], Transposed(g: g, p: p, image: image, channels: channels))
     }
 
     /// `dw [O, C, kh, kw] = Σ_n dy_n [O, oh·ow] · im2col(x_n)ᵀ`.
@@ -158,21 +191,16 @@ enum Convolution {
         let blocks = min(filterGradBlocks, images)
         let partials = col + maxWorkers * g.columnRows * g.columnCols
         let p = ConvPointers(x: x, w: dy, y: partials, scratch: col)
-        parallel(blocks) { b, worker in
-            let col = p.scratch + worker * g.columnRows * g.columnCols
-            let partial = p.y + b * filter
-            for n in (images * b / blocks)..<(images * (b + 1) / blocks) {
-                g.im2col(p.x + n * g.channels * g.height * g.width, col)
-                GEMM.call(
-                    transposeA: false, transposeB: true, m: out, n: g.columnRows, k: g.columnCols,
-                    p.w + n * out * g.columnCols, lda: g.columnCols, col, ldb: g.columnCols,
-                    beta: n == images * b / blocks ? 0 : 1, partial, ldc: g.columnRows)
-            }
-        }
+        parallel(blocks, FilterGradBlock(g: g, p: p, out: out, filter: filter, images: images, blocks: blocks))
         dw.update(from: partials, count: filter)
         for b in 1..<max(blocks, 1) {
             let partial = partials + b * filter
             for i in 0..<filter { dw[i] += partial[i] }
         }
     }
+}
+
+/// One task of a parallel kernel, given the worker running it (for its scratch slice).
+protocol TaskJob {
+    func run(task: Int, worker: Int)
 }

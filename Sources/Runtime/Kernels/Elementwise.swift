@@ -82,7 +82,7 @@ enum Elementwise {
             let inner = outShape.last ?? 1
             let ia = sa.last ?? 0
             let ib = sb.last ?? 0
-            forEachRow(outShape, [sa, sb, so]) { o in
+            forEachRow(outShape, StrideSets(sa, sb, so)) { o in
                 for j in 0..<inner { out[o[2] + j] = f(a[o[0] + j * ia], b[o[1] + j * ib]) }
             }
         }
@@ -115,7 +115,9 @@ enum Elementwise {
         _ m: UnsafePointer<Float>, _ mShape: [Int], _ a: UnsafePointer<Float>, _ aShape: [Int],
         _ b: UnsafePointer<Float>, _ bShape: [Int], _ out: UnsafeMutablePointer<Float>, _ outShape: [Int]
     ) {
-        let strides = [mShape, aShape, bShape, outShape].map { broadcastStrides($0, to: outShape) }
+        let strides = StrideSets(
+            broadcastStrides(mShape, to: outShape), broadcastStrides(aShape, to: outShape),
+            broadcastStrides(bShape, to: outShape), broadcastStrides(outShape, to: outShape))
         let inner = outShape.last ?? 1
         let (im, ia, ib) = (strides[0].last ?? 0, strides[1].last ?? 0, strides[2].last ?? 0)
         forEachRow(outShape, strides) { o in
@@ -131,7 +133,7 @@ enum Elementwise {
         let so = broadcastStrides(outShape, to: outShape)
         let inner = outShape.last ?? 1
         let ix = sx.last ?? 0
-        forEachRow(outShape, [sx, so]) { o in
+        forEachRow(outShape, StrideSets(sx, so)) { o in
             for j in 0..<inner { out[o[1] + j] = x[o[0] + j * ix] }
         }
     }

@@ -2,7 +2,6 @@
     import Glibc
 #endif
 import Compiler
-import Dispatch
 import Graph
 
 /// Runs an `ElementwiseProgram` in chunks: each step is one tight loop over a chunk held in
@@ -22,16 +21,16 @@ enum FusedKernel {
     }
 
     /// Runs the program over elements `range` (default: all `n`). A full-size input k is read at
-    /// `inputs[k] + i − bias[k]`, so an input may hold just the range (a gradient block).
+    /// `inputs[k] + i − bias[k]` (bias 0 when nil), so an input may hold just the range (a
+    /// gradient block). The pointer lists are the caller's memory: nothing is allocated here.
     static func run(
-        _ program: ElementwiseProgram, inputs: [UnsafePointer<Float>], inputCounts: [Int],
-        outputs: [UnsafeMutablePointer<Float>], count n: Int, temps: UnsafeMutablePointer<Float>, workers: Int,
-        range: Range<Int>? = nil, bias: [Int]? = nil
+        _ program: ElementwiseProgram, inputs: UnsafeBufferPointer<UnsafePointer<Float>>, inputCounts: [Int],
+        outputs: UnsafeBufferPointer<UnsafeMutablePointer<Float>>, count n: Int, temps: UnsafeMutablePointer<Float>,
+        workers: Int, range: Range<Int>? = nil, bias: UnsafeBufferPointer<Int>? = nil
     ) {
         let range = range ?? 0..<n
         let perWorker = tempFloats(program, inputs: inputs.count)
-        let shared = FusedArguments(
-            inputs: inputs, outputs: outputs, temps: temps, bias: bias ?? Array(repeating: 0, count: inputs.count))
+        let shared = FusedArguments(inputs: inputs, outputs: outputs, temps: temps, bias: bias)
         let size = range.count
         let parts = size >= parallelThreshold ? max(1, min(workers, size / chunk)) : 1
         if parts == 1 {
@@ -39,10 +38,25 @@ enum FusedKernel {
             return
         }
         let chunks = (size + chunk - 1) / chunk
-        DispatchQueue.concurrentPerform(iterations: parts) { w in
+        WorkerPool.shared.run(
+            parts: parts,
+            ChunkRanges(
+                program: program, args: shared, inputCounts: inputCounts, range: range, chunks: chunks, parts: parts,
+                perWorker: perWorker))
+    }
+
+    /// Worker w runs its share of whole chunks with its own slice of the temporaries.
+    struct ChunkRanges: ParallelJob {
+        let program: ElementwiseProgram
+        let args: FusedArguments
+        let inputCounts: [Int]
+        let range: Range<Int>
+        let chunks: Int, parts: Int, perWorker: Int
+
+        func run(part w: Int) {
             let first = range.lowerBound + chunks * w / parts * chunk
             let last = min(range.upperBound, range.lowerBound + chunks * (w + 1) / parts * chunk)
-            runRange(program, shared, inputCounts, first..<last, temps: shared.temps + w * perWorker)
+            runRange(program, args, inputCounts, first..<last, temps: args.temps + w * perWorker)
         }
     }
 
@@ -56,7 +70,7 @@ enum FusedKernel {
             let len = min(chunk, range.upperBound - base)
             func resolve(_ o: ElementwiseProgram.Operand) -> Resolved {
                 switch o {
-                case .full(let k): return .pointer(args.inputs[k] + (base - args.bias[k]))
+                case .full(let k): return .pointer(args.inputs[k] + (base - (args.bias?[k] ?? 0)))
                 case .scalar(let k): return .value(args.inputs[k][0])
                 case .constant(let v): return .value(v)
                 case .step(let s): return .pointer(UnsafePointer(temps + s * chunk))
@@ -141,8 +155,8 @@ enum FusedKernel {
 
 /// Pointers handed to the workers of a fused kernel; each writes disjoint ranges.
 struct FusedArguments: @unchecked Sendable {
-    let inputs: [UnsafePointer<Float>]
-    let outputs: [UnsafeMutablePointer<Float>]
+    let inputs: UnsafeBufferPointer<UnsafePointer<Float>>
+    let outputs: UnsafeBufferPointer<UnsafeMutablePointer<Float>>
     let temps: UnsafeMutablePointer<Float>
-    let bias: [Int]
+    let bias: UnsafeBufferPointer<Int>?
 }

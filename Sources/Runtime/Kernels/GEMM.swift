@@ -1,5 +1,4 @@
 import CBLAS
-import Dispatch
 
 /// Matrix products through OpenBLAS (row-major `cblas_sgemm`).
 ///
@@ -7,12 +6,6 @@ import Dispatch
 /// (its partition moves edge micro-kernels). So OpenBLAS runs single-threaded, and a large GEMM
 /// is cut into column blocks chosen from its shape alone, which `Threads.count` workers share:
 /// every output element is computed by the same call whatever the thread count.
-/// Operand pointers handed to worker threads; each worker writes disjoint columns of `c`.
-struct SendablePointers: @unchecked Sendable {
-    let a: UnsafePointer<Float>
-    let b: UnsafePointer<Float>
-    let c: UnsafeMutablePointer<Float>
-}
 
 enum GEMM {
     /// Columns per block when a GEMM is split; the block count depends only on the shape.
@@ -31,20 +24,34 @@ enum GEMM {
             call(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb, beta: beta, c, ldc: ldc)
             return
         }
-        let shared = SendablePointers(a: a, b: b, c: c)
-        let workers = min(Threads.count, blocks)
-        let run: @Sendable (Int) -> Void = { worker in
+        let job = ColumnBlocks(
+            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
+            ldb: ldb, beta: beta, c: c, ldc: ldc, blocks: blocks, workers: min(Threads.count, blocks))
+        WorkerPool.shared.run(parts: job.workers, job)
+    }
+
+    /// A split GEMM: worker w computes column blocks w, w + workers, …
+    struct ColumnBlocks: ParallelJob {
+        let transposeA: Bool, transposeB: Bool
+        let m: Int, n: Int, k: Int
+        let alpha: Float
+        let a: UnsafePointer<Float>, lda: Int
+        let b: UnsafePointer<Float>, ldb: Int
+        let beta: Float
+        let c: UnsafeMutablePointer<Float>, ldc: Int
+        let blocks: Int, workers: Int
+
+        func run(part worker: Int) {
             var block = worker
             while block < blocks {
                 let j0 = block * blockColumns
                 let width = min(blockColumns, n - j0)
-                let bBlock = transposeB ? shared.b + j0 * ldb : shared.b + j0
-                call(transposeA: transposeA, transposeB: transposeB, m: m, n: width, k: k, alpha: alpha, shared.a, lda: lda,
-                    bBlock, ldb: ldb, beta: beta, shared.c + j0, ldc: ldc)
+                call(
+                    transposeA: transposeA, transposeB: transposeB, m: m, n: width, k: k, alpha: alpha, a, lda: lda,
+                    transposeB ? b + j0 * ldb : b + j0, ldb: ldb, beta: beta, c + j0, ldc: ldc)
                 block += workers
             }
         }
-        if workers == 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: run) }
     }
 
     /// One `cblas_sgemm` call.
@@ -76,26 +83,17 @@ enum GEMM {
             c, ldc: n)
     }
 
-    /// Rows grouped by label: indices of the rows of each class. Nil if a label is out of range.
-    static func groups(_ labels: UnsafePointer<Int32>, count: Int, classes: Int) -> [[Int]]? {
-        var groups = Array(repeating: [Int](), count: classes)
-        for i in 0..<count {
-            let c = Int(labels[i])
-            guard c >= 0 && c < classes else { return nil }
-            groups[c].append(i)
-        }
-        return groups
-    }
-
     /// `y[b] = x[b] · w[labels[b]]` (or `· w[labels[b]]ᵀ`): one GEMM per class over its rows.
     static func groupedMatmul(
         _ x: UnsafePointer<Float>, rows: Int, k: Int, _ w: UnsafePointer<Float>, classes: Int, n: Int,
-        transposeWeights: Bool, groups: [[Int]], _ y: UnsafeMutablePointer<Float>,
+        transposeWeights: Bool, groups: RowGroups, _ y: UnsafeMutablePointer<Float>,
         scratch: UnsafeMutablePointer<Float>
     ) {
         let px = scratch
         let py = scratch + rows * k
-        for (c, members) in groups.enumerated() where !members.isEmpty {
+        for c in 0..<groups.classes {
+            let members = groups.members(c)
+            if members.isEmpty { continue }
             for (r, row) in members.enumerated() { (px + r * k).update(from: x + row * k, count: k) }
             sgemm(
                 transposeA: false, transposeB: transposeWeights, m: members.count, n: n, k: k, px, lda: k,
@@ -104,33 +102,17 @@ enum GEMM {
         }
     }
 
-    /// One class's block `Σ_{b in members} a[b]ᵀ · g[b]` (`[k, n]`, zero when there are no rows).
-    static func classWeightGrad(
-        _ a: UnsafePointer<Float>, k: Int, _ g: UnsafePointer<Float>, n: Int, members: [Int],
-        _ out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
-    ) {
-        guard !members.isEmpty else {
-            out.update(repeating: 0, count: k * n)
-            return
-        }
-        let pa = scratch
-        let pg = scratch + members.count * k
-        for (r, row) in members.enumerated() {
-            (pa + r * k).update(from: a + row * k, count: k)
-            (pg + r * n).update(from: g + row * n, count: n)
-        }
-        sgemm(transposeA: true, transposeB: false, m: k, n: n, k: members.count, pa, lda: k, pg, ldb: n, out, ldc: n)
-    }
-
     /// `out[c] = Σ_{b in class c} a[b]ᵀ · g[b]`: `[classes, k, n]`, zero for classes with no rows.
     static func groupedWeightGrad(
-        _ a: UnsafePointer<Float>, k: Int, _ g: UnsafePointer<Float>, n: Int, groups: [[Int]],
+        _ a: UnsafePointer<Float>, k: Int, _ g: UnsafePointer<Float>, n: Int, groups: RowGroups,
         _ out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
     ) {
-        let largest = groups.map(\.count).max() ?? 0
+        var largest = 0
+        for c in 0..<groups.classes { largest = max(largest, groups.members(c).count) }
         let pa = scratch
         let pg = scratch + largest * k
-        for (c, members) in groups.enumerated() {
+        for c in 0..<groups.classes {
+            let members = groups.members(c)
             let dst = out + c * k * n
             guard !members.isEmpty else {
                 dst.update(repeating: 0, count: k * n)
@@ -142,5 +124,54 @@ enum GEMM {
             }
             sgemm(transposeA: true, transposeB: false, m: k, n: n, k: members.count, pa, lda: k, pg, ldb: n, dst, ldc: n)
         }
+    }
+}
+
+/// Rows of a batch grouped by class label, in memory made once (no allocation per step):
+/// class c's rows, in batch order, are `order[starts[c]..<starts[c + 1]]`.
+struct RowGroups {
+    let capacity: Int
+    let classCapacity: Int
+    private(set) var classes = 0
+    private let order: UnsafeMutablePointer<Int>
+    private let starts: UnsafeMutablePointer<Int>
+
+    init(rows: Int, classes: Int) {
+        capacity = max(rows, 1)
+        classCapacity = max(classes, 1)
+        order = .allocate(capacity: capacity)
+        starts = .allocate(capacity: classCapacity + 1)
+    }
+
+    func deallocate() {
+        order.deallocate()
+        starts.deallocate()
+    }
+
+    /// Class `c`'s rows.
+    func members(_ c: Int) -> UnsafeBufferPointer<Int> {
+        UnsafeBufferPointer(start: order + starts[c], count: starts[c + 1] - starts[c])
+    }
+
+    /// Sorts `count` rows by `labels` into `classes` groups; false if a label is out of range.
+    mutating func fill(_ labels: UnsafePointer<Int32>, count: Int, classes: Int) -> Bool {
+        precondition(count <= capacity && classes <= classCapacity)
+        self.classes = classes
+        starts.update(repeating: 0, count: classes + 1)
+        for i in 0..<count {
+            let c = Int(labels[i])
+            guard c >= 0 && c < classes else { return false }
+            starts[c + 1] += 1
+        }
+        for c in 0..<classes { starts[c + 1] += starts[c] }
+        // Place rows using starts as cursors, then shift the cursors back.
+        for i in 0..<count {
+            let c = Int(labels[i])
+            order[starts[c]] = i
+            starts[c] += 1
+        }
+        for c in stride(from: classes, to: 0, by: -1) { starts[c] = starts[c - 1] }
+        starts[0] = 0
+        return true
     }
 }

@@ -3,14 +3,20 @@ enum Layout {
     static func transpose(
         _ x: UnsafePointer<Float>, _ xShape: [Int], permutation: [Int], _ y: UnsafeMutablePointer<Float>
     ) {
-        let outShape = permutation.map { xShape[$0] }
         let xStrides = broadcastStrides(xShape, to: xShape)
-        let read = permutation.map { xStrides[$0] }
-        let write = broadcastStrides(outShape, to: outShape)
+        var outShape = SmallInts(count: xShape.count)
+        var read = SmallInts(count: xShape.count)
+        for (i, p) in permutation.enumerated() { (outShape[i], read[i]) = (xShape[p], xStrides[p]) }
+        var write = SmallInts(count: xShape.count)
+        var step = 1
+        for i in (0..<outShape.count).reversed() {
+            write[i] = step
+            step *= outShape[i]
+        }
         let inner = outShape.last ?? 1
-        let step = read.last ?? 0
-        forEachRow(outShape, [read, write]) { o in
-            for j in 0..<inner { y[o[1] + j] = x[o[0] + j * step] }
+        let readStep = read.last ?? 0
+        forEachRow(outShape, StrideSets(read, write)) { o in
+            for j in 0..<inner { y[o[1] + j] = x[o[0] + j * readStep] }
         }
     }
 
@@ -26,13 +32,16 @@ enum Layout {
         }
     }
 
+    /// Joins `parts` inputs along `axis`; `part(k)` gives input k and its shape.
     static func concat(
-        _ parts: [(UnsafePointer<Float>, [Int])], axis: Int, _ y: UnsafeMutablePointer<Float>, _ outShape: [Int]
+        parts: Int, _ part: (Int) -> (UnsafePointer<Float>, [Int]), axis: Int, _ y: UnsafeMutablePointer<Float>,
+        _ outShape: [Int]
     ) {
         let outer = outShape[..<axis].reduce(1, *)
         let inner = outShape[(axis + 1)...].reduce(1, *)
         var offset = 0
-        for (x, shape) in parts {
+        for k in 0..<parts {
+            let (x, shape) = part(k)
             let width = shape[axis] * inner
             for o in 0..<outer {
                 (y + o * outShape[axis] * inner + offset).update(from: x + o * width, count: width)

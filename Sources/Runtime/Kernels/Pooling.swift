@@ -6,9 +6,15 @@ enum Pooling {
         _ outShape: [Int]
     ) {
         let (planes, h, w, oh, ow) = (shape[0] * shape[1], shape[2], shape[3], outShape[2], outShape[3])
-        let pointers = ConvPointers(x: x, w: x, y: y, scratch: y)
-        Convolution.parallel(planes) { p, _ in
-            let (x, y) = (pointers.x, pointers.y)
+        Convolution.parallel(
+            planes, Plane(x: x, y: y, h: h, w: w, oh: oh, ow: ow, window: window, stride: stride))
+    }
+
+    /// Max-pools one plane.
+    struct Plane: TaskJob {
+        let x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>
+        let h: Int, w: Int, oh: Int, ow: Int, window: Int, stride: Int
+        func run(task p: Int, worker: Int) {
             let src = x + p * h * w
             let dst = y + p * oh * ow
             for oy in 0..<oh {
@@ -30,9 +36,15 @@ enum Pooling {
         stride: Int, _ dx: UnsafeMutablePointer<Float>
     ) {
         let (planes, h, w, oh, ow) = (shape[0] * shape[1], shape[2], shape[3], dyShape[2], dyShape[3])
-        let pointers = ConvPointers(x: x, w: dy, y: dx, scratch: dx)
-        Convolution.parallel(planes) { p, _ in
-            let (x, dy, dx) = (pointers.x, pointers.w, pointers.y)
+        Convolution.parallel(
+            planes, GradPlane(x: x, dy: dy, dx: dx, h: h, w: w, oh: oh, ow: ow, window: window, stride: stride))
+    }
+
+    /// Routes one plane's output gradients.
+    struct GradPlane: TaskJob {
+        let x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>
+        let h: Int, w: Int, oh: Int, ow: Int, window: Int, stride: Int
+        func run(task p: Int, worker: Int) {
             (dx + p * h * w).update(repeating: 0, count: h * w)
             let src = x + p * h * w
             let dst = dx + p * h * w

@@ -6,28 +6,34 @@ enum Reduce {
         _ r: Reduction, axes: [Int], _ x: UnsafePointer<Float>, _ xShape: [Int], _ out: UnsafeMutablePointer<Float>
     ) {
         // The output as the input shape with reduced axes set to 1; walk the input, accumulate.
-        let kept = xShape.enumerated().map { axes.contains($0.offset) ? 1 : $0.element }
-        let outCount = kept.reduce(1, *)
+        var kept = SmallInts(xShape)
+        for axis in axes { kept[axis] = 1 }
+        let outCount = kept.product
         let initial: Float = r == .max ? -Float.infinity : 0
         for i in 0..<outCount { out[i] = initial }
-        let so = broadcastStrides(kept, to: xShape)
+        var so = SmallInts(count: xShape.count)
+        var step = 1
+        for i in (0..<xShape.count).reversed() {
+            so[i] = kept[i] == 1 ? 0 : step
+            step *= kept[i]
+        }
         let sx = broadcastStrides(xShape, to: xShape)
         let inner = xShape.last ?? 1
         let io = so.last ?? 0
         if r == .max {
-            forEachRow(xShape, [sx, so]) { o in
+            forEachRow(xShape, StrideSets(sx, so)) { o in
                 for j in 0..<inner { out[o[1] + j * io] = Swift.max(out[o[1] + j * io], x[o[0] + j]) }
             }
         } else if io == 0 {
             // The innermost axis is reduced: sum the row in a register, then add it once.
-            forEachRow(xShape, [sx, so]) { o in
+            forEachRow(xShape, StrideSets(sx, so)) { o in
                 var total: Float = 0
                 let row = x + o[0]
                 for j in 0..<inner { total += row[j] }
                 out[o[1]] += total
             }
         } else {
-            forEachRow(xShape, [sx, so]) { o in
+            forEachRow(xShape, StrideSets(sx, so)) { o in
                 for j in 0..<inner { out[o[1] + j * io] += x[o[0] + j] }
             }
         }
