@@ -82,7 +82,7 @@ public struct BenchCommand: ParsableCommand {
         let gflops = flops / median / 1e9
         if json {
             print(
-                "{\"model\":\"\(model)\",\"batch\":\(batch),\"threads\":\(threads),\"steps\":\(steps),\"median_ms\":\(ms(median)),\"min_ms\":\(ms(sorted.first!)),\"max_ms\":\(ms(sorted.last!)),\"images_per_second\":\(round1(imagesPerSecond)),\"gflops_per_second\":\(round1(gflops)),\"gflop_per_step\":\(round1(flops / 1e9)),\"compile_ms\":\(ms(compileSeconds))}"
+                "{\"model\":\"\(model)\",\"batch\":\(batch),\"threads\":\(threads),\"steps\":\(steps),\"median_ms\":\(ms(median)),\"min_ms\":\(ms(sorted.first!)),\"max_ms\":\(ms(sorted.last!)),\"images_per_second\":\(round1(imagesPerSecond)),\"gflops_per_second\":\(round1(gflops)),\"gflop_per_step\":\(round1(flops / 1e9)),\"compile_ms\":\(ms(compileSeconds)),\"peak_rss_mib\":\(round1(peakRSSMiB()))}"
             )
         } else {
             print("\(model), batch \(batch), \(threads) thread\(threads == 1 ? "" : "s"), \(steps) timed steps")
@@ -95,7 +95,7 @@ public struct BenchCommand: ParsableCommand {
                     print("    \(op.padding(toLength: 34, withPad: " ", startingAt: 0)) \(ms(seconds / Double(steps))) ms/step  \(round1(100 * seconds / total)) %")
                 }
             }
-            print("  compile (autodiff + optimizer + shape check + plan) \(ms(compileSeconds)) ms")
+            print("  compile (autodiff + optimizer + shape check + plan) \(ms(compileSeconds)) ms; peak RSS \(round1(peakRSSMiB())) MiB")
         }
         if allocations {
             guard let count = Self.heapAllocations else {
@@ -116,6 +116,13 @@ public struct BenchCommand: ParsableCommand {
                 print("    \(kernel.padding(toLength: 34, withPad: " ", startingAt: 0)) \(n)")
             }
         }
+    }
+
+    /// The process's peak resident set so far, in MiB (getrusage).
+    func peakRSSMiB() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
     }
 
     func ms(_ seconds: Double) -> Double { (seconds * 10_000).rounded() / 10 }

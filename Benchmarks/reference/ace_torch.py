@@ -1,0 +1,181 @@
+"""The ACE training step of Gauge's built-in models, written in PyTorch, for timing side by side.
+
+Same layers, shapes, losses (sums over the batch) and Adam as Gauge's `Sources/Models/ACE.swift`
+(PAPER.md §2-§3): SSN -> warp -> classifier / encoder -> per-class latent heads -> sampling ->
+per-class decoder (one GEMM per class over its rows) -> inverse warp -> BCE + KL + CE.
+Prints one JSON line like `gauge bench --json`.
+"""
+import argparse, json, resource, statistics, sys, time
+
+import torch
+import torch.nn.functional as F
+
+from configs import CLASSES, CONFIGS
+
+
+def param(shape, scale=0.02):
+    return torch.nn.Parameter(torch.randn(*shape) * scale)
+
+
+class ACE(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+        ch, side = c["channels"], c["side"]
+        s = c["ssn"]
+        self.ssn_convs, inch, size = torch.nn.ModuleList(), ch, side
+        if s["pool_input"]:
+            size //= 2
+        for i, (f, k) in enumerate(s["convs"]):
+            if i > 0:
+                size //= 2
+            self.ssn_convs.append(torch.nn.Conv2d(inch, f, k, padding=s["padding"]))
+            size = size if s["padding"] else size - k + 1
+            inch = f
+        self.ssn_hidden = torch.nn.Linear(inch * size * size, s["hidden"])
+        self.ssn_out = torch.nn.Linear(s["hidden"], 6)
+        with torch.no_grad():
+            self.ssn_out.weight.zero_()
+            self.ssn_out.bias.copy_(torch.tensor([1.0, 0, 0, 0, 1, 0]))
+        self.cls_convs = torch.nn.ModuleList(
+            [torch.nn.Conv2d(a, b, 3, padding=1) for a, b in [(ch, 32), (32, 64), (64, 128)]])
+        self.cls_hidden = torch.nn.Linear(128 * (side // 4) ** 2, 700)
+        self.cls_out = torch.nn.Linear(700, CLASSES)
+        pixels = ch * side * side
+        if c["conv"]:
+            self.enc_convs = torch.nn.ModuleList()
+            inch = ch
+            for f, k in c["conv"]["enc"]:
+                self.enc_convs.append(torch.nn.Conv2d(inch, f, k, padding=k // 2))
+                inch = f
+            feature = inch * (side // 4) ** 2
+            width = feature
+            self.enc_dense = torch.nn.ModuleList()
+        else:
+            self.enc_convs = torch.nn.ModuleList()
+            dims = [pixels] + c["enc"]
+            self.enc_dense = torch.nn.ModuleList([torch.nn.Linear(a, b) for a, b in zip(dims, dims[1:])])
+            width = dims[-1]
+        n = c["latents"]
+        self.mu_w, self.mu_b = param((CLASSES, width, n)), param((CLASSES, n), 0)
+        self.ls_w, self.ls_b = param((CLASSES, width, n)), param((CLASSES, n), 0)
+        dims = [n] + c["dec"] + ([feature] if c["conv"] else [pixels])
+        self.dec_w = torch.nn.ParameterList([param((CLASSES, a, b)) for a, b in zip(dims, dims[1:])])
+        self.dec_b = torch.nn.ParameterList([param((CLASSES, b), 0) for b in dims[1:]])
+        if c["conv"]:
+            self.deconvs = torch.nn.ModuleList()
+            inch = c["conv"]["enc"][-1][0]
+            for f, k in c["conv"]["dec"]:
+                self.deconvs.append(torch.nn.ConvTranspose2d(inch, f, k, stride=2, padding=k // 2, output_padding=1))
+                inch = f
+
+    @staticmethod
+    def by_class(h, w, b, labels, groups):
+        """One GEMM per class over its rows (as Gauge's groupedMatmul)."""
+        out = h.new_empty(h.shape[0], w.shape[2])
+        for c, rows in groups:
+            out = out.index_copy(0, rows, h.index_select(0, rows) @ w[c] + b[c])
+        return out
+
+    def forward(self, x, labels):
+        c = self.c
+        groups = [(k, (labels == k).nonzero().squeeze(1)) for k in range(CLASSES)]
+        groups = [(k, r) for k, r in groups if r.numel() > 0]
+        # Symmetry statistics and the warp into the canonical frame.
+        h = F.max_pool2d(x, 2) if c["ssn"]["pool_input"] else x
+        for i, conv in enumerate(self.ssn_convs):
+            if i > 0:
+                h = F.max_pool2d(h, 2)
+            h = F.relu(conv(h))
+        theta = self.ssn_out(F.relu(self.ssn_hidden(h.flatten(1))))
+        grid = F.affine_grid(theta.view(-1, 2, 3), list(x.shape), align_corners=True)
+        canonical = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+        # Classifier.
+        h = F.dropout(canonical, 0.2, self.training)
+        for i, conv in enumerate(self.cls_convs):
+            if i > 0:
+                h = F.max_pool2d(h, 2)
+            h = F.relu(conv(h))
+        logits = self.cls_out(F.dropout(F.relu(self.cls_hidden(h.flatten(1))), 0.5, self.training))
+        # Encoder, per-class heads, sampling.
+        h = canonical
+        for conv in self.enc_convs:
+            h = F.max_pool2d(F.relu(conv(h)), 2)
+        h = h.flatten(1)
+        for layer in self.enc_dense:
+            h = torch.tanh(layer(h))
+        mean = self.by_class(h, self.mu_w, self.mu_b, labels, groups)
+        log_scale = 0.5 * self.by_class(h, self.ls_w, self.ls_b, labels, groups)
+        sigma = log_scale.exp()
+        if c["sampling"] == "gaussian":
+            z = mean + sigma * torch.randn_like(mean)
+            kl = (0.5 * (mean ** 2 + sigma ** 2 - 1) - log_scale).sum()
+        else:
+            u = torch.rand_like(mean).clamp(1e-6, 1 - 1e-6)
+            b = sigma * 0.5 ** 0.5
+            z = torch.where(u < 0.5, mean + b * torch.log(2 * u), mean - b * torch.log(2 - 2 * u))
+            r = 0.5 ** 0.5
+            kl = (mean.abs() / r - log_scale + sigma * torch.exp(-mean.abs() / (sigma * r)) - 1).sum()
+        # Per-class decoder, then the inverse warp.
+        h = z
+        last = len(self.dec_w) - 1
+        for i, (w, b) in enumerate(zip(self.dec_w, self.dec_b)):
+            h = self.by_class(h, w, b, labels, groups)
+            h = torch.relu(h) if (i == last and c["conv"]) else torch.sigmoid(h) if i == last else torch.tanh(h)
+        if c["conv"]:
+            feature = c["conv"]["enc"][-1][0]
+            h = h.view(-1, feature, c["side"] // 4, c["side"] // 4)
+            for i, deconv in enumerate(self.deconvs):
+                h = deconv(h)
+                h = torch.sigmoid(h) if i == len(self.deconvs) - 1 else torch.relu(h)
+        drawn = h.view_as(x)
+        a, b_, e, c_, d, f = theta.unbind(1)
+        det = a * d - b_ * c_
+        det = torch.where(det >= 0, det.clamp(min=1e-3), det.clamp(max=-1e-3))
+        inverse = torch.stack([d, -b_, b_ * f - d * e, -c_, a, c_ * e - a * f], 1) / det.unsqueeze(1)
+        grid = F.affine_grid(inverse.view(-1, 2, 3), list(x.shape), align_corners=True)
+        reconstruction = F.grid_sample(drawn, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+        p = reconstruction.clamp(1e-6, 1 - 1e-6)
+        bce = -(x * p.log() + (1 - x) * (1 - p).log()).sum()
+        ce = F.cross_entropy(logits, labels, reduction="sum")
+        return bce, kl, ce
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("model", choices=sorted(CONFIGS))
+    parser.add_argument("--batch", type=int, default=250)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--fused-adam", action="store_true", help="torch.optim.Adam(fused=True)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(1)
+    c = CONFIGS[args.model]
+    model = ACE(c)
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-4, fused=args.fused_adam or None)
+    x = torch.rand(args.batch, c["channels"], c["side"], c["side"])
+    y = torch.randint(0, CLASSES, (args.batch,))
+    times = []
+    for i in range(args.warmup + args.steps):
+        start = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        bce, kl, ce = model(x, y)
+        (bce + kl + ce).backward()
+        optimizer.step()
+        seconds = time.perf_counter() - start
+        if i >= args.warmup:
+            times.append(seconds)
+        print(f"step {i + 1}: {seconds * 1000:.0f} ms, loss {float(bce + kl + ce):.1f}", file=sys.stderr)
+    median = statistics.median(times)
+    print(json.dumps({
+        "framework": "pytorch " + torch.__version__ + (" fused Adam" if args.fused_adam else ""),
+        "model": args.model, "batch": args.batch, "threads": args.threads, "steps": args.steps,
+        "median_ms": round(median * 1000, 1), "images_per_second": round(args.batch / median, 1),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }))
+
+
+if __name__ == "__main__":
+    main()
