@@ -30,7 +30,7 @@ let package = Package(
         .target(
             name: "GaugeCLI",
             dependencies: [
-                "Graph", "Compiler", "Runtime", "Models",
+                "Graph", "Compiler", "Runtime", "Models", "Datasets",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Counting wrappers around glibc's malloc, linked only into the `gauge` executable.

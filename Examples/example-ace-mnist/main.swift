@@ -37,6 +37,9 @@ struct ExampleACEMNIST: ParsableCommand {
         guard ACEConfiguration.MNISTVariant(rawValue: variant) != nil else {
             throw ValidationError("--variant takes plain, rts or tc, not \(variant)")
         }
+        if variant == "tc" && training.limit == 1 {
+            throw ValidationError("--variant tc takes its clutter from other images: --limit must be at least 2")
+        }
     }
 
     func run() throws {

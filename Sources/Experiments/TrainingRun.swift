@@ -17,7 +17,7 @@ public struct TrainingOptions: Sendable {
     /// Folder for checkpoint, metrics and figures.
     public var output: String
     public var resume = false
-    /// TrainingProgress every this many steps (when output is not a terminal).
+    /// A progress line every this many steps (when output is not a terminal).
     public var every = 10
     /// Stop after this many steps of this run (0: no limit).
     public var maxSteps = 0
@@ -162,7 +162,8 @@ public final class TrainingRun {
             } else {
                 try writeFigures(figures, state, try firstTestBatch(evaluation, state))
             }
-            progress.line("saved \(checkpointPath), figures and metrics in \(o.output)/")
+            let grid = o.configuration.latentPerClass > 1 ? " (latent grid of class \(o.classNames[o.figureClass]))" : ""
+            progress.line("saved \(checkpointPath), figures\(grid) and metrics in \(o.output)/")
             sums = [:]
             counted = 0
             started = Date()

@@ -7,10 +7,10 @@ func gauge(_ arguments: [String]) throws -> (status: Int32, stdout: String, stde
 }
 
 /// Runs a built executable of the package.
-func execute(_ name: String, _ arguments: [String], environment: [String: String]? = nil) throws
+func execute(_ name: String, _ arguments: [String], environment: [String: String]? = nil, absolute: Bool = false) throws
     -> (status: Int32, stdout: String, stderr: String)
 {
-    let binary = Bundle.main.bundleURL.appendingPathComponent(name)
+    let binary = absolute ? URL(fileURLWithPath: name) : Bundle.main.bundleURL.appendingPathComponent(name)
     let process = Process()
     process.executableURL = binary
     process.arguments = arguments
@@ -145,7 +145,7 @@ func scratchFolder(_ name: String) -> String {
         let first = try execute("example-ace-cifar", ["--max-steps", "2", "--every", "1", "--out", output])
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.contains("epoch 1/4 step 2/200  per image: loss"))
-        #expect(first.stdout.contains("saved \(output)/checkpoint.safetensors, figures and metrics in \(output)/"))
+        #expect(first.stdout.contains("saved \(output)/checkpoint.safetensors, figures (latent grid of class horse) and metrics in \(output)/"))
         let second = try execute("example-ace-cifar", ["--max-steps", "1", "--every", "1", "--out", output, "--resume"])
         #expect(second.status == 0, "\(second.stderr)")
         #expect(second.stdout.contains("resumed from \(output)/checkpoint.safetensors: epoch 1, step 2"))
@@ -263,5 +263,48 @@ func expectRunFolder(_ dir: String, epochs: Int, side: Int, channels: Int, gridC
         #expect(r.stdout.contains("made mnist-rts train and mnist-rts test from seed 1"))
         #expect(r.stdout.contains("compiled ace-rts at batch 50"))
         try expectRunFolder(output, epochs: 1, side: 42, channels: 1, gridColumns: 20)
+    }
+}
+
+/// The package's root folder (this file is Tests/GaugeCLITests/CLITests.swift).
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
+let referencePython = packageRoot + "/Benchmarks/reference/.venv/bin/python"
+
+@Suite struct AgreementTests {
+    /// The export holds the initial state, the batch with the step's random draws, and Gauge's
+    /// loss terms, gradients and updated parameters under the names agree.py reads.
+    @Test func exportWritesTheStepsInputsAndResults() throws {
+        let out = scratchFolder("export")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let r = try gauge(["export", "ace-mnist", "--batch", "4", "--out", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        func names(_ file: String) throws -> Set<String> {
+            let data = try Data(contentsOf: URL(fileURLWithPath: out + "/" + file))
+            let n = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+            let header = try #require(JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + n))) as? [String: Any])
+            return Set(header.keys).subtracting(["__metadata__"])
+        }
+        let params = try names("params.safetensors")
+        #expect(params.contains("decoder/denseByClass_1/weight") && params.contains("decoder/denseByClass_1/weight/adam_m"))
+        #expect(try names("inputs.safetensors") == ["image", "label", "latent/sampleGaussian/randomNormal"])
+        let results = try names("gauge.safetensors")
+        #expect(results.isSuperset(of: ["reconstruction_error", "generative_error", "classification_error"]))
+        let parameters = params.filter { !$0.hasSuffix("/adam_m") && !$0.hasSuffix("/adam_v") }
+        #expect(parameters.allSatisfy { results.contains("grad/" + $0) && results.contains("updated/" + $0) })
+    }
+
+    /// PyTorch and JAX recompute the step from the export: losses, every gradient and the Adam
+    /// update within 1e-4 (opt-in: needs `bash Benchmarks/reference/setup.sh`).
+    @Test(
+        .enabled(if: FileManager.default.fileExists(atPath: referencePython), "run bash Benchmarks/reference/setup.sh to install PyTorch and JAX"),
+        arguments: ["ace-rts", "ace-cifar", "ace-cifar-conv"])
+    func pyTorchAndJAXAgreeWithGauge(model: String) throws {
+        let out = scratchFolder("agree-\(model)")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        #expect(try gauge(["export", model, "--batch", "4", "--out", out]).status == 0)
+        let r = try execute(referencePython, [packageRoot + "/Benchmarks/reference/agree.py", out], absolute: true)
+        #expect(r.status == 0, "\(r.stdout.suffix(3000))\(r.stderr.suffix(2000))")
+        #expect(r.stdout.contains("torch: worst") && r.stdout.contains("jax: worst"))
     }
 }

@@ -46,6 +46,21 @@ public struct Model: Sendable {
         self.name = name
         self.graph = builder.graph
     }
+
+    init(name: String, graph: Graph) {
+        self.name = name
+        self.graph = graph
+    }
+
+    /// The same model with every dropout the identity (gradients pass unchanged): for checks
+    /// that compare a step against another implementation without sharing dropout masks.
+    public func withoutDropout() -> Model {
+        var graph = self.graph
+        for i in graph.nodes.indices {
+            if case .dropout = graph.nodes[i].op { graph.nodes[i].op = .reshape(graph.nodes[i].shape) }
+        }
+        return Model(name: name, graph: graph)
+    }
 }
 
 /// Shape errors found while building a model, in the order the body made them.

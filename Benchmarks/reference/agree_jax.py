@@ -1,0 +1,128 @@
+"""The agreement check's JAX side: ACE's loss terms and gradients (jax.grad) in double precision
+from Gauge's exported parameters, batch and random draws. Used by agree.py."""
+import jax
+
+jax.config.update("jax_enable_x64", True)
+import jax.numpy as jnp
+import numpy as np
+
+
+def conv(x, w, b, pad):
+    y = jax.lax.conv_general_dilated(x, w, (1, 1), [(pad, pad), (pad, pad)],
+                                     dimension_numbers=("NCHW", "OIHW", "NCHW"))
+    return y + b.reshape(1, -1, 1, 1)
+
+
+def pool(x):
+    return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+
+
+def warp(image, theta):
+    """Bilinear sampling at θ's affine grid, align corners, zero padding (PAPER.md §5)."""
+    n, ch, h, w = image.shape
+    ys, xs = jnp.meshgrid(jnp.linspace(-1, 1, h), jnp.linspace(-1, 1, w), indexing="ij")
+    t = theta.reshape(n, 2, 3)
+    sx = t[:, 0, 0, None, None] * xs + t[:, 0, 1, None, None] * ys + t[:, 0, 2, None, None]
+    sy = t[:, 1, 0, None, None] * xs + t[:, 1, 1, None, None] * ys + t[:, 1, 2, None, None]
+    px, py = (sx + 1) * (w - 1) / 2, (sy + 1) * (h - 1) / 2
+    x0, y0 = jnp.floor(px), jnp.floor(py)
+    a, b = px - x0, py - y0
+    flat = image.reshape(n, ch, h * w)
+
+    def corner(yy, xx):
+        inside = (xx >= 0) & (xx < w) & (yy >= 0) & (yy < h)
+        index = (jnp.clip(yy, 0, h - 1) * w + jnp.clip(xx, 0, w - 1)).astype(jnp.int32).reshape(n, 1, h * w)
+        values = jnp.take_along_axis(flat, jnp.broadcast_to(index, (n, ch, h * w)), axis=2).reshape(n, ch, h, w)
+        return values * inside[:, None]
+
+    return ((1 - a) * (1 - b))[:, None] * corner(y0, x0) + (a * (1 - b))[:, None] * corner(y0, x0 + 1) + \
+        ((1 - a) * b)[:, None] * corner(y0 + 1, x0) + (a * b)[:, None] * corner(y0 + 1, x0 + 1)
+
+
+def jax_check(state, inputs, names, same_padding):
+    params = {k: jnp.asarray(v, jnp.float64) for k, v in state.items() if not k.endswith(("/adam_m", "/adam_v"))}
+    x = jnp.asarray(inputs["image"], jnp.float64)
+    labels = jnp.asarray(inputs["label"]).astype(jnp.int32)
+    draw = [k for k in inputs if k.startswith("latent/")][0]
+    noise = jnp.asarray(inputs[draw], jnp.float64)
+    gaussian = "Gaussian" in draw
+    side = x.shape[2]
+
+    def dense(h, p, n):
+        return h @ p[n + "/weight"] + p[n + "/bias"]
+
+    def by_class(h, p, n):
+        return jnp.einsum("bi,bio->bo", h, p[n + "/weight"][labels]) + p[n + "/bias"][labels]
+
+    def terms(p):
+        ssn = names(p, "ssn/conv2d")
+        theta, canonical = None, x
+        if ssn:
+            valid = p[ssn[0] + "/weight"].shape[2] == 5
+            h = pool(x) if valid and side > 28 else x
+            for i, n in enumerate(ssn):
+                h = pool(h) if i > 0 else h
+                w = p[n + "/weight"]
+                h = jax.nn.relu(conv(h, w, p[n + "/bias"], 0 if valid else same_padding(h.shape[2], w.shape[2], 1)))
+            theta = dense(jax.nn.relu(dense(h.reshape(h.shape[0], -1), p, "ssn/dense")), p, "ssn/dense_1")
+            canonical = warp(x, theta)
+        h = canonical
+        for i, n in enumerate(names(p, "classifier/conv2d")):
+            h = pool(h) if i > 0 else h
+            h = jax.nn.relu(conv(h, p[n + "/weight"], p[n + "/bias"], 1))
+        logits = dense(jax.nn.relu(dense(h.reshape(h.shape[0], -1), p, "classifier/dense")), p, "classifier/dense_1")
+        h = canonical
+        for n in names(p, "encoder/conv2d"):
+            w = p[n + "/weight"]
+            h = pool(jax.nn.relu(conv(h, w, p[n + "/bias"], same_padding(h.shape[2], w.shape[2], 1))))
+        h = h.reshape(h.shape[0], -1)
+        for n in names(p, "encoder/dense"):
+            h = jnp.tanh(dense(h, p, n))
+        heads = names(p, "encoder/denseByClass")
+        mean = by_class(h, p, heads[0])
+        log_scale = 0.5 * by_class(h, p, heads[1])
+        sigma = jnp.exp(log_scale)
+        r = 0.5 ** 0.5
+        if gaussian:
+            z = mean + sigma * noise
+            kl = jnp.sum(0.5 * (mean ** 2 + sigma ** 2 - 1) - log_scale)
+        else:
+            z = mean + sigma * r * noise
+            kl = jnp.sum(jnp.abs(mean) / r - log_scale + sigma * jnp.exp(-jnp.abs(mean) / (sigma * r)) - 1)
+        layers, deconvs = names(p, "decoder/denseByClass"), names(p, "decoder/transposedConv2d")
+        h = z
+        for i, n in enumerate(layers):
+            h = by_class(h, p, n)
+            last = i == len(layers) - 1
+            h = jax.nn.relu(h) if (last and deconvs) else jax.nn.sigmoid(h) if last else jnp.tanh(h)
+        if deconvs:
+            feature = p[deconvs[0] + "/weight"].shape[0]
+            size = int(round((h.shape[1] / feature) ** 0.5))
+            h = h.reshape(-1, feature, size, size)
+            for i, n in enumerate(deconvs):
+                w, b = p[n + "/weight"], p[n + "/bias"]  # [in, out, k, k]
+                out, k = h.shape[2] * 2, w.shape[2]
+                top = same_padding(out, k, 2)
+                # The adjoint of a stride-2 conv: dilate the input, convolve with the flipped kernel.
+                full = jax.lax.conv_general_dilated(
+                    h, jnp.flip(w, (2, 3)).transpose(1, 0, 2, 3), (1, 1), [(k - 1, k - 1), (k - 1, k - 1)],
+                    lhs_dilation=(2, 2), dimension_numbers=("NCHW", "OIHW", "NCHW"))
+                h = full[:, :, top:top + out, top:top + out] + b.reshape(1, -1, 1, 1)
+                h = jax.nn.sigmoid(h) if i == len(deconvs) - 1 else jax.nn.relu(h)
+        drawn = h.reshape(x.shape)
+        if theta is not None:
+            a, b_, e, c_, d, f = [theta[:, i] for i in range(6)]
+            det = a * d - b_ * c_
+            det = jnp.where(det >= 0, jnp.maximum(det, 1e-3), jnp.minimum(det, -1e-3))
+            inverse = jnp.stack([d, -b_, b_ * f - d * e, -c_, a, c_ * e - a * f], 1) / det[:, None]
+            reconstruction = warp(drawn, inverse)
+        else:
+            reconstruction = drawn
+        q = jnp.clip(reconstruction, 1e-6, 1 - 1e-6)
+        bce = -jnp.sum(x * jnp.log(q) + (1 - x) * jnp.log(1 - q))
+        ce = -jnp.sum(jax.nn.log_softmax(logits)[jnp.arange(x.shape[0]), labels])
+        return {"reconstruction_error": bce, "generative_error": kl, "classification_error": ce}
+
+    losses = terms(params)
+    grads = jax.grad(lambda p: sum(terms(p).values()))(params)
+    return {k: float(v) for k, v in losses.items()}, {k: np.asarray(v) for k, v in grads.items()}
