@@ -19,39 +19,9 @@ import jax
 import jax.numpy as jnp
 
 from configs import CLASSES, CONFIGS
+from jax_ops import conv, inverted, pool, warp
 
 c = CONFIGS[args.model]
-
-
-def conv(x, w, b, padding):
-    y = jax.lax.conv_general_dilated(x, w, (1, 1), padding, dimension_numbers=("NCHW", "OIHW", "NCHW"))
-    return y + b[None, :, None, None]
-
-
-def pool(x):
-    return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
-
-
-def warp(image, theta):
-    """Bilinear sampling at θ's affine grid (align corners, zero padding), PAPER.md §5."""
-    n, ch, h, w = image.shape
-    ys, xs = jnp.meshgrid(jnp.linspace(-1, 1, h), jnp.linspace(-1, 1, w), indexing="ij")
-    t = theta.reshape(n, 2, 3)
-    sx = t[:, 0, 0, None, None] * xs + t[:, 0, 1, None, None] * ys + t[:, 0, 2, None, None]
-    sy = t[:, 1, 0, None, None] * xs + t[:, 1, 1, None, None] * ys + t[:, 1, 2, None, None]
-    px, py = (sx + 1) * (w - 1) / 2, (sy + 1) * (h - 1) / 2
-    x0, y0 = jnp.floor(px), jnp.floor(py)
-    a, b = px - x0, py - y0
-    flat = image.reshape(n, ch, h * w)
-
-    def corner(yy, xx):
-        inside = (xx >= 0) & (xx < w) & (yy >= 0) & (yy < h)
-        index = (jnp.clip(yy, 0, h - 1) * w + jnp.clip(xx, 0, w - 1)).astype(jnp.int32).reshape(n, 1, h * w)
-        values = jnp.take_along_axis(flat, jnp.broadcast_to(index, (n, ch, h * w)), axis=2).reshape(n, ch, h, w)
-        return values * inside[:, None]
-
-    return ((1 - a) * (1 - b))[:, None] * corner(y0, x0) + (a * (1 - b))[:, None] * corner(y0, x0 + 1) + \
-        ((1 - a) * b)[:, None] * corner(y0 + 1, x0) + (a * b)[:, None] * corner(y0 + 1, x0 + 1)
 
 
 def init(key):
@@ -153,11 +123,7 @@ def loss(p, x, labels, key):
             h = h + b[None, :, None, None]
             h = jax.nn.sigmoid(h) if i == len(c["conv"]["dec"]) - 1 else jax.nn.relu(h)
     drawn = jnp.zeros_like(h).at[order].set(h).reshape(x.shape)  # back to batch order
-    a, b_, e, c_, d, f = [theta[:, i] for i in range(6)]
-    det = a * d - b_ * c_
-    det = jnp.where(det >= 0, jnp.maximum(det, 1e-3), jnp.minimum(det, -1e-3))
-    inverse = jnp.stack([d, -b_, b_ * f - d * e, -c_, a, c_ * e - a * f], 1) / det[:, None]
-    q = jnp.clip(warp(drawn, inverse), 1e-6, 1 - 1e-6)
+    q = jnp.clip(warp(drawn, inverted(theta)), 1e-6, 1 - 1e-6)
     bce = -jnp.sum(x * jnp.log(q) + (1 - x) * jnp.log(1 - q))
     ce = -jnp.sum(jax.nn.log_softmax(logits)[jnp.arange(x.shape[0]), labels])
     return bce + kl + ce

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from configs import CLASSES, CONFIGS
+from torch_ops import inverted, warp
 
 
 def param(shape, scale=0.02):
@@ -88,8 +89,7 @@ class ACE(torch.nn.Module):
                 h = F.max_pool2d(h, 2)
             h = F.relu(conv(h))
         theta = self.ssn_out(F.relu(self.ssn_hidden(h.flatten(1))))
-        grid = F.affine_grid(theta.view(-1, 2, 3), list(x.shape), align_corners=True)
-        canonical = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+        canonical = warp(x, theta)
         # Classifier.
         h = F.dropout(canonical, 0.2, self.training)
         for i, conv in enumerate(self.cls_convs):
@@ -129,12 +129,7 @@ class ACE(torch.nn.Module):
                 h = deconv(h)
                 h = torch.sigmoid(h) if i == len(self.deconvs) - 1 else torch.relu(h)
         drawn = h.view_as(x)
-        a, b_, e, c_, d, f = theta.unbind(1)
-        det = a * d - b_ * c_
-        det = torch.where(det >= 0, det.clamp(min=1e-3), det.clamp(max=-1e-3))
-        inverse = torch.stack([d, -b_, b_ * f - d * e, -c_, a, c_ * e - a * f], 1) / det.unsqueeze(1)
-        grid = F.affine_grid(inverse.view(-1, 2, 3), list(x.shape), align_corners=True)
-        reconstruction = F.grid_sample(drawn, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+        reconstruction = warp(drawn, inverted(theta))
         p = reconstruction.clamp(1e-6, 1 - 1e-6)
         bce = -(x * p.log() + (1 - x) * (1 - p).log()).sum()
         ce = F.cross_entropy(logits, labels, reduction="sum")

@@ -30,14 +30,15 @@ def read(path):
     return out, header.get("__metadata__", {})
 
 
-torch = F = None
+torch = F = ops = None
 
 
 def use_torch():
-    global torch, F
+    global torch, F, ops
     import torch as t
     import torch.nn.functional as f
-    torch, F = t, f
+    import torch_ops
+    torch, F, ops = t, f, torch_ops
 
 
 def same_padding(size, kernel, stride):
@@ -86,8 +87,7 @@ def forward(p, x, labels, noise, sampling):
             h = F.relu(conv(h, p, n, padding_same=not valid))
         h = F.relu(dense(h.flatten(1), p, "ssn/dense"))
         theta = dense(h, p, "ssn/dense_1")
-        grid = F.affine_grid(theta.view(-1, 2, 3), list(x.shape), align_corners=True)
-        canonical = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+        canonical = ops.warp(x, theta)
     else:
         theta, canonical = None, x
     h = canonical
@@ -133,12 +133,7 @@ def forward(p, x, labels, noise, sampling):
             h = torch.sigmoid(h) if i == len(deconvs) - 1 else torch.relu(h)
     drawn = h.reshape(x.shape)
     if theta is not None:
-        a, b_, e, c_, d, f = theta.unbind(1)
-        det = a * d - b_ * c_
-        det = torch.where(det >= 0, det.clamp(min=1e-3), det.clamp(max=-1e-3))
-        inverse = torch.stack([d, -b_, b_ * f - d * e, -c_, a, c_ * e - a * f], 1) / det.unsqueeze(1)
-        grid = F.affine_grid(inverse.view(-1, 2, 3), list(x.shape), align_corners=True)
-        reconstruction = F.grid_sample(drawn, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+        reconstruction = ops.warp(drawn, ops.inverted(theta))
     else:
         reconstruction = drawn
     q = reconstruction.clamp(1e-6, 1 - 1e-6)

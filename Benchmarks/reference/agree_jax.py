@@ -6,37 +6,7 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp
 import numpy as np
 
-
-def conv(x, w, b, pad):
-    y = jax.lax.conv_general_dilated(x, w, (1, 1), [(pad, pad), (pad, pad)],
-                                     dimension_numbers=("NCHW", "OIHW", "NCHW"))
-    return y + b.reshape(1, -1, 1, 1)
-
-
-def pool(x):
-    return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
-
-
-def warp(image, theta):
-    """Bilinear sampling at θ's affine grid, align corners, zero padding (PAPER.md §5)."""
-    n, ch, h, w = image.shape
-    ys, xs = jnp.meshgrid(jnp.linspace(-1, 1, h), jnp.linspace(-1, 1, w), indexing="ij")
-    t = theta.reshape(n, 2, 3)
-    sx = t[:, 0, 0, None, None] * xs + t[:, 0, 1, None, None] * ys + t[:, 0, 2, None, None]
-    sy = t[:, 1, 0, None, None] * xs + t[:, 1, 1, None, None] * ys + t[:, 1, 2, None, None]
-    px, py = (sx + 1) * (w - 1) / 2, (sy + 1) * (h - 1) / 2
-    x0, y0 = jnp.floor(px), jnp.floor(py)
-    a, b = px - x0, py - y0
-    flat = image.reshape(n, ch, h * w)
-
-    def corner(yy, xx):
-        inside = (xx >= 0) & (xx < w) & (yy >= 0) & (yy < h)
-        index = (jnp.clip(yy, 0, h - 1) * w + jnp.clip(xx, 0, w - 1)).astype(jnp.int32).reshape(n, 1, h * w)
-        values = jnp.take_along_axis(flat, jnp.broadcast_to(index, (n, ch, h * w)), axis=2).reshape(n, ch, h, w)
-        return values * inside[:, None]
-
-    return ((1 - a) * (1 - b))[:, None] * corner(y0, x0) + (a * (1 - b))[:, None] * corner(y0, x0 + 1) + \
-        ((1 - a) * b)[:, None] * corner(y0 + 1, x0) + (a * b)[:, None] * corner(y0 + 1, x0 + 1)
+from jax_ops import conv, inverted, pool, warp
 
 
 def jax_check(state, inputs, names, same_padding):
@@ -111,11 +81,7 @@ def jax_check(state, inputs, names, same_padding):
                 h = jax.nn.sigmoid(h) if i == len(deconvs) - 1 else jax.nn.relu(h)
         drawn = h.reshape(x.shape)
         if theta is not None:
-            a, b_, e, c_, d, f = [theta[:, i] for i in range(6)]
-            det = a * d - b_ * c_
-            det = jnp.where(det >= 0, jnp.maximum(det, 1e-3), jnp.minimum(det, -1e-3))
-            inverse = jnp.stack([d, -b_, b_ * f - d * e, -c_, a, c_ * e - a * f], 1) / det[:, None]
-            reconstruction = warp(drawn, inverse)
+            reconstruction = warp(drawn, inverted(theta))
         else:
             reconstruction = drawn
         q = jnp.clip(reconstruction, 1e-6, 1 - 1e-6)
