@@ -14,10 +14,6 @@ from configs import CLASSES, CONFIGS
 from torch_ops import inverted, warp
 
 
-def param(shape, scale=0.02):
-    return torch.nn.Parameter(torch.randn(*shape) * scale)
-
-
 class ACE(torch.nn.Module):
     def __init__(self, c):
         super().__init__()
@@ -58,11 +54,12 @@ class ACE(torch.nn.Module):
             self.enc_dense = torch.nn.ModuleList([torch.nn.Linear(a, b) for a, b in zip(dims, dims[1:])])
             width = dims[-1]
         n = c["latents"]
-        self.mu_w, self.mu_b = param((CLASSES, width, n)), param((CLASSES, n), 0)
-        self.ls_w, self.ls_b = param((CLASSES, width, n)), param((CLASSES, n), 0)
+        # One weight tensor per class and layer (as one nn.Linear per class would have): a class's
+        # GEMM then writes its own gradient, with no full-size zero gradient per indexing.
+        per_class = lambda a, b: torch.nn.ModuleList([torch.nn.Linear(a, b) for _ in range(CLASSES)])
+        self.mu, self.ls = per_class(width, n), per_class(width, n)
         dims = [n] + c["dec"] + ([feature] if c["conv"] else [pixels])
-        self.dec_w = torch.nn.ParameterList([param((CLASSES, a, b)) for a, b in zip(dims, dims[1:])])
-        self.dec_b = torch.nn.ParameterList([param((CLASSES, b), 0) for b in dims[1:]])
+        self.dec = torch.nn.ModuleList([per_class(a, b) for a, b in zip(dims, dims[1:])])
         if c["conv"]:
             self.deconvs = torch.nn.ModuleList()
             inch = c["conv"]["enc"][-1][0]
@@ -71,11 +68,11 @@ class ACE(torch.nn.Module):
                 inch = f
 
     @staticmethod
-    def by_class(h, w, b, labels, groups):
+    def by_class(h, layers, groups):
         """One GEMM per class over its rows (as Gauge's groupedMatmul)."""
-        out = h.new_empty(h.shape[0], w.shape[2])
+        out = h.new_empty(h.shape[0], layers[0].out_features)
         for c, rows in groups:
-            out = out.index_copy(0, rows, h.index_select(0, rows) @ w[c] + b[c])
+            out = out.index_copy(0, rows, layers[c](h.index_select(0, rows)))
         return out
 
     def forward(self, x, labels):
@@ -104,8 +101,8 @@ class ACE(torch.nn.Module):
         h = h.flatten(1)
         for layer in self.enc_dense:
             h = torch.tanh(layer(h))
-        mean = self.by_class(h, self.mu_w, self.mu_b, labels, groups)
-        log_scale = 0.5 * self.by_class(h, self.ls_w, self.ls_b, labels, groups)
+        mean = self.by_class(h, self.mu, groups)
+        log_scale = 0.5 * self.by_class(h, self.ls, groups)
         sigma = log_scale.exp()
         if c["sampling"] == "gaussian":
             z = mean + sigma * torch.randn_like(mean)
@@ -118,9 +115,9 @@ class ACE(torch.nn.Module):
             kl = (mean.abs() / r - log_scale + sigma * torch.exp(-mean.abs() / (sigma * r)) - 1).sum()
         # Per-class decoder, then the inverse warp.
         h = z
-        last = len(self.dec_w) - 1
-        for i, (w, b) in enumerate(zip(self.dec_w, self.dec_b)):
-            h = self.by_class(h, w, b, labels, groups)
+        last = len(self.dec) - 1
+        for i, layers in enumerate(self.dec):
+            h = self.by_class(h, layers, groups)
             h = torch.relu(h) if (i == last and c["conv"]) else torch.sigmoid(h) if i == last else torch.tanh(h)
         if c["conv"]:
             feature = c["conv"]["enc"][-1][0]
