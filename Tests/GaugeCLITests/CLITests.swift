@@ -60,7 +60,7 @@ func execute(_ name: String, _ arguments: [String], environment: [String: String
     @Test func unknownModelIsAClearErrorWithNonZeroExit() throws {
         let r = try gauge(["summary", "no-such-model"])
         #expect(r.status != 0)
-        #expect(r.stderr.contains("unknown model 'no-such-model'; built-in models are: ace-cifar, tiny-vae, conv-classifier"))
+        #expect(r.stderr.contains("unknown model 'no-such-model'; built-in models are: ace-cifar, ace-cifar-conv, ace-mnist, ace-rts, ace-tc, ace-mnist-nosym, ace-rts-nosym, ace-tc-nosym, tiny-vae, conv-classifier (see `gauge models`)"))
         #expect(r.stdout.isEmpty)
     }
 
