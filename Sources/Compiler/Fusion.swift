@@ -27,13 +27,26 @@ public enum Fusion {
     /// Element count of a node for fusion purposes, with batch counted symbolically.
     static func extent(_ s: Shape) -> (batch: Int, fixed: Int) { (s.batchCount, s.fixedElementCount) }
 
-    /// How an operand of shape `o` is read by an element-wise op with output shape `out`.
-    static func access(_ o: Shape, _ out: Shape) -> String? {
-        if o == out { return "full" }
-        if o.fixedElementCount == 1 && !o.hasBatch { return "scalar" }
+    /// How a fused kernel reads an operand (see `ElementwiseProgram.Operand`).
+    enum Access: Equatable {
+        /// Element i of the output reads element i.
+        case full
+        /// One value for every element.
+        case scalar
+        /// A trailing-axes operand (a bias row) repeated over the leading axes.
+        case suffix
+        /// Runs of `inner` elements each reading one value, `size` values repeating (a per-channel bias).
+        case blocks(inner: Int, size: Int)
+    }
+
+    /// How an operand of shape `o` is read by an element-wise op with output shape `out`; nil
+    /// when a fused kernel cannot read it.
+    static func access(_ o: Shape, _ out: Shape) -> Access? {
+        if o == out { return .full }
+        if o.fixedElementCount == 1 && !o.hasBatch { return .scalar }
         let trimmed = Array(o.dims.drop { $0 == 1 })
-        if !o.hasBatch, trimmed.count <= out.rank, Array(out.dims.suffix(trimmed.count)) == trimmed { return "suffix" }
-        if blocks(o, out) != nil { return "blocks" }
+        if !o.hasBatch, trimmed.count <= out.rank, Array(out.dims.suffix(trimmed.count)) == trimmed { return .suffix }
+        if let (inner, size) = blocks(o, out) { return .blocks(inner: inner, size: size) }
         return nil
     }
 
@@ -213,13 +226,11 @@ public enum Fusion {
             if let s = stepOf[id] { return .step(s) }
             if case .constant(let v) = graph[id].op { return .constant(v) }
             let k = inputs.firstIndex(of: id)!
-            switch access(graph[id].shape, outShape) {
-            case "full": return .full(k)
-            case "scalar": return .scalar(k)
-            case "blocks":
-                let (inner, size) = blocks(graph[id].shape, outShape)!
-                return .blocks(k, inner: inner, size: size)
-            default: return .suffix(k)
+            switch access(graph[id].shape, outShape)! {
+            case .full: return .full(k)
+            case .scalar: return .scalar(k)
+            case .blocks(let inner, let size): return .blocks(k, inner: inner, size: size)
+            case .suffix: return .suffix(k)
             }
         }
         for id in list {
