@@ -158,9 +158,9 @@ public final class TrainingRun {
                         format: "epoch %d done in %@: test classification error %.2f %%, reconstruction %.1f nats, kl %.2f nats per image",
                         epoch + 1, TrainingProgress.duration(elapsed), 100 * test.classificationError, test.reconstructionNats,
                         test.klNats))
-                try writeFigures(figures, state, first)
+                try writeFigures(figures, evaluation, state, first)
             } else {
-                try writeFigures(figures, state, try firstTestBatch(evaluation, state))
+                try writeFigures(figures, evaluation, state, try firstTestBatch(evaluation, state))
             }
             let grid = o.configuration.latentPerClass > 1 ? " (latent grid of class \(o.classNames[o.figureClass]))" : ""
             progress.line("saved \(checkpointPath), figures\(grid) and metrics in \(o.output)/")
@@ -267,8 +267,9 @@ public final class TrainingRun {
         try file.write(contentsOf: line)
     }
 
-    /// latent-grid.png, reconstructions.png, control.png and control.json.
-    func writeFigures(_ figures: Figures, _ state: TrainingState, _ first: FirstBatch) throws {
+    /// latent-grid.png, reconstructions.png (originals; reconstructions with the true class; with
+    /// the classifier's choice; the drawing in the canonical frame), control.png, control.json.
+    func writeFigures(_ figures: Figures, _ evaluation: Inference, _ state: TrainingState, _ first: FirstBatch) throws {
         let c = options.configuration
         let dir = options.output + "/"
         try PNG.write(try figures.latentGrid(state, chosenClass: options.figureClass), to: dir + "latent-grid.png")
@@ -281,9 +282,20 @@ public final class TrainingRun {
         func latent(_ i: Int) -> [Float] { Array(latents[(i * c.latentPerClass)..<((i + 1) * c.latentPerClass)]) }
         let canonical = try figures.renderer.render(
             (0..<shown).map { Renderer.Request(latent: latent($0), label: Int(first.labels[$0])) }, state: state)
+        // Without labels (PAPER.md §1.6): the decoder of the classifier's most likely class.
+        let logits = first.outputs["logits"]!
+        let predicted = (0..<options.batch).map { i -> Int32 in
+            let row = logits[(i * c.classes)..<((i + 1) * c.classes)]
+            return Int32(row.firstIndex(of: row.max()!)! - i * c.classes)
+        }
+        let unlabelled = try evaluation.evaluate(
+            state, feeding: ["image": .float32(first.images), "label": .int32(predicted)])["reconstruction"]!
         try PNG.write(
             figures.comparison(
-                [Array(first.images[0..<(shown * c.pixels)]), Array(first.outputs["reconstruction"]![0..<(shown * c.pixels)]), canonical],
+                [
+                    Array(first.images[0..<(shown * c.pixels)]), Array(first.outputs["reconstruction"]![0..<(shown * c.pixels)]),
+                    Array(unlabelled[0..<(shown * c.pixels)]), canonical,
+                ],
                 columns: shown),
             to: dir + "reconstructions.png")
 

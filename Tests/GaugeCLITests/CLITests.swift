@@ -195,7 +195,7 @@ func expectRunFolder(_ dir: String, epochs: Int, side: Int, channels: Int, gridC
     #expect(gw == gridColumns * tile - 2 && colour == (channels == 1 ? 0 : 2))
     #expect(gh == (gridColumns == 20 ? 10 : 7) * tile - 2)
     let (rw, rh, _) = try pngSize("reconstructions.png")
-    #expect(rw == 10 * tile - 2 && rh == 3 * tile - 2)
+    #expect(rw == 10 * tile - 2 && rh == 4 * tile - 2)
     let (cw, ch, _) = try pngSize("control.png")
     #expect(cw == 16 * tile - 2 && ch == 4 * tile - 2)
     let control = try #require(
