@@ -125,3 +125,12 @@ public enum Distortion {
             + a * b * at(y0 + 1, x0 + 1)
     }
 }
+
+extension Distortion {
+    /// Stochastic binarisation (the 2015a code's `binomial(X)`, PAPER.md §1.1): each pixel
+    /// becomes 1 with probability equal to its intensity, from `seed`'s stream.
+    public static func binarized(_ images: [Float], seed: UInt64) -> [Float] {
+        var random = SplitMix64(seed: seed)
+        return images.map { Float(random.unit()) < $0 ? 1 : 0 }
+    }
+}

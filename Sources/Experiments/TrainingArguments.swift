@@ -29,6 +29,9 @@ public struct TrainingArguments: ParsableArguments {
     @Option(help: "Latent sampling and its KL term: gaussian or laplacian (default: the paper's for the model; Laplacian only in Fig. 4).")
     public var sampling: String?
 
+    @Flag(help: "Binarise images stochastically at every use (pixel = 1 with probability = intensity), as the paper's 2015a code does for MNIST; training and test.")
+    public var binarize = false
+
     @Option(help: "Random seed (parameters, data order, distortions, sampling).")
     public var seed: UInt64 = 1
 
@@ -101,6 +104,7 @@ public struct TrainingArguments: ParsableArguments {
         o.resume = resume
         o.every = every
         o.maxSteps = maxSteps
+        o.binarize = binarize
         o.output = try outputFolder(model: config.name, now: now)
         return o
     }

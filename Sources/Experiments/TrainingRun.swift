@@ -29,6 +29,8 @@ public struct TrainingOptions: Sendable {
     /// Test images (whole batches, at least one) for the mixture bound of eq. 4.1, which runs
     /// every class's decoder: `classes` evaluations per batch.
     public var mixtureImages = 1000
+    /// Binarise images stochastically at every use, training and test (the 2015a code).
+    public var binarize = false
 
     public init(configuration: ACEConfiguration, epochs: Int, output: String, classNames: [String]) {
         self.configuration = configuration
@@ -121,7 +123,8 @@ public final class TrainingRun {
         while state.epoch < o.epochs {
             let (epoch, records) = batches.next()
             state.epoch = epoch
-            let (images, labels) = train.gather(records)
+            var (images, labels) = train.gather(records)
+            if o.binarize { images = Distortion.binarized(images, seed: o.seed ^ UInt64(state.step) &* 0x2545_F491_4F6C_DD1D) }
             let losses = try step.run(state, feeding: ["image": .float32(images), "label": .int32(labels)])
             for (k, v) in losses { sums[k, default: 0] += Double(v) / Double(o.batch) }
             counted += 1
@@ -155,9 +158,9 @@ public final class TrainingRun {
                 try appendMetrics(metrics)
                 progress.line(
                     String(
-                        format: "epoch %d done in %@: test classification error %.2f %%, reconstruction %.1f nats, kl %.2f nats per image",
+                        format: "epoch %d done in %@: test classification error %.2f %%; per image with labels reconstruction %.1f + kl %.2f nats, without labels (eq. 4.1) %.1f + %.2f nats",
                         epoch + 1, TrainingProgress.duration(elapsed), 100 * test.classificationError, test.reconstructionNats,
-                        test.klNats))
+                        test.klNats, test.mixtureReconstructionNats, test.mixtureKlNats))
                 try writeFigures(figures, evaluation, state, first)
             } else {
                 try writeFigures(figures, evaluation, state, try firstTestBatch(evaluation, state))
@@ -186,9 +189,17 @@ public final class TrainingRun {
     }
 
     func firstTestBatch(_ inference: Inference, _ state: TrainingState) throws -> FirstBatch {
-        let (images, labels) = test.gather(Array(0..<options.batch))
+        let (images, labels) = testBatch(0)
         let out = try inference.evaluate(state, feeding: ["image": .float32(images), "label": .int32(labels)])
         return FirstBatch(images: images, labels: labels, outputs: out)
+    }
+
+    /// Test batch `k` (binarised the same way at every evaluation when asked).
+    func testBatch(_ k: Int) -> (images: [Float], labels: [Int32]) {
+        let b = options.batch
+        let (images, labels) = test.gather(Array((k * b)..<((k + 1) * b)))
+        guard options.binarize else { return (images, labels) }
+        return (Distortion.binarized(images, seed: ~options.seed ^ UInt64(k) &* 0x9E37_79B9_7F4A_7C15), labels)
     }
 
     /// Test classification error and per-image losses with the true labels, over whole batches.
@@ -200,7 +211,7 @@ public final class TrainingRun {
         var first: FirstBatch?
         let count = test.count / b
         for k in 0..<count {
-            let (images, labels) = test.gather(Array((k * b)..<((k + 1) * b)))
+            let (images, labels) = testBatch(k)
             let out = try inference.evaluate(state, feeding: ["image": .float32(images), "label": .int32(labels)], step: k)
             if k == 0 { first = FirstBatch(images: images, labels: labels, outputs: out) }
             let logits = out["logits"]!
@@ -227,7 +238,7 @@ public final class TrainingRun {
         let batches = max(1, min(test.count, options.mixtureImages) / b)
         var (reconstruction, kl) = (0.0, 0.0)
         for k in 0..<batches {
-            let (images, labels) = test.gather(Array((k * b)..<((k + 1) * b)))
+            let (images, labels) = testBatch(k)
             // ω does not depend on the label fed; read it once.
             let logits = try inference.evaluate(state, feeding: ["image": .float32(images), "label": .int32(labels)])["logits"]!
             var omega = [Double](repeating: 0, count: b * classes)

@@ -103,4 +103,15 @@ func centreOfMass(_ image: ArraySlice<Float>, side n: Int) -> (x: Double, y: Dou
         // Crops are 6×6 of 28×28 bars: many land on the bar and bring clutter.
         #expect(cluttered > 60)
     }
+
+    @Test func binarisationKeepsTheMeanIntensityAndIsSeeded() {
+        let images = (0..<40_000).map { Float($0 % 101) / 100 }
+        let a = Distortion.binarized(images, seed: 9)
+        #expect(a.allSatisfy { $0 == 0 || $0 == 1 })
+        #expect(a == Distortion.binarized(images, seed: 9) && a != Distortion.binarized(images, seed: 10))
+        // P(1) equals the intensity: zeros stay 0, ones stay 1, the mean is kept.
+        #expect(zip(images, a).allSatisfy { ($0 == 0 && $1 == 0) || ($0 == 1 && $1 == 1) || ($0 > 0 && $0 < 1) })
+        let mean = images.reduce(0, +) / Float(images.count), binaryMean = a.reduce(0, +) / Float(a.count)
+        #expect(abs(mean - binaryMean) < 0.01)
+    }
 }
