@@ -194,6 +194,13 @@ public final class TrainingRun {
         return FirstBatch(images: images, labels: labels, outputs: out)
     }
 
+    /// The most likely class of batch row `i` under `logits [batch, classes]`.
+    func predictedClass(_ logits: [Float], _ i: Int) -> Int {
+        let classes = options.configuration.classes
+        let row = logits[(i * classes)..<((i + 1) * classes)]
+        return row.firstIndex(of: row.max()!)! - i * classes
+    }
+
     /// Test batch `k` (binarised the same way at every evaluation when asked).
     func testBatch(_ k: Int) -> (images: [Float], labels: [Int32]) {
         let b = options.batch
@@ -205,24 +212,23 @@ public final class TrainingRun {
     /// Test classification error and per-image losses with the true labels, over whole batches.
     func evaluate(_ inference: Inference, _ state: TrainingState) throws -> (EpochMetrics.Test, FirstBatch) {
         let b = options.batch
-        let classes = options.configuration.classes
         var wrong = 0
         var totals: [String: Double] = [:]
         var first: FirstBatch?
         let count = test.count / b
+        let mixtureBatches = max(1, min(test.count, options.mixtureImages) / b)
+        var mixtureLogits: [[Float]] = []
         for k in 0..<count {
             let (images, labels) = testBatch(k)
             let out = try inference.evaluate(state, feeding: ["image": .float32(images), "label": .int32(labels)], step: k)
             if k == 0 { first = FirstBatch(images: images, labels: labels, outputs: out) }
             let logits = out["logits"]!
-            for i in 0..<b {
-                let row = logits[(i * classes)..<((i + 1) * classes)]
-                if row.firstIndex(of: row.max()!)! - i * classes != Int(labels[i]) { wrong += 1 }
-            }
+            if k < mixtureBatches { mixtureLogits.append(logits) }
+            for i in 0..<b where predictedClass(logits, i) != Int(labels[i]) { wrong += 1 }
             for term in Self.terms { totals[term, default: 0] += Double(out[term]![0]) }
         }
         let n = Double(count * b)
-        let mixture = try mixtureBound(inference, state)
+        let mixture = try mixtureBound(inference, state, logits: mixtureLogits)
         let test = EpochMetrics.Test(
             images: count * b, classificationError: Double(wrong) / n,
             reconstructionNats: totals[Self.terms[0]]! / n, klNats: totals[Self.terms[1]]! / n,
@@ -231,16 +237,18 @@ public final class TrainingRun {
     }
 
     /// The test-time mixture over classes (seed eq. 4.1, PAPER.md §1.6): every class's latent
-    /// head and decoder run on each image, weighted by the classifier's ω; per-image means.
-    func mixtureBound(_ inference: Inference, _ state: TrainingState) throws -> (images: Int, reconstruction: Double, kl: Double) {
+    /// head and decoder run on each image of the first `logits.count` test batches, weighted by
+    /// the classifier's ω (softmax of those batches' `logits`, which do not depend on the label
+    /// fed); per-image means.
+    func mixtureBound(_ inference: Inference, _ state: TrainingState, logits batchLogits: [[Float]]) throws
+        -> (images: Int, reconstruction: Double, kl: Double)
+    {
         let b = options.batch
         let classes = options.configuration.classes
-        let batches = max(1, min(test.count, options.mixtureImages) / b)
+        let batches = batchLogits.count
         var (reconstruction, kl) = (0.0, 0.0)
-        for k in 0..<batches {
-            let (images, labels) = testBatch(k)
-            // ω does not depend on the label fed; read it once.
-            let logits = try inference.evaluate(state, feeding: ["image": .float32(images), "label": .int32(labels)])["logits"]!
+        for (k, logits) in batchLogits.enumerated() {
+            let images = testBatch(k).images
             var omega = [Double](repeating: 0, count: b * classes)
             for i in 0..<b {
                 let row = logits[(i * classes)..<((i + 1) * classes)].map(Double.init)
@@ -295,10 +303,7 @@ public final class TrainingRun {
             (0..<shown).map { Renderer.Request(latent: latent($0), label: Int(first.labels[$0])) }, state: state)
         // Without labels (PAPER.md §1.6): the decoder of the classifier's most likely class.
         let logits = first.outputs["logits"]!
-        let predicted = (0..<options.batch).map { i -> Int32 in
-            let row = logits[(i * c.classes)..<((i + 1) * c.classes)]
-            return Int32(row.firstIndex(of: row.max()!)! - i * c.classes)
-        }
+        let predicted = (0..<options.batch).map { Int32(predictedClass(logits, $0)) }
         let unlabelled = try evaluation.evaluate(
             state, feeding: ["image": .float32(first.images), "label": .int32(predicted)])["reconstruction"]!
         try PNG.write(

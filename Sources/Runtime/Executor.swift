@@ -85,20 +85,16 @@ public final class Executor {
         inputPointers = .allocate(capacity: most)
         outputPointers = .allocate(capacity: most)
         biases = .allocate(capacity: most)
-        var rows = 1, classes = 1
-        for i in plan.instructions {
-            switch plan.graph[i.node].op {
-            case .groupedMatmul, .groupedMatmulWeightGrad:
-                rows = max(rows, i.inputShapes[0][0])
-                classes = max(classes, i.inputShapes[1][0])
-            default: break
-            }
-            if case .gradientUpdate(let gemm, _, _) = i.kernel, case .groupedMatmulWeightGrad(let c) = gemm {
-                rows = max(rows, i.inputShapes[0][0])
-                classes = max(classes, c)
+        // Room for the largest grouping any per-class kernel makes: (rows of x, classes).
+        let groupings = plan.instructions.compactMap { i -> (Int, Int)? in
+            switch i.kernel {
+            case .primitive(.groupedMatmul): return (i.inputShapes[0][0], i.inputShapes[1][0])
+            case .primitive(.groupedMatmulWeightGrad(let c)), .gradientUpdate(.groupedMatmulWeightGrad(let c), _, _):
+                return (i.inputShapes[0][0], c)
+            default: return nil
             }
         }
-        rowGroups = RowGroups(rows: rows, classes: classes)
+        rowGroups = RowGroups(rows: groupings.map(\.0).max() ?? 1, classes: groupings.map(\.1).max() ?? 1)
     }
 
     deinit {
