@@ -60,7 +60,7 @@ def init(key):
     if c["conv"]:
         inch = c["conv"]["enc"][-1][0]
         for i, (f, k) in enumerate(c["conv"]["dec"]):
-            p[f"deconv{i}"] = (normal((k, k, f, inch)), jnp.zeros(f))
+            p[f"deconv{i}"] = (normal((CLASSES, k, k, f, inch)), jnp.zeros((CLASSES, f)))  # per class
             inch = f
     return p
 
@@ -119,8 +119,14 @@ def loss(p, x, labels, key):
         h = h.reshape(h.shape[0], c["conv"]["enc"][-1][0], c["side"] // 4, c["side"] // 4)
         for i in range(len(c["conv"]["dec"])):
             w, b = p[f"deconv{i}"]
-            h = jax.lax.conv_transpose(h, w, (2, 2), "SAME", dimension_numbers=("NCHW", "HWOI", "NCHW"))
-            h = h + b[None, :, None, None]
+
+            # Each image with its class's filter: vmap over (image, gathered filter).
+            def deconv(image, filter):
+                return jax.lax.conv_transpose(
+                    image[None], filter, (2, 2), "SAME", dimension_numbers=("NCHW", "HWOI", "NCHW"))[0]
+
+            h = jax.vmap(deconv)(h, w[sorted_labels])
+            h = h + b[sorted_labels][:, :, None, None]
             h = jax.nn.sigmoid(h) if i == len(c["conv"]["dec"]) - 1 else jax.nn.relu(h)
     drawn = jnp.zeros_like(h).at[order].set(h).reshape(x.shape)  # back to batch order
     q = jnp.clip(warp(drawn, inverted(theta)), 1e-6, 1 - 1e-6)

@@ -63,16 +63,19 @@ class ACE(torch.nn.Module):
         if c["conv"]:
             self.deconvs = torch.nn.ModuleList()
             inch = c["conv"]["enc"][-1][0]
-            for f, k in c["conv"]["dec"]:
-                self.deconvs.append(torch.nn.ConvTranspose2d(inch, f, k, stride=2, padding=k // 2, output_padding=1))
+            for f, k in c["conv"]["dec"]:  # one deconv per class, as Gauge's transposedConv2dByClass
+                self.deconvs.append(torch.nn.ModuleList([
+                    torch.nn.ConvTranspose2d(inch, f, k, stride=2, padding=k // 2, output_padding=1)
+                    for _ in range(CLASSES)]))
                 inch = f
 
     @staticmethod
     def by_class(h, layers, groups):
-        """One GEMM per class over its rows (as Gauge's groupedMatmul)."""
-        out = h.new_empty(h.shape[0], layers[0].out_features)
-        for c, rows in groups:
-            out = out.index_copy(0, rows, layers[c](h.index_select(0, rows)))
+        """Each class's layer on its rows (as Gauge's groupedMatmul and per-class convolutions)."""
+        parts = [(rows, layers[c](h.index_select(0, rows))) for c, rows in groups]
+        out = h.new_empty((h.shape[0],) + parts[0][1].shape[1:])
+        for rows, part in parts:
+            out = out.index_copy(0, rows, part)
         return out
 
     def forward(self, x, labels):
@@ -122,8 +125,8 @@ class ACE(torch.nn.Module):
         if c["conv"]:
             feature = c["conv"]["enc"][-1][0]
             h = h.view(-1, feature, c["side"] // 4, c["side"] // 4)
-            for i, deconv in enumerate(self.deconvs):
-                h = deconv(h)
+            for i, deconvs in enumerate(self.deconvs):
+                h = self.by_class(h, deconvs, groups)
                 h = torch.sigmoid(h) if i == len(self.deconvs) - 1 else torch.relu(h)
         drawn = h.view_as(x)
         reconstruction = warp(drawn, inverted(theta))

@@ -114,22 +114,22 @@ def forward(p, x, labels, noise, sampling):
         z = mean + sigma * r * noise
         kl = (mean.abs() / r - log_scale + sigma * torch.exp(-mean.abs() / (sigma * r)) - 1).sum()
     layers = names(p, "decoder/denseByClass")
-    deconvs = names(p, "decoder/transposedConv2d")
+    deconvs = names(p, "decoder/transposedConv2dByClass")
     h = z
     for i, n in enumerate(layers):
         h = by_class(h, p, n, labels)
         last = i == len(layers) - 1
         h = torch.relu(h) if (last and deconvs) else torch.sigmoid(h) if last else torch.tanh(h)
     if deconvs:
-        feature = p[deconvs[0] + "/weight"].shape[0]
+        feature = p[deconvs[0] + "/weight"].shape[1]  # [classes, in, out, k, k]
         size = int(round((h.shape[1] / feature) ** 0.5))
         h = h.view(-1, feature, size, size)
         for i, n in enumerate(deconvs):
-            w, b = p[n + "/weight"], p[n + "/bias"]
+            w, b = p[n + "/weight"], p[n + "/bias"]  # one filter and bias per class
             out = h.shape[2] * 2
-            top = same_padding(out, w.shape[2], 2)
-            full = F.conv_transpose2d(h, w, stride=2)
-            h = full[:, :, top:top + out, top:top + out] + b.view(1, -1, 1, 1)
+            top = same_padding(out, w.shape[3], 2)
+            full = torch.cat([F.conv_transpose2d(h[i:i + 1], w[c], stride=2) for i, c in enumerate(labels.tolist())])
+            h = full[:, :, top:top + out, top:top + out] + b[labels]
             h = torch.sigmoid(h) if i == len(deconvs) - 1 else torch.relu(h)
     drawn = h.reshape(x.shape)
     if theta is not None:

@@ -59,25 +59,30 @@ def jax_check(state, inputs, names, same_padding):
         else:
             z = mean + sigma * r * noise
             kl = jnp.sum(jnp.abs(mean) / r - log_scale + sigma * jnp.exp(-jnp.abs(mean) / (sigma * r)) - 1)
-        layers, deconvs = names(p, "decoder/denseByClass"), names(p, "decoder/transposedConv2d")
+        layers, deconvs = names(p, "decoder/denseByClass"), names(p, "decoder/transposedConv2dByClass")
         h = z
         for i, n in enumerate(layers):
             h = by_class(h, p, n)
             last = i == len(layers) - 1
             h = jax.nn.relu(h) if (last and deconvs) else jax.nn.sigmoid(h) if last else jnp.tanh(h)
         if deconvs:
-            feature = p[deconvs[0] + "/weight"].shape[0]
+            feature = p[deconvs[0] + "/weight"].shape[1]  # [classes, in, out, k, k]
             size = int(round((h.shape[1] / feature) ** 0.5))
             h = h.reshape(-1, feature, size, size)
             for i, n in enumerate(deconvs):
-                w, b = p[n + "/weight"], p[n + "/bias"]  # [in, out, k, k]
-                out, k = h.shape[2] * 2, w.shape[2]
+                w, b = p[n + "/weight"][labels], p[n + "/bias"][labels]  # each image's [in, out, k, k]
+                out, k = h.shape[2] * 2, w.shape[3]
                 top = same_padding(out, k, 2)
+
                 # The adjoint of a stride-2 conv: dilate the input, convolve with the flipped kernel.
-                full = jax.lax.conv_general_dilated(
-                    h, jnp.flip(w, (2, 3)).transpose(1, 0, 2, 3), (1, 1), [(k - 1, k - 1), (k - 1, k - 1)],
-                    lhs_dilation=(2, 2), dimension_numbers=("NCHW", "OIHW", "NCHW"))
-                h = full[:, :, top:top + out, top:top + out] + b.reshape(1, -1, 1, 1)
+                def deconv(image, filter):
+                    return jax.lax.conv_general_dilated(
+                        image[None], jnp.flip(filter, (2, 3)).transpose(1, 0, 2, 3), (1, 1),
+                        [(k - 1, k - 1), (k - 1, k - 1)], lhs_dilation=(2, 2),
+                        dimension_numbers=("NCHW", "OIHW", "NCHW"))[0]
+
+                full = jax.vmap(deconv)(h, w)
+                h = full[:, :, top:top + out, top:top + out] + b
                 h = jax.nn.sigmoid(h) if i == len(deconvs) - 1 else jax.nn.relu(h)
         drawn = h.reshape(x.shape)
         if theta is not None:

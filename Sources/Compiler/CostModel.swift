@@ -22,8 +22,8 @@ public enum CostModel {
         case .groupedMatmulWeightGrad:
             return 2 * operand(0).reduce(1, *) * operand(1)[1]
         case .conv2dFilterGrad:
-            let perOutput = node.shape.fixedElementCount / (node.shape[0].fixedSize ?? 1)  // C·kh·kw
-            return 2 * graph[node.inputs[1]].shape.elementCount(batch: batch) * perOutput
+            let filter = node.shape.dims.suffix(3).compactMap(\.fixedSize)  // C, kh, kw (per class)
+            return 2 * graph[node.inputs[1]].shape.elementCount(batch: batch) * filter.reduce(1, *)
         case .maxPoolGrad(let window, _):
             return graph[node.inputs[1]].shape.elementCount(batch: batch) * window * window
         case .affineGridGrad:
@@ -39,11 +39,11 @@ public enum CostModel {
         case .logSoftmax:
             return 3 * out
         case .conv2d:
-            let f = operand(1)
-            return 2 * out * f[1] * f[2] * f[3]
+            let f = operand(1).suffix(3)  // C, kh, kw (per class when grouped)
+            return 2 * out * f.reduce(1, *)
         case .transposedConv2d:
-            let f = operand(1)
-            return 2 * graph[node.inputs[0]].shape.elementCount(batch: batch) * f[1] * f[2] * f[3]
+            let f = operand(1).suffix(3)  // O, kh, kw
+            return 2 * graph[node.inputs[0]].shape.elementCount(batch: batch) * f.reduce(1, *)
         case .maxPool(let window, _):
             return out * window * window
         case .affineGrid:

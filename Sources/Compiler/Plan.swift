@@ -45,10 +45,6 @@ public struct Plan: Sendable {
         public var outputs: [Int]
         public var outputShape: [Int]
         public var output: Int { outputs[0] }
-        public var op: Op {
-            if case .primitive(let op) = kernel { return op }
-            return .stopGradient
-        }
     }
 
     /// A buffer's live range in instruction positions (inclusive), for reports and checks.
@@ -122,15 +118,18 @@ public struct Plan: Sendable {
         guard case .primitive(let op) = i.kernel else { return 0 }
         let s = i.inputShapes
         switch op {
-        case .conv2d(let stride, let padding):
-            let oh = Op.windowOutputSize(s[0][2], kernel: s[1][2], stride: stride, padding: padding)
-            let ow = Op.windowOutputSize(s[0][3], kernel: s[1][3], stride: stride, padding: padding)
-            return convWorkers * s[1][1] * s[1][2] * s[1][3] * oh * ow
+        case .conv2d(let stride, let padding, _):
+            let f = Array(s[1].suffix(4))  // one image's filter [O, C, kh, kw]
+            let oh = Op.windowOutputSize(s[0][2], kernel: f[2], stride: stride, padding: padding)
+            let ow = Op.windowOutputSize(s[0][3], kernel: f[3], stride: stride, padding: padding)
+            return convWorkers * f[1] * f[2] * f[3] * oh * ow
         case .transposedConv2d:
-            return convWorkers * s[1][1] * s[1][2] * s[1][3] * s[0][2] * s[0][3]
-        case .conv2dFilterGrad:
-            let columns = s[0][1] * i.outputShape[2] * i.outputShape[3] * s[1][2] * s[1][3]
-            return convWorkers * columns + convFilterBlocks * i.outputShape.reduce(1, *)
+            let f = Array(s[1].suffix(4))  // [C, O, kh, kw]
+            return convWorkers * f[1] * f[2] * f[3] * s[0][2] * s[0][3]
+        case .conv2dFilterGrad(_, _, let kh, let kw, let classes):
+            let columns = s[0][1] * kh * kw * s[1][2] * s[1][3]
+            // Per class, each class's images sum straight into its slice: no block partials.
+            return convWorkers * columns + (classes == nil ? convFilterBlocks * i.outputShape.reduce(1, *) : 0)
         case .groupedMatmul:
             return s[0][0] * (s[0][1] + i.outputShape[1])
         case .groupedMatmulWeightGrad:

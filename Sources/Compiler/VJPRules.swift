@@ -144,32 +144,37 @@ extension GraphEditor {
             }
             return [dx, dw, nil]
 
-        case .conv2d(let stride, let padding):
+        case .conv2d(let stride, let padding, let classes):
+            // With classes, x[2] are the labels: both gradients keep each image's own filter.
             let image = shapeOf(0)
             let filter = shapeOf(1)
+            let labels = classes == nil ? [] : [x[2]]
             let dx =
                 needs[0]
                 ? try add(
                     .transposedConv2d(
-                        stride: stride, padding: padding, height: image[2].fixedSize!, width: image[3].fixedSize!),
-                    [g, x[1]]) : nil
+                        stride: stride, padding: padding, height: image[2].fixedSize!, width: image[3].fixedSize!,
+                        classes: classes),
+                    [g, x[1]] + labels) : nil
             let dw =
                 needs[1]
                 ? try add(
                     .conv2dFilterGrad(
-                        stride: stride, padding: padding, kernelHeight: filter[2].fixedSize!,
-                        kernelWidth: filter[3].fixedSize!), [x[0], g]) : nil
-            return [dx, dw]
-        case .transposedConv2d(let stride, let padding, _, _):
+                        stride: stride, padding: padding, kernelHeight: filter[filter.rank - 2].fixedSize!,
+                        kernelWidth: filter[filter.rank - 1].fixedSize!, classes: classes), [x[0], g] + labels) : nil
+            return classes == nil ? [dx, dw] : [dx, dw, nil]
+        case .transposedConv2d(let stride, let padding, _, _, let classes):
             let filter = shapeOf(1)
-            let dx = needs[0] ? try add(.conv2d(stride: stride, padding: padding), [g, x[1]]) : nil
+            let labels = classes == nil ? [] : [x[2]]
+            let dx =
+                needs[0] ? try add(.conv2d(stride: stride, padding: padding, classes: classes), [g, x[1]] + labels) : nil
             let dw =
                 needs[1]
                 ? try add(
                     .conv2dFilterGrad(
-                        stride: stride, padding: padding, kernelHeight: filter[2].fixedSize!,
-                        kernelWidth: filter[3].fixedSize!), [g, x[0]]) : nil
-            return [dx, dw]
+                        stride: stride, padding: padding, kernelHeight: filter[filter.rank - 2].fixedSize!,
+                        kernelWidth: filter[filter.rank - 1].fixedSize!, classes: classes), [g, x[0]] + labels) : nil
+            return classes == nil ? [dx, dw] : [dx, dw, nil]
         case .maxPool(let window, let stride):
             return [try add(.maxPoolGrad(window: window, stride: stride), [x[0], g])]
         case .affineGrid(_, _, let alignCorners):

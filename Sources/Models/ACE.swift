@@ -110,7 +110,7 @@ public enum ACE {
     }
 
     /// The labelled class's decoder: tanh hidden layers and sigmoid pixel probabilities (for
-    /// Fig. 4, a dense layer to a feature map and transposed convs).
+    /// Fig. 4, a dense layer to a feature map and transposed convs, all per class).
     static func decoder(_ z: Tensor, labels: Tensor, _ config: ACEConfiguration) -> Tensor {
         var h = z
         for units in config.decoderHidden {
@@ -124,7 +124,9 @@ public enum ACE {
                 .reshaped([.batch, .fixed(c), .fixed(fh), .fixed(fw)])
             for (i, layer) in conv.decoder.enumerated() {
                 let last = i == conv.decoder.count - 1
-                h = h.transposedConv2d(layer.filters, kernel: layer.kernel, stride: 2, activation: last ? .sigmoid : .relu)
+                h = h.transposedConv2dByClass(
+                    layer.filters, kernel: layer.kernel, stride: 2, classes: config.classes, labels: labels,
+                    activation: last ? .sigmoid : .relu)
             }
             return h
         }

@@ -25,7 +25,7 @@ public struct ACEConfiguration: Sendable {
 
     /// Fig. 4's convolutional auto-encoder: convs (each followed by a 2×2 pool) replace the
     /// encoder's hidden layers; after the decoder's hidden layers a dense layer to the last
-    /// feature map and transposed convs (stride 2) draw the image.
+    /// feature map and transposed convs (stride 2, one filter per class) draw the image.
     public struct ConvolutionalAE: Sendable {
         /// Encoder convs as (filters, kernel), 'same', ReLU, each followed by a 2×2 max-pool.
         public var encoder: [(filters: Int, kernel: Int)]
@@ -79,8 +79,8 @@ public struct ACEConfiguration: Sendable {
     /// Fig. 4: the shallow convolutional ACE on CIFAR-10 (PAPER.md §3.5): encoder conv 32@5×5 →
     /// pool → conv 64@5×5 → pool → per-class heads (2 latents) from 64·8·8; decoder per class
     /// 2 → 1500 → 1500 → 64·8·8, then deconv 5×5 stride 2 to 32@16×16 and to 3@32×32;
-    /// Laplacian sampling; classifier and SSN as Fig. 3. [ASSUMPTION, not the paper's: the two
-    /// deconvs are shared by the classes; everything before them is per class.]
+    /// Laplacian sampling; classifier and SSN as Fig. 3. The whole decoder, deconvs included, is
+    /// per class (PAPER.md §3.5's minimal reading).
     public static let cifarConv: ACEConfiguration = {
         var config = cifar
         config.name = "ace-cifar-conv"

@@ -16,7 +16,7 @@ public enum ModelCatalog {
             build: { () throws(ModelError) in try ACE.model(.cifar) }),
         ModelEntry(
             name: "ace-cifar-conv",
-            summary: "Convolutional ACE with symmetry statistics on CIFAR-10 (paper Fig. 4): conv 32-64 encoder, 2 Laplacian latents, per-class 1500-1500 decoders, shared deconvs",
+            summary: "Convolutional ACE with symmetry statistics on CIFAR-10 (paper Fig. 4): conv 32-64 encoder, 2 Laplacian latents, per-class 1500-1500-deconv-deconv decoders",
             build: { () throws(ModelError) in try ACE.model(.cifarConv) }),
     ] + mnistEntries + [
         ModelEntry(

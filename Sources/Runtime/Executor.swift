@@ -89,7 +89,9 @@ public final class Executor {
         let groupings = plan.instructions.compactMap { i -> (Int, Int)? in
             switch i.kernel {
             case .primitive(.groupedMatmul): return (i.inputShapes[0][0], i.inputShapes[1][0])
-            case .primitive(.groupedMatmulWeightGrad(let c)), .gradientUpdate(.groupedMatmulWeightGrad(let c), _, _):
+            case .primitive(.groupedMatmulWeightGrad(let c)), .gradientUpdate(.groupedMatmulWeightGrad(let c), _, _),
+                .primitive(.conv2d(_, _, let c?)), .primitive(.transposedConv2d(_, _, _, _, let c?)),
+                .primitive(.conv2dFilterGrad(_, _, _, _, let c?)):
                 return (i.inputShapes[0][0], c)
             default: return nil
             }
@@ -238,6 +240,14 @@ public final class Executor {
             "\(node.what): index \(index) is outside 0..<\(limit)", at: node.location)
     }
 
+    /// A per-class convolution's labels (operand 2), checked and grouped into `rowGroups`; nil
+    /// for a convolution with one filter.
+    private func checkedLabels(_ classes: Int?, _ i: Plan.Instruction) throws(RuntimeError) -> UnsafePointer<Int32>? {
+        guard let classes else { return nil }
+        try groupRows(i.inputs[2], count: i.inputShapes[0][0], classes: classes, i)
+        return UnsafePointer(ints(i.inputs[2]))
+    }
+
     /// Rows grouped by the labels in `buffer`; throws if a label is outside 0..<classes.
     private func groupRows(_ buffer: Int, count: Int, classes: Int, _ i: Plan.Instruction) throws(RuntimeError) {
         guard rowGroups.fill(ints(buffer), count: count, classes: classes) else { throw badLabel(i, classes) }
@@ -306,7 +316,8 @@ public final class Executor {
                 count: n, temps: fusedTemps, workers: Threads.count)
             return
         }
-        switch i.op {
+        guard case .primitive(let op) = i.kernel else { return }
+        switch op {
         case .input, .parameter, .variable, .reshape, .stopGradient:
             break
         case .constant(let v):
@@ -327,14 +338,8 @@ public final class Executor {
         case .binary(let f):
             Elementwise.binary(f, x(0), s(0), x(1), s(1), y, i.outputShape)
         case .compare(let c):
-            if plan.graph[plan.graph[i.node].inputs[0]].dtype == .int32 {
-                let a = ints(i.inputs[0])
-                let b = ints(i.inputs[1])
-                var af = [Float](repeating: 0, count: s(0).reduce(1, *))
-                var bf = [Float](repeating: 0, count: s(1).reduce(1, *))
-                for k in af.indices { af[k] = Float(a[k]) }
-                for k in bf.indices { bf[k] = Float(b[k]) }
-                Elementwise.compare(c, af, s(0), bf, s(1), y, i.outputShape)
+            if plan.graph[i.inputNodes[0]].dtype == .int32 {
+                Elementwise.compare(c, UnsafePointer(ints(i.inputs[0])), s(0), UnsafePointer(ints(i.inputs[1])), s(1), y, i.outputShape)
             } else {
                 Elementwise.compare(c, x(0), s(0), x(1), s(1), y, i.outputShape)
             }
@@ -366,14 +371,20 @@ public final class Executor {
             }
         case .logSoftmax(let axis):
             Reduce.logSoftmax(axis: axis, x(0), s(0), y)
-        case .conv2d(let stride, let padding):
-            Convolution.forward(x(0), s(0), x(1), s(1), stride: stride, padding: padding, y, scratch: scratch)
-        case .transposedConv2d(let stride, let padding, let height, let width):
+        case .conv2d(let stride, let padding, let classes):
+            let labels = try checkedLabels(classes, i)
+            Convolution.forward(
+                x(0), s(0), x(1), s(1), stride: stride, padding: padding, labels: labels, y, scratch: scratch)
+        case .transposedConv2d(let stride, let padding, let height, let width, let classes):
+            let labels = try checkedLabels(classes, i)
             Convolution.transposed(
-                x(0), s(0), x(1), s(1), stride: stride, padding: padding, height: height, width: width, y, scratch: scratch)
-        case .conv2dFilterGrad(let stride, let padding, let kh, let kw):
+                x(0), s(0), x(1), s(1), stride: stride, padding: padding, height: height, width: width,
+                labels: labels, y, scratch: scratch)
+        case .conv2dFilterGrad(let stride, let padding, let kh, let kw, let classes):
+            _ = try checkedLabels(classes, i)
             Convolution.filterGrad(
-                x(0), s(0), x(1), s(1), stride: stride, padding: padding, kernelH: kh, kernelW: kw, y, scratch: scratch)
+                x(0), s(0), x(1), s(1), stride: stride, padding: padding, kernelH: kh, kernelW: kw,
+                groups: classes == nil ? nil : rowGroups, y, scratch: scratch)
         case .maxPool(let window, let stride):
             Pooling.maxPool(x(0), s(0), window: window, stride: stride, y, i.outputShape)
         case .maxPoolGrad(let window, let stride):

@@ -44,7 +44,8 @@ enum ParameterInitializer {
             normal(shape.count >= 2 ? sigma * fans(shape[0], shape[1]) : sigma / sqrtf(Float(n)))
         case .convUniform:
             RandomKernels.fill(.uniform, seed: seed, step: 0, stream: stream, out, n)
-            let scale = 1 / sqrtf(Float(n))
+            // One filter's size: per-class filters [classes, a, b, kh, kw] each get their own.
+            let scale = 1 / sqrtf(Float(shape.suffix(4).reduce(1, *)))
             for i in 0..<n { out[i] = (2 * out[i] - 1) * scale }
         case .identityAffine:
             let identity: [Float] = [1, 0, 0, 0, 1, 0]

@@ -184,6 +184,32 @@ import Testing
         }
     }
 
+    @Test func perClassConvolutions() throws {
+        #expect(try outputType {
+            let c = Input("c", [.batch], dtype: .int32)
+            Output("y", Input("x", [.batch, 64, 8, 8]).transposedConv2dByClass(32, kernel: 5, stride: 2, classes: 10, labels: c))
+        } == TensorType([.batch, 32, 16, 16]))
+        #expect(try outputType {
+            let c = Input("c", [.batch], dtype: .int32)
+            Output("y", Input("x", [.batch, 3, 9, 9]).convolved(with: Input("f", [10, 4, 3, 3, 3]), stride: 2, labels: c))
+        } == TensorType([.batch, 4, 5, 5]))
+        expectError(line: #line + 2, call: "conv2d", "filter has shape [4, 3, 3, 3]; a per-class convolution needs one rank-4 filter per class, [4, …] (rank 5)") {
+            let c = Input("c", [.batch], dtype: .int32)
+            Output("y", Input("x", [.batch, 3, 8, 8]).convolved(with: Input("f", [4, 3, 3, 3]), labels: c))
+        }
+        expectError(line: #line + 1, call: "transposedConv2d", "indices are [batch] float32; expected a rank-1 int32 vector") {
+            Output("y", Input("x", [.batch, 4, 4, 4]).transposedConvolved(with: Input("f", [2, 4, 3, 3, 3]), height: 4, width: 4, labels: Input("c", [.batch])))
+        }
+        expectError(line: #line + 2, call: "conv2d", "labels [7] and input [batch, 3, 8, 8] differ in batch") {
+            let c = Input("c", [7], dtype: .int32)
+            Output("y", Input("x", [.batch, 3, 8, 8]).convolved(with: Input("f", [2, 4, 3, 3, 3]), labels: c))
+        }
+        expectError(line: #line + 2, call: "conv2dByClass(8, kernel: 3, classes: 0)", "classes 0 must be positive") {
+            let c = Input("c", [.batch], dtype: .int32)
+            Output("y", Input("x", [.batch, 3, 8, 8]).conv2dByClass(8, kernel: 3, classes: 0, labels: c))
+        }
+    }
+
     @Test func spatialTransformer() throws {
         #expect(try outputType {
             let x = Input("x", [.batch, 3, 32, 32])

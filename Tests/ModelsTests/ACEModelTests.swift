@@ -35,12 +35,13 @@ import Testing
     }
 
     /// PAPER.md §3.5 (Fig. 4): encoder conv 32@5×5 → pool → conv 64@5×5 → pool → heads from
-    /// 64·8·8; decoder per class 2 → 1500 → 1500 → 64·8·8, deconvs 64→32→3 (5×5, stride 2).
+    /// 64·8·8; decoder per class 2 → 1500 → 1500 → 64·8·8, deconvs 64→32→3 (5×5, stride 2), the
+    /// deconvs per class too.
     @Test func aceCifarConvParameterCountMatchesItsLayers() throws {
         let classes = 10
         let encoder = conv(3, 32, kernel: 5) + conv(32, 64, kernel: 5) + 2 * classes * dense(64 * 8 * 8, 2)
         let deconvs = conv(64, 32, kernel: 5) + conv(32, 3, kernel: 5)  // weights [in, out, 5, 5], out biases
-        let decoder = classes * (dense(2, 1500) + dense(1500, 1500) + dense(1500, 64 * 8 * 8)) + deconvs
+        let decoder = classes * (dense(2, 1500) + dense(1500, 1500) + dense(1500, 64 * 8 * 8) + deconvs)
         let graph = try ACE.model(.cifarConv).graph
         func parameters(in scope: String) -> Int {
             graph.parameters.filter { $0.scope.first == scope }.reduce(0) { $0 + $1.shape.fixedElementCount }

@@ -141,6 +141,76 @@ func expectClose(
         #expect(abs(left - right) <= 1e-4 * max(1, abs(left)), "⟨conv u, v⟩ = \(left), ⟨u, convᵀ v⟩ = \(right)")
     }
 
+    /// Per-class filters: each image's output equals the plain convolution with its label's filter,
+    /// and the per-class transposed convolution is its adjoint image by image.
+    @Test(arguments: [(1, Padding.same), (2, Padding.same), (2, Padding.valid)])
+    func perClassConv2dAndItsAdjoint(_ config: (Int, Padding)) throws {
+        let (batch, classes, height, width) = (5, 4, 9, 7)
+        let labels: [Int32] = [2, 0, 2, 3, 0]  // class 1 unused
+        let ws = [4, 3, 3, 3]
+        let filterSize = ws.reduce(1, *)
+        let x = pseudoRandom(batch * 3 * height * width, seed: 11)
+        let w = pseudoRandom(classes * filterSize, seed: 12)
+        let y = try runForward(batch: batch, inputs: ["x": x, "w": w], labels: ["c": labels]) {
+            let c = Input("c", [.batch], dtype: .int32)
+            Output("y", Input("x", [.batch, 3, 9, 7]).convolved(with: Input("w", [4, 4, 3, 3, 3]), stride: config.0, padding: config.1, labels: c))
+        }
+        var reference: [Double] = []
+        var outShape: [Int] = []
+        let image = 3 * height * width
+        for n in 0..<batch {
+            let filter = Array(w[Int(labels[n]) * filterSize..<(Int(labels[n]) + 1) * filterSize])
+            let (one, shape) = referenceConv(
+                Array(x[n * image..<(n + 1) * image]), [1, 3, height, width], filter, ws, stride: config.0, padding: config.1)
+            reference += one
+            outShape = shape
+        }
+        expectClose(y, reference)
+
+        let v = pseudoRandom(reference.count, seed: 13)
+        let tv = try runForward(batch: batch, inputs: ["v": v, "w": w], labels: ["c": labels]) {
+            let c = Input("c", [.batch], dtype: .int32)
+            let input = Input("v", [.batch, 4, .fixed(outShape[2]), .fixed(outShape[3])])
+            Output("y", input.transposedConvolved(with: Input("w", [4, 4, 3, 3, 3]), stride: config.0, padding: config.1, height: height, width: width, labels: c))
+        }
+        let out = reference.count / batch
+        for n in 0..<batch {  // ⟨conv_c(u_n), v_n⟩ = ⟨u_n, conv_cᵀ(v_n)⟩ per image
+            let left = (0..<out).reduce(0.0) { $0 + reference[n * out + $1] * Double(v[n * out + $1]) }
+            let right = (0..<image).reduce(0.0) { $0 + Double(x[n * image + $1]) * Double(tv[n * image + $1]) }
+            #expect(abs(left - right) <= 1e-4 * max(1, abs(left)), "image \(n): \(left) vs \(right)")
+        }
+    }
+
+    /// Comparisons of int32 labels, read in place (no float copies), with broadcasting.
+    @Test(arguments: [Comparison.equal, .less, .greaterEqual])
+    func int32Compare(_ c: Comparison) throws {
+        let a: [Int32] = [3, -1, 7, 0, 2, 2]
+        let b: [Int32] = [2, 0, 7]
+        let y = try runForward(batch: 2, labels: ["a": a, "b": b]) {
+            Output("y", Input("a", [.batch, 3], dtype: .int32).compare(c, Input("b", [3], dtype: .int32)))
+        }
+        let reference = a.indices.map { k -> Double in
+            let (p, q) = (a[k], b[k % 3])
+            switch c {
+            case .equal: return p == q ? 1 : 0
+            case .less: return p < q ? 1 : 0
+            default: return p >= q ? 1 : 0
+            }
+        }
+        expectClose(y, reference, tolerance: 0)
+    }
+
+    @Test func perClassConv2dRejectsALabelOutsideItsClasses() throws {
+        #expect {
+            _ = try runForward(batch: 2, inputs: ["x": pseudoRandom(2 * 16, seed: 1), "w": pseudoRandom(3 * 2 * 9, seed: 2)], labels: ["c": [1, 3]]) {
+                let c = Input("c", [.batch], dtype: .int32)
+                Output("y", Input("x", [.batch, 1, 4, 4]).convolved(with: Input("w", [3, 2, 1, 3, 3]), labels: c))
+            }
+        } throws: { error in
+            "\(error)".contains("a label is outside 0..<3")
+        }
+    }
+
     @Test func maxPool() throws {
         let x = pseudoRandom(2 * 7 * 9, seed: 10)
         let y = try runForward(inputs: ["x": x]) { Output("y", Input("x", [1, 2, 7, 9]).maxPool(3, stride: 2)) }

@@ -115,6 +115,29 @@ import Testing
         try checkGradients(h)
     }
 
+    /// Per-class filters (class 3 unused: its gradient must stay zero, which the difference
+    /// check sees as well).
+    @Test(arguments: [(1, Padding.same), (2, Padding.same), (2, Padding.valid)])
+    func perClassConv2d(_ config: (Int, Padding)) throws {
+        let h = try Harness(batch: 4, labels: ["c": [1, 0, 2, 1]]) {
+            let c = Input("c", [.batch], dtype: .int32)
+            let x = Input("x", [.batch, 2, 7, 6]) + Parameter("b", [2, 7, 6], initializer: .uniform(low: -1, high: 1))
+            let f = Parameter("f", [4, 3, 2, 3, 3], initializer: .uniform(low: -1, high: 1))
+            Loss(probe(x.convolved(with: f, stride: config.0, padding: config.1, labels: c)))
+        }
+        try checkGradients(h)
+    }
+
+    @Test(arguments: [(2, Padding.same), (1, Padding.valid), (2, Padding.valid)])
+    func perClassTransposedConv2d(_ config: (Int, Padding)) throws {
+        let h = try Harness(batch: 4, labels: ["c": [2, 0, 2, 1]]) {
+            let c = Input("c", [.batch], dtype: .int32)
+            let x = Input("x", [.batch, 3, 4, 3]) + Parameter("b", [3, 4, 3], initializer: .uniform(low: -1, high: 1))
+            Loss(probe(x.transposedConv2dByClass(2, kernel: 3, stride: config.0, padding: config.1, classes: 4, labels: c)))
+        }
+        try checkGradients(h)
+    }
+
     @Test func maxPool() throws {
         let h = try Harness(batch: 2) {
             let x = Input("x", [.batch, 2, 6, 7]) * 0.01 + Parameter("b", [2, 6, 7], initializer: .uniform(low: -1, high: 1))

@@ -15,7 +15,8 @@ public enum Initializer: Hashable, Sendable, CustomStringConvertible {
     /// The literal rule of the author's Theano code for rank-3 tensors: N(0, 1)·σ /
     /// (√shape[0] + √shape[1]). Offered for fidelity; not the default (PAPER.md §1.5).
     case svAdjustedNormalLeadingDims(sigma: Float)
-    /// The paper's conv rule: U(−1, 1) / √(product of all filter dimensions).
+    /// The paper's conv rule: U(−1, 1) / √(product of all filter dimensions); a rank-5
+    /// per-class filter `[classes, …]` uses one class's filter (its last four dimensions).
     case convUniform
     /// Identity affine transform (1, 0, 0, 0, 1, 0), repeated over leading dimensions:
     /// the bias of the symmetry-statistics net's last layer.

@@ -74,11 +74,16 @@ public enum Op: Hashable, Sendable {
     case logSoftmax(axis: Int)
 
     /// `input [N, C, H, W]`, `filter [O, C, kh, kw]` → `[N, O, H', W']`.
-    case conv2d(stride: Int, padding: Padding)
+    ///
+    /// With `classes`, one filter per class chosen by a label, like `groupedMatmul`: operands
+    /// `input`, `filter [classes, O, C, kh, kw]`, `labels [N] int32`; image n uses
+    /// `filter[labels[n]]`. The same holds for `transposedConv2d` and `conv2dFilterGrad`.
+    case conv2d(stride: Int, padding: Padding, classes: Int? = nil)
     /// The adjoint of `conv2d(stride, padding)` ("deconvolution"): `input [N, C, h, w]`,
     /// `filter [C, O, kh, kw]` → `[N, O, height, width]`, where a `conv2d` with the same
-    /// stride and padding maps `height × width` back to `h × w`.
-    case transposedConv2d(stride: Int, padding: Padding, height: Int, width: Int)
+    /// stride and padding maps `height × width` back to `h × w`. With `classes`, a third operand
+    /// `labels [N]` picks each image's filter from `[classes, C, O, kh, kw]`.
+    case transposedConv2d(stride: Int, padding: Padding, height: Int, width: Int, classes: Int? = nil)
     /// Max over `window × window` patches every `stride` pixels (floor; no padding).
     case maxPool(window: Int, stride: Int)
 
@@ -101,8 +106,9 @@ public enum Op: Hashable, Sendable {
     /// `[classes, K, N]` (the weight gradient of `groupedMatmul`).
     case groupedMatmulWeightGrad(classes: Int)
     /// The filter gradient of `conv2d`: `input [N, C, H, W]`, `outputGrad [N, O, h, w]` →
-    /// `[O, C, kernelHeight, kernelWidth]`.
-    case conv2dFilterGrad(stride: Int, padding: Padding, kernelHeight: Int, kernelWidth: Int)
+    /// `[O, C, kernelHeight, kernelWidth]`. With `classes`, a third operand `labels [N]` and
+    /// the result `[classes, O, C, kh, kw]`: class c sums over its own images only.
+    case conv2dFilterGrad(stride: Int, padding: Padding, kernelHeight: Int, kernelWidth: Int, classes: Int? = nil)
     /// The input gradient of `maxPool`: `input`, `outputGrad` → input-shaped, routed to the
     /// first maximum of each window.
     case maxPoolGrad(window: Int, stride: Int)
@@ -179,9 +185,10 @@ public enum Op: Hashable, Sendable {
         case .scatterAddRows(let r): return "scatterAddRows(\(r))"
         case .oneHot(let c): return "oneHot(\(c))"
         case .logSoftmax(let a): return "logSoftmax(axis \(a))"
-        case .conv2d(let s, let p): return "conv2d(stride \(s), \(p))"
-        case .transposedConv2d(let s, let p, let h, let w):
-            return "transposedConv2d(stride \(s), \(p), \(h)×\(w))"
+        case .conv2d(let s, let p, let c): return "conv2d(stride \(s), \(p)\(Self.perClass(c)))"
+        case .transposedConv2d(let s, let p, let h, let w, let c):
+            return "transposedConv2d(stride \(s), \(p), \(h)×\(w)\(Self.perClass(c)))"
+        case .conv2dFilterGrad(_, _, _, _, let c): return "conv2dFilterGrad\(c.map { "(\($0) classes)" } ?? "")"
         case .maxPool(let k, let s): return "maxPool(\(k), stride \(s))"
         case .affineGrid(let h, let w, let ac): return "affineGrid(\(h)×\(w)\(ac ? ", alignCorners" : ""))"
         case .bilinearSample(let ac): return "bilinearSample\(ac ? "(alignCorners)" : "")"
@@ -189,4 +196,6 @@ public enum Op: Hashable, Sendable {
         default: return name
         }
     }
+
+    private static func perClass(_ classes: Int?) -> String { classes.map { ", \($0) classes" } ?? "" }
 }

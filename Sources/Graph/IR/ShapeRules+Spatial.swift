@@ -35,6 +35,28 @@ extension Op {
         return dims
     }
 
+    /// The filter one image of a convolution uses: operand 1, or with `classes` one slice of a
+    /// `[classes, …]` filter chosen by the labels in operand 2.
+    static func perImageFilter(_ operands: [TensorType], classes: Int?) throws(ShapeProblem) -> TensorType {
+        guard let classes else { return operands[1] }
+        try requireLabels(operands[2], for: operands[0], classes: classes)
+        let f = operands[1]
+        guard f.shape.rank == 5, f.shape[0] == .fixed(classes) else {
+            throw ShapeProblem(
+                "filter has shape \(f.shape); a per-class convolution needs one rank-4 filter per class, [\(classes), …] (rank 5)")
+        }
+        return TensorType(Shape(Array(f.shape.dims.dropFirst())), f.dtype)
+    }
+
+    /// Labels of a per-class convolution: an int32 vector as long as the batch of `input`.
+    static func requireLabels(_ labels: TensorType, for input: TensorType, classes: Int) throws(ShapeProblem) {
+        guard classes > 0 else { throw ShapeProblem("class count \(classes) must be positive") }
+        try requireIndices(labels)
+        guard input.shape.rank > 0, labels.shape[0] == input.shape[0] else {
+            throw ShapeProblem("labels \(labels.shape) and input \(input.shape) differ in batch")
+        }
+    }
+
     static func conv2dType(_ x: TensorType, _ f: TensorType, stride: Int, padding: Padding) throws(ShapeProblem)
         -> TensorType
     {

@@ -11,9 +11,12 @@ extension Op {
         case .unary, .reduce, .reshape, .transpose, .broadcast, .slice, .oneHot, .logSoftmax,
             .maxPool, .affineGrid, .dropout, .stopGradient, .affineGridGrad:
             return 1
-        case .matmul, .binary, .compare, .gatherRows, .scatterAddRows, .conv2d, .transposedConv2d,
-            .bilinearSample, .conv2dFilterGrad, .maxPoolGrad, .bilinearSampleImageGrad:
+        case .matmul, .binary, .compare, .gatherRows, .scatterAddRows, .bilinearSample, .maxPoolGrad,
+            .bilinearSampleImageGrad:
             return 2
+        case .conv2d(_, _, let classes), .transposedConv2d(_, _, _, _, let classes),
+            .conv2dFilterGrad(_, _, _, _, let classes):
+            return classes == nil ? 2 : 3
         case .groupedMatmul, .select, .groupedMatmulWeightGrad, .bilinearSampleGridGrad: return 3
         case .concat: return nil
         }
@@ -42,8 +45,11 @@ extension Op {
             return try Self.groupedMatmulType(operands[0], operands[1], operands[2], transposeWeights)
         case .groupedMatmulWeightGrad(let classes):
             return try Self.groupedMatmulWeightGradType(operands[0], operands[1], operands[2], classes)
-        case .conv2dFilterGrad(let stride, let padding, let kh, let kw):
-            return try Self.conv2dFilterGradType(operands[0], operands[1], stride, padding, kh, kw)
+        case .conv2dFilterGrad(let stride, let padding, let kh, let kw, let classes):
+            let filter = try Self.conv2dFilterGradType(operands[0], operands[1], stride, padding, kh, kw)
+            guard let classes else { return filter }
+            try Self.requireLabels(operands[2], for: operands[0], classes: classes)
+            return TensorType(Shape([.fixed(classes)] + filter.shape.dims))
         case .maxPoolGrad(let window, let stride):
             let pooled = try Self.maxPoolType(operands[0], window: window, stride: stride)
             guard pooled == operands[1] else {
@@ -137,11 +143,13 @@ extension Op {
                 throw ShapeProblem("axis \(axis) is out of range for \(operands[0].shape)")
             }
             return operands[0]
-        case .conv2d(let stride, let padding):
-            return try Self.conv2dType(operands[0], operands[1], stride: stride, padding: padding)
-        case .transposedConv2d(let stride, let padding, let height, let width):
+        case .conv2d(let stride, let padding, let classes):
+            let filter = try Self.perImageFilter(operands, classes: classes)
+            return try Self.conv2dType(operands[0], filter, stride: stride, padding: padding)
+        case .transposedConv2d(let stride, let padding, let height, let width, let classes):
+            let filter = try Self.perImageFilter(operands, classes: classes)
             return try Self.transposedConv2dType(
-                operands[0], operands[1], stride: stride, padding: padding, height: height, width: width)
+                operands[0], filter, stride: stride, padding: padding, height: height, width: width)
         case .maxPool(let window, let stride):
             return try Self.maxPoolType(operands[0], window: window, stride: stride)
         case .affineGrid(let height, let width, _):

@@ -85,25 +85,24 @@ extension Tensor {
         weightInitializer: Initializer = .convUniform, bias: Bool = true, file: StaticString = #fileID,
         filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column
     ) -> Tensor {
-        let at = SourceLocation(file, filePath, line, column)
-        return layer("conv2d", call: "conv2d(\(filters), kernel: \(kernel))") { builder in
-            guard rank == 4, let channels = shape[1].fixedSize else {
-                return builder.fail(
-                    "",
-                    ShapeProblem(
-                        "input has shape \(shape); expected rank 4 [batch, channels, height, width]",
-                        hint: "reshape to NCHW first"), at: at)
-            }
-            guard filters > 0, kernel > 0 else {
-                return builder.fail("", ShapeProblem("filters and kernel must be positive"), at: at)
-            }
-            let f = parameter(
-                "weight", [.fixed(filters), .fixed(channels), .fixed(kernel), .fixed(kernel)], weightInitializer,
-                at: at)
-            var y = apply(.conv2d(stride: stride, padding: padding), [f], at: at)
-            if bias { y = y.apply(.binary(.add), [parameter("bias", [.fixed(filters), 1, 1], .zeros, at: at)], at: at) }
-            return y.activated(activation, at: at)
-        }
+        convolutionLayer(
+            transposed: false, filters, kernel: kernel, stride: stride, padding: padding, outputSize: nil, byClass: nil,
+            activation: activation, weightInitializer: weightInitializer, bias: bias,
+            at: SourceLocation(file, filePath, line, column))
+    }
+
+    /// One convolution per class, applied to each image with the filter and bias of its label:
+    /// `labels [batch] int32`; weights `[classes, filters, in, kernel, kernel]`. Only the
+    /// labelled class's filter takes part (and gets gradients), as in `denseByClass`.
+    public func conv2dByClass(
+        _ filters: Int, kernel: Int, stride: Int = 1, padding: Padding = .same, classes: Int, labels: Tensor,
+        activation: Activation? = nil, weightInitializer: Initializer = .convUniform, bias: Bool = true,
+        file: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column
+    ) -> Tensor {
+        convolutionLayer(
+            transposed: false, filters, kernel: kernel, stride: stride, padding: padding, outputSize: nil,
+            byClass: (classes, labels), activation: activation, weightInitializer: weightInitializer, bias: bias,
+            at: SourceLocation(file, filePath, line, column))
     }
 
     /// Transposed convolution ("deconvolution", the paper's Fig. 4), the adjoint of `conv2d`:
@@ -113,8 +112,35 @@ extension Tensor {
         activation: Activation? = nil, weightInitializer: Initializer = .convUniform, bias: Bool = true,
         file: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column
     ) -> Tensor {
-        let at = SourceLocation(file, filePath, line, column)
-        return layer("transposedConv2d", call: "transposedConv2d(\(filters), kernel: \(kernel))") { builder in
+        convolutionLayer(
+            transposed: true, filters, kernel: kernel, stride: stride, padding: padding, outputSize: outputSize,
+            byClass: nil, activation: activation, weightInitializer: weightInitializer, bias: bias,
+            at: SourceLocation(file, filePath, line, column))
+    }
+
+    /// One transposed convolution per class (each image uses its label's filter and bias): the
+    /// per-class deconvolutions of a decoder per class. Weights `[classes, in, filters, k, k]`.
+    public func transposedConv2dByClass(
+        _ filters: Int, kernel: Int, stride: Int = 1, padding: Padding = .same, outputSize: (Int, Int)? = nil,
+        classes: Int, labels: Tensor, activation: Activation? = nil, weightInitializer: Initializer = .convUniform,
+        bias: Bool = true, file: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line,
+        column: UInt = #column
+    ) -> Tensor {
+        convolutionLayer(
+            transposed: true, filters, kernel: kernel, stride: stride, padding: padding, outputSize: outputSize,
+            byClass: (classes, labels), activation: activation, weightInitializer: weightInitializer, bias: bias,
+            at: SourceLocation(file, filePath, line, column))
+    }
+
+    /// The four convolution layers above: shared or per-class filters, forward or transposed.
+    private func convolutionLayer(
+        transposed: Bool, _ filters: Int, kernel: Int, stride: Int, padding: Padding, outputSize: (Int, Int)?,
+        byClass: (classes: Int, labels: Tensor)?, activation: Activation?, weightInitializer: Initializer,
+        bias: Bool, at: SourceLocation
+    ) -> Tensor {
+        let base = (transposed ? "transposedConv2d" : "conv2d") + (byClass == nil ? "" : "ByClass")
+        let classText = byClass.map { ", classes: \($0.classes)" } ?? ""
+        return layer(base, call: "\(base)(\(filters), kernel: \(kernel)\(classText))") { builder in
             guard rank == 4, let channels = shape[1].fixedSize, let h = shape[2].fixedSize,
                 let w = shape[3].fixedSize
             else {
@@ -124,15 +150,34 @@ extension Tensor {
                         "input has shape \(shape); expected rank 4 [batch, channels, height, width]",
                         hint: "reshape to NCHW first"), at: at)
             }
-            let size =
-                outputSize
-                ?? (padding == .same ? (h * stride, w * stride) : ((h - 1) * stride + kernel, (w - 1) * stride + kernel))
-            let f = parameter(
-                "weight", [.fixed(channels), .fixed(filters), .fixed(kernel), .fixed(kernel)], weightInitializer,
-                at: at)
-            var y = apply(
-                .transposedConv2d(stride: stride, padding: padding, height: size.0, width: size.1), [f], at: at)
-            if bias { y = y.apply(.binary(.add), [parameter("bias", [.fixed(filters), 1, 1], .zeros, at: at)], at: at) }
+            guard filters > 0, kernel > 0 else {
+                return builder.fail("", ShapeProblem("filters and kernel must be positive"), at: at)
+            }
+            if let byClass, byClass.classes <= 0 {
+                return builder.fail("", ShapeProblem("classes \(byClass.classes) must be positive"), at: at)
+            }
+            let perClass: [Dim] = byClass.map { [.fixed($0.classes)] } ?? []
+            let pair: [Dim] = transposed ? [.fixed(channels), .fixed(filters)] : [.fixed(filters), .fixed(channels)]
+            let f = parameter("weight", Shape(perClass + pair + [.fixed(kernel), .fixed(kernel)]), weightInitializer, at: at)
+            let labels = byClass.map { [$0.labels] } ?? []
+            var y: Tensor
+            if transposed {
+                let size =
+                    outputSize
+                    ?? (padding == .same
+                        ? (h * stride, w * stride) : ((h - 1) * stride + kernel, (w - 1) * stride + kernel))
+                y = apply(
+                    .transposedConv2d(
+                        stride: stride, padding: padding, height: size.0, width: size.1, classes: byClass?.classes),
+                    [f] + labels, at: at)
+            } else {
+                y = apply(.conv2d(stride: stride, padding: padding, classes: byClass?.classes), [f] + labels, at: at)
+            }
+            if bias {
+                var b = parameter("bias", Shape(perClass + [.fixed(filters), 1, 1]), .zeros, at: at)
+                if let byClass { b = b.apply(.gatherRows, [byClass.labels], at: at) }  // [batch, filters, 1, 1]
+                y = y.apply(.binary(.add), [b], at: at)
+            }
             return y.activated(activation, at: at)
         }
     }

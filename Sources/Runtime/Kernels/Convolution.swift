@@ -22,6 +22,43 @@ struct ConvGeometry {
 
     /// col[(c·kh + i)·kw + j][oy·outW + ox] = image[c, oy·s + i − padTop, ox·s + j − padLeft] (0 outside).
     func im2col(_ image: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>) {
+        walk(Gather.self, col, UnsafeMutablePointer(mutating: image))
+    }
+
+    /// The adjoint of `im2col`: image += scattered columns (image must start zeroed).
+    func col2im(_ col: UnsafePointer<Float>, _ image: UnsafeMutablePointer<Float>) {
+        walk(Scatter.self, UnsafeMutablePointer(mutating: col), image)
+    }
+
+    /// What `walk` does with each (column element, image pixel) pair of the im2col matrix.
+    private protocol Move {
+        /// The pair when the pixel is inside the image.
+        static func inside(_ col: UnsafeMutablePointer<Float>, _ pixel: UnsafeMutablePointer<Float>)
+        /// A row of `count` column elements whose pixels all lie above or below the image.
+        static func outsideRow(_ col: UnsafeMutablePointer<Float>, count: Int)
+        /// One column element whose pixel lies left or right of the image.
+        static func outside(_ col: UnsafeMutablePointer<Float>)
+    }
+
+    private enum Gather: Move {
+        static func inside(_ col: UnsafeMutablePointer<Float>, _ pixel: UnsafeMutablePointer<Float>) {
+            col.pointee = pixel.pointee
+        }
+        static func outsideRow(_ col: UnsafeMutablePointer<Float>, count: Int) { col.update(repeating: 0, count: count) }
+        static func outside(_ col: UnsafeMutablePointer<Float>) { col.pointee = 0 }
+    }
+
+    private enum Scatter: Move {
+        static func inside(_ col: UnsafeMutablePointer<Float>, _ pixel: UnsafeMutablePointer<Float>) {
+            pixel.pointee += col.pointee
+        }
+        static func outsideRow(_ col: UnsafeMutablePointer<Float>, count: Int) {}
+        static func outside(_ col: UnsafeMutablePointer<Float>) {}
+    }
+
+    /// The one loop nest of im2col and col2im, specialised per `Move` (no closure, no dispatch).
+    @inline(__always)
+    private func walk<M: Move>(_: M.Type, _ col: UnsafeMutablePointer<Float>, _ image: UnsafeMutablePointer<Float>) {
         for c in 0..<channels {
             for i in 0..<kernelH {
                 for j in 0..<kernelW {
@@ -30,34 +67,13 @@ struct ConvGeometry {
                         let y = oy * stride + i - padTop
                         let dst = row + oy * outW
                         if y < 0 || y >= height {
-                            dst.update(repeating: 0, count: outW)
+                            M.outsideRow(dst, count: outW)
                             continue
                         }
-                        let src = image + (c * height + y) * width
+                        let line = image + (c * height + y) * width
                         for ox in 0..<outW {
                             let x = ox * stride + j - padLeft
-                            dst[ox] = x >= 0 && x < width ? src[x] : 0
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// The adjoint of `im2col`: image += scattered columns (image must start zeroed).
-    func col2im(_ col: UnsafePointer<Float>, _ image: UnsafeMutablePointer<Float>) {
-        for c in 0..<channels {
-            for i in 0..<kernelH {
-                for j in 0..<kernelW {
-                    let row = col + ((c * kernelH + i) * kernelW + j) * columnCols
-                    for oy in 0..<outH {
-                        let y = oy * stride + i - padTop
-                        if y < 0 || y >= height { continue }
-                        let dst = image + (c * height + y) * width
-                        let src = row + oy * outW
-                        for ox in 0..<outW {
-                            let x = ox * stride + j - padLeft
-                            if x >= 0 && x < width { dst[x] += src[ox] }
+                            if x >= 0 && x < width { M.inside(dst + ox, line + x) } else { M.outside(dst + ox) }
                         }
                     }
                 }
@@ -72,6 +88,16 @@ struct ConvPointers: @unchecked Sendable {
     let w: UnsafePointer<Float>
     let y: UnsafeMutablePointer<Float>
     let scratch: UnsafeMutablePointer<Float>
+    /// Per-class filters: image n uses the `filterSize` floats at `w + labels[n] · filterSize`
+    /// (labels already checked against the class count). Nil: one filter for all images.
+    var labels: UnsafePointer<Int32>? = nil
+    var filterSize = 0
+
+    /// The filter image `n` uses.
+    func filter(_ n: Int) -> UnsafePointer<Float> {
+        guard let labels else { return w }
+        return w + Int(labels[n]) * filterSize
+    }
 }
 
 /// Convolutions by im2col + GEMM, one image per task. Images are independent, so workers share
@@ -111,7 +137,7 @@ enum Convolution {
             let col = p.scratch + worker * g.columnRows * g.columnCols
             g.im2col(p.x + n * g.channels * g.height * g.width, col)
             GEMM.call(
-                transposeA: false, transposeB: false, m: out, n: g.columnCols, k: g.columnRows, p.w,
+                transposeA: false, transposeB: false, m: out, n: g.columnCols, k: g.columnRows, p.filter(n),
                 lda: g.columnRows, col, ldb: g.columnCols, p.y + n * out * g.columnCols, ldc: g.columnCols)
         }
     }
@@ -123,7 +149,7 @@ enum Convolution {
             let col = p.scratch + worker * g.columnRows * g.columnCols
             // col [O·kh·kw, h·w] = wᵀ [O·kh·kw, C] · x_n [C, h·w]
             GEMM.call(
-                transposeA: true, transposeB: false, m: g.columnRows, n: g.columnCols, k: channels, p.w,
+                transposeA: true, transposeB: false, m: g.columnRows, n: g.columnCols, k: channels, p.filter(n),
                 lda: g.columnRows, p.x + n * channels * g.columnCols, ldb: g.columnCols, col, ldc: g.columnCols)
             (p.y + n * image).update(repeating: 0, count: image)
             g.col2im(col, p.y + n * image)
@@ -146,40 +172,64 @@ enum Convolution {
         }
     }
 
-    /// `y [N, O, oh, ow] = conv(x [N, C, H, W], w [O, C, kh, kw])`.
+    /// One class's filter gradient: its images in index order, summed straight into its slice
+    /// (zero when the class has no images in the batch).
+    struct FilterGradClass: TaskJob {
+        let g: ConvGeometry, p: ConvPointers, out: Int, filter: Int, groups: RowGroups
+        func run(task c: Int, worker: Int) {
+            let col = p.scratch + worker * g.columnRows * g.columnCols
+            let slice = p.y + c * filter
+            let images = groups.members(c)
+            if images.isEmpty { slice.update(repeating: 0, count: filter) }
+            for (k, n) in images.enumerated() {
+                g.im2col(p.x + n * g.channels * g.height * g.width, col)
+                GEMM.call(
+                    transposeA: false, transposeB: true, m: out, n: g.columnRows, k: g.columnCols,
+                    p.w + n * out * g.columnCols, lda: g.columnCols, col, ldb: g.columnCols,
+                    beta: k == 0 ? 0 : 1, slice, ldc: g.columnRows)
+            }
+        }
+    }
+
+    /// `y [N, O, oh, ow] = conv(x [N, C, H, W], w [O, C, kh, kw])`; with `labels`, `w` holds one
+    /// such filter per class and image n uses `w[labels[n]]`.
     static func forward(
         _ x: UnsafePointer<Float>, _ xShape: [Int], _ w: UnsafePointer<Float>, _ wShape: [Int], stride: Int,
-        padding: Padding, _ y: UnsafeMutablePointer<Float>, scratch col: UnsafeMutablePointer<Float>
+        padding: Padding, labels: UnsafePointer<Int32>? = nil, _ y: UnsafeMutablePointer<Float>,
+        scratch col: UnsafeMutablePointer<Float>
     ) {
+        let f = filterDims(wShape, grouped: labels != nil)
         let g = ConvGeometry(
-            channels: xShape[1], height: xShape[2], width: xShape[3], kernelH: wShape[2], kernelW: wShape[3],
+            channels: xShape[1], height: xShape[2], width: xShape[3], kernelH: f.kh, kernelW: f.kw,
             stride: stride, padding: padding)
-        let p = ConvPointers(x: x, w: w, y: y, scratch: col)
-        let out = wShape[0]
+        let p = ConvPointers(x: x, w: w, y: y, scratch: col, labels: labels, filterSize: f.size)
+        let out = f.first
         parallel(xShape[0], Forward(g: g, p: p, out: out))
     }
 
     /// The adjoint of `forward` in its input: `x [N, C, h, w]` (the convolved side) with
-    /// `w [C, O, kh, kw]` gives `y [N, O, H, W]`.
+    /// `w [C, O, kh, kw]` gives `y [N, O, H, W]`; `labels` as in `forward`.
     static func transposed(
         _ x: UnsafePointer<Float>, _ xShape: [Int], _ w: UnsafePointer<Float>, _ wShape: [Int], stride: Int,
-        padding: Padding, height: Int, width: Int, _ y: UnsafeMutablePointer<Float>,
-        scratch col: UnsafeMutablePointer<Float>
+        padding: Padding, height: Int, width: Int, labels: UnsafePointer<Int32>? = nil,
+        _ y: UnsafeMutablePointer<Float>, scratch col: UnsafeMutablePointer<Float>
     ) {
-        let out = wShape[1]
+        let f = filterDims(wShape, grouped: labels != nil)
+        let out = f.second
         let g = ConvGeometry(
-            channels: out, height: height, width: width, kernelH: wShape[2], kernelW: wShape[3], stride: stride,
+            channels: out, height: height, width: width, kernelH: f.kh, kernelW: f.kw, stride: stride,
             padding: padding)
         let image = out * height * width
         let channels = xShape[1]
-        let p = ConvPointers(x: x, w: w, y: y, scratch: col)
+        let p = ConvPointers(x: x, w: w, y: y, scratch: col, labels: labels, filterSize: f.size)
         parallel(xShape[0], Transposed(g: g, p: p, image: image, channels: channels))
     }
 
-    /// `dw [O, C, kh, kw] = Σ_n dy_n [O, oh·ow] · im2col(x_n)ᵀ`.
+    /// `dw [O, C, kh, kw] = Σ_n dy_n [O, oh·ow] · im2col(x_n)ᵀ`; with `groups` (images sorted by
+    /// label), `dw [classes, O, C, kh, kw]` where class c sums over its own images.
     static func filterGrad(
         _ x: UnsafePointer<Float>, _ xShape: [Int], _ dy: UnsafePointer<Float>, _ dyShape: [Int], stride: Int,
-        padding: Padding, kernelH: Int, kernelW: Int, _ dw: UnsafeMutablePointer<Float>,
+        padding: Padding, kernelH: Int, kernelW: Int, groups: RowGroups? = nil, _ dw: UnsafeMutablePointer<Float>,
         scratch col: UnsafeMutablePointer<Float>
     ) {
         let g = ConvGeometry(
@@ -187,6 +237,11 @@ enum Convolution {
             stride: stride, padding: padding)
         let out = dyShape[1]
         let filter = out * g.columnRows
+        if let groups {
+            let p = ConvPointers(x: x, w: dy, y: dw, scratch: col)
+            parallel(groups.classes, FilterGradClass(g: g, p: p, out: out, filter: filter, groups: groups))
+            return
+        }
         let images = xShape[0]
         let blocks = min(filterGradBlocks, images)
         let partials = col + maxWorkers * g.columnRows * g.columnCols
@@ -197,6 +252,14 @@ enum Convolution {
             let partial = partials + b * filter
             for i in 0..<filter { dw[i] += partial[i] }
         }
+    }
+}
+
+extension Convolution {
+    /// One image's filter dims from a filter shape, `[a, b, kh, kw]` or per class `[classes, a, b, kh, kw]`.
+    static func filterDims(_ shape: [Int], grouped: Bool) -> (first: Int, second: Int, kh: Int, kw: Int, size: Int) {
+        let o = grouped ? 1 : 0  // indexed, not sliced: no array is made per step
+        return (shape[o], shape[o + 1], shape[o + 2], shape[o + 3], shape[o] * shape[o + 1] * shape[o + 2] * shape[o + 3])
     }
 }
 

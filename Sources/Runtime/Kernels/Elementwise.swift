@@ -45,7 +45,7 @@ enum Elementwise {
     }
 
     @inline(__always)
-    static func compare(_ c: Comparison, _ a: Float, _ b: Float) -> Float {
+    static func compare<T: Comparable>(_ c: Comparison, _ a: T, _ b: T) -> Float {
         let r: Bool
         switch c {
         case .less: r = a < b
@@ -58,11 +58,12 @@ enum Elementwise {
         return r ? 1 : 0
     }
 
-    /// `out = f(a, b)` with broadcasting; `f` is specialised per call site.
+    /// `out = f(a, b)` with broadcasting; `f` is specialised per call site. Operands are float32,
+    /// or int32 for comparisons of labels.
     @inline(__always)
-    static func broadcast2(
-        _ a: UnsafePointer<Float>, _ aShape: [Int], _ b: UnsafePointer<Float>, _ bShape: [Int],
-        _ out: UnsafeMutablePointer<Float>, _ outShape: [Int], _ f: (Float, Float) -> Float
+    static func broadcast2<E>(
+        _ a: UnsafePointer<E>, _ aShape: [Int], _ b: UnsafePointer<E>, _ bShape: [Int],
+        _ out: UnsafeMutablePointer<Float>, _ outShape: [Int], _ f: (E, E) -> Float
     ) {
         let n = outShape.reduce(1, *)
         let na = aShape.reduce(1, *)
@@ -103,8 +104,8 @@ enum Elementwise {
         }
     }
 
-    static func compare(
-        _ c: Comparison, _ a: UnsafePointer<Float>, _ aShape: [Int], _ b: UnsafePointer<Float>, _ bShape: [Int],
+    static func compare<E: Comparable>(
+        _ c: Comparison, _ a: UnsafePointer<E>, _ aShape: [Int], _ b: UnsafePointer<E>, _ bShape: [Int],
         _ out: UnsafeMutablePointer<Float>, _ outShape: [Int]
     ) {
         broadcast2(a, aShape, b, bShape, out, outShape) { compare(c, $0, $1) }
