@@ -31,8 +31,8 @@ extension CompileReport {
             for (reason, count) in notFused.sorted(by: { $0.value > $1.value }) { lines.append("  \(count) × \(reason)") }
             lines.append("")
             let percent = memory.naiveBytes > 0 ? 100 * Double(memory.arenaBytes) / Double(memory.naiveBytes) : 0
-            lines.append("memory: arena \(megabytes(memory.arenaBytes)) vs \(megabytes(memory.naiveBytes)) if every intermediate had its own buffer (\(fixed(percent, 1)) %); exact for this plan")
-            lines.append("  schedules tried: " + memory.schedules.map { "\($0.name) \(megabytes($0.peakBytes))" }.joined(separator: ", ") + "; kept \(memory.chosenSchedule)")
+            lines.append("memory: arena \(byteText(memory.arenaBytes)) vs \(byteText(memory.naiveBytes)) if every intermediate had its own buffer (\(fixed(percent, 1)) %); exact for this plan")
+            lines.append("  schedules tried: " + memory.schedules.map { "\($0.name) \(byteText($0.peakBytes))" }.joined(separator: ", ") + "; kept \(memory.chosenSchedule)")
             let state = plan.graph.nodes.filter { n in
                 switch n.op {
                 case .parameter, .variable: return true
@@ -40,16 +40,14 @@ extension CompileReport {
                 }
             }.reduce(0) { $0 + $1.shape.fixedElementCount * 4 }
             let copied = plan.graph.updates.filter { !plan.inPlaceUpdates.contains($0.value) }.map { plan.graph[$0.target].name }
-            lines.append("  parameters and optimizer state (outside the arena): \(megabytes(state)); updates in place: \(plan.inPlaceUpdates.count) of \(plan.graph.updates.count)" + (copied.isEmpty ? "" : " (copied at the end: \(copied.prefix(6).joined(separator: ", "))\(copied.count > 6 ? ", …" : ""))"))
+            lines.append("  parameters and optimizer state (outside the arena): \(byteText(state)); updates in place: \(plan.inPlaceUpdates.count) of \(plan.graph.updates.count)" + (copied.isEmpty ? "" : " (copied at the end: \(copied.prefix(6).joined(separator: ", "))\(copied.count > 6 ? ", …" : ""))"))
             lines.append("  live at the peak (kernel \(memory.peakPosition) of \(plan.instructions.count)):")
             for (node, bytes) in memory.peakBuffers.prefix(8) {
                 let n = plan.graph[node]
-                lines.append("    " + pad(megabytes(bytes), 10, right: true) + "  \(n.type)  \(n.call) (\(n.op.name))  \(n.location.shortDescription)")
+                lines.append("    " + pad(byteText(bytes), 10, right: true) + "  \(n.type)  \(n.call) (\(n.op.name))  \(n.location.shortDescription)")
             }
             if memory.peakBuffers.count > 8 { lines.append("    … and \(memory.peakBuffers.count - 8) smaller") }
         }
         return lines.joined(separator: "\n")
     }
 }
-
-func megabytes(_ bytes: Int) -> String { "\(fixed(Double(bytes) / 1_000_000, 1)) MB" }

@@ -59,7 +59,7 @@ public struct GraphSummary: Sendable {
         lines.append("inputs:     " + inputs.joined(separator: ", "))
         lines.append("outputs:    " + outputs.joined(separator: ", "))
         lines.append(
-            "parameters: \(grouped(parameterCount)) in \(parameterTensors) tensors, \(bytes(parameterBytes)) float32")
+            "parameters: \(grouped(parameterCount)) in \(parameterTensors) tensors, \(byteText(parameterBytes)) float32")
         lines.append("forward:    \(flopText(flopsPerExample)) per example (multiply-add = 2 FLOPs)")
         lines.append("")
         lines.append("by scope                      parameters      forward FLOPs/example")
@@ -84,7 +84,9 @@ func grouped(_ n: Int) -> String {
     return out
 }
 
-func bytes(_ n: Int) -> String {
+/// A byte count for people: "494.0 MB" from 1 MB, "0.1 kB" below (decimal units). The one
+/// formatter of summaries, compile reports and DOT labels.
+public func byteText(_ n: Int) -> String {
     let mb = Double(n) / 1_000_000
     return mb >= 1 ? "\(fixed(mb, 1)) MB" : "\(fixed(Double(n) / 1000, 1)) kB"
 }

@@ -62,10 +62,10 @@ struct DOTCommand: ParsableCommand {
                     }
                     let buffer = plan.buffers[b]
                     switch buffer.placement {
-                    case .own: writer.annotations[node.id] = "buffer \(b): own \(megabytes(buffer.bytes))"
+                    case .own: writer.annotations[node.id] = "buffer \(b): own \(byteText(buffer.bytes))"
                     case .arena(let offset):
                         let range = live[b].map { ", live \($0.first)–\($0.last)" } ?? ""
-                        writer.annotations[node.id] = "buffer \(b): arena @\(megabytes(offset)), \(megabytes(buffer.bytes))\(range)"
+                        writer.annotations[node.id] = "buffer \(b): arena @\(byteText(offset)), \(byteText(buffer.bytes))\(range)"
                     }
                 }
             }
@@ -86,9 +86,4 @@ struct DOTCommand: ParsableCommand {
         }
         FileHandle.standardError.write(Data("wrote \(output) (\(graph.nodes.count) nodes)\n".utf8))
     }
-}
-
-func megabytes(_ bytes: Int) -> String {
-    let mb = Double(bytes) / 1_000_000
-    return mb >= 0.1 ? "\((mb * 10).rounded() / 10) MB" : "\(bytes) B"
 }
