@@ -143,6 +143,13 @@ public final class Executor {
         values.withUnsafeBufferPointer { floats(plan.bufferOf[n.id.index]).update(from: $0.baseAddress!, count: values.count) }
     }
 
+    /// Feeds a scalar float input by name, without an array.
+    public func setInput(_ name: String, scalar value: Float) throws(RuntimeError) {
+        let n = try input(named: name)
+        try checkCount(n, 1, .float32)
+        floats(plan.bufferOf[n.id.index])[0] = value
+    }
+
     /// Feeds an int32 input (labels) by name.
     public func setInput(_ name: String, _ values: [Int32]) throws(RuntimeError) {
         let n = try input(named: name)
@@ -158,6 +165,9 @@ public final class Executor {
         if node.dtype == .int32 { return (0..<n).map { Float(ints(buffer)[$0]) } }
         return Array(UnsafeBufferPointer(start: floats(buffer), count: n))
     }
+
+    /// The first value of a float node (a loss), without an array.
+    public func scalar(of id: NodeID) -> Float { floats(plan.bufferOf[id.index])[0] }
 
     /// Overwrites a float leaf (parameter or variable) or any float buffer.
     public func setValues(of id: NodeID, _ values: [Float]) throws(RuntimeError) {

@@ -27,6 +27,8 @@ public final class TrainingStep {
     /// Runs the plan; `run(_:feeding:)` binds the state and feeds it first.
     public let executor: Executor
     let losses: [Graph.Output]
+    /// The model's input names, for the check that every one is fed.
+    let inputNames: [String]
     /// Seconds spent building the step graph: autodiff, optimizer update, shape check, plan.
     public let compileSeconds: Double
 
@@ -44,6 +46,7 @@ public final class TrainingStep {
         compileSeconds = compiled.report.totalSeconds
         executor = Executor(plan)
         losses = graph.losses
+        inputNames = model.graph.inputs.compactMap(\.op.inputName)
     }
 
     /// Fresh parameters from their initializers (parameter k from random stream k of `seed`),
@@ -72,20 +75,22 @@ public final class TrainingStep {
             case .int32(let values): try executor.setInput(name, values)
             }
         }
-        let missing = model.graph.inputs.compactMap(\.op.inputName).filter { inputs[$0] == nil }
-        guard missing.isEmpty else { throw RuntimeError("no values fed for input \(missing.joined(separator: ", "))") }
+        // Checked without making arrays: a step allocates only its result dictionary.
+        if inputNames.contains(where: { inputs[$0] == nil }) {
+            let missing = inputNames.filter { inputs[$0] == nil }
+            throw RuntimeError("no values fed for input \(missing.joined(separator: ", "))")
+        }
         switch optimizer {
         case .adam(let adam):
-            let stepSize = adam.stepSize(update: state.step + 1, epoch: state.epoch)
-            try executor.setInput(Adam.stepSizeInput, [stepSize])
-            try executor.setInput(Adam.decayInput, [adam.learningRate(epoch: state.epoch) * adam.weightDecay])
+            try executor.setInput(Adam.stepSizeInput, scalar: adam.stepSize(update: state.step + 1, epoch: state.epoch))
+            try executor.setInput(Adam.decayInput, scalar: adam.learningRate(epoch: state.epoch) * adam.weightDecay)
         }
         executor.seed = state.seed
         executor.step = UInt64(state.step)
         try executor.run()
         state.step += 1
-        var result: [String: Float] = [:]
-        for loss in losses { result[loss.name] = executor.values(of: loss.node)[0] }
+        var result = [String: Float](minimumCapacity: losses.count)
+        for loss in losses { result[loss.name] = executor.scalar(of: loss.node) }
         return result
     }
 
