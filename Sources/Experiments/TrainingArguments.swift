@@ -23,6 +23,12 @@ public struct TrainingArguments: ParsableArguments {
     @Option(help: "Learning-rate half-life in epochs (the paper's \"decay = 50 epochs\").")
     public var halfLife: Double = 50
 
+    @Option(help: "The 2015 code's weight decay: each step shrinks every parameter by this × batch / training images, whatever the learning rate; 0 turns it off.")
+    public var weightDecay: Float = 1e-4
+
+    @Option(help: "Learning-rate factor for the symmetry-statistics net (the spatial-transformer paper used 0.1 on SVHN).")
+    public var ssnRateFactor: Float = 1
+
     @Flag(help: "Train plain ACE, without the symmetry-statistics net and its warps (paper Fig. 1).")
     public var noSymmetryStatistics = false
 
@@ -62,6 +68,8 @@ public struct TrainingArguments: ParsableArguments {
             throw ValidationError("--sampling takes gaussian or laplacian, not \(sampling)")
         }
         if let learningRate, !(learningRate > 0) { throw ValidationError("--learning-rate must be positive") }
+        guard weightDecay >= 0, weightDecay.isFinite else { throw ValidationError("--weight-decay must be 0 or positive") }
+        guard ssnRateFactor > 0, ssnRateFactor.isFinite else { throw ValidationError("--ssn-rate-factor must be positive") }
         if limit > 0 && limit < batch { throw ValidationError("--limit \(limit) is smaller than --batch \(batch)") }
     }
 
@@ -100,6 +108,8 @@ public struct TrainingArguments: ParsableArguments {
         o.batch = batch
         if let learningRate { o.learningRate = learningRate }
         o.halfLife = halfLife
+        o.weightDecay = weightDecay
+        o.symmetryRateFactor = ssnRateFactor
         o.seed = seed
         o.resume = resume
         o.every = every

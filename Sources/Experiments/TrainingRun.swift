@@ -13,6 +13,11 @@ public struct TrainingOptions: Sendable {
     public var learningRate: Float
     /// Learning-rate half-life in epochs (the paper's "decay = 50 epochs").
     public var halfLife: Double = 50
+    /// The 2015 code's weight decay: each step shrinks every parameter by
+    /// `weightDecay · batch / training images`, whatever the learning rate (PAPER.md §1.7, §3.1).
+    public var weightDecay: Float = 1e-4
+    /// Learning-rate factor of the symmetry-statistics net (PAPER.md §2.1: optionally 0.1).
+    public var symmetryRateFactor: Float = 1
     public var seed: UInt64 = 1
     /// Folder for checkpoint, metrics and figures.
     public var output: String
@@ -99,7 +104,10 @@ public final class TrainingRun {
     public func run() throws {
         let o = options
         let model = try ACE.model(o.configuration)
-        let adam = Optimizer.adam(learningRate: o.learningRate, halfLifeEpochs: o.halfLife)
+        let adam = Optimizer.adam(
+            learningRate: o.learningRate, weightDecay: o.weightDecay * Float(o.batch) / Float(train.count),
+            decayFollowsLearningRate: false, halfLifeEpochs: o.halfLife,
+            rateFactors: o.symmetryRateFactor == 1 ? [:] : ["ssn": o.symmetryRateFactor])
         let step = try TrainingStep(model, batch: o.batch, optimizer: adam)
         progress.line(
             "compiled \(o.configuration.name) at batch \(o.batch) in \(Int(step.compileSeconds * 1000)) ms: \(step.plan.instructions.count) kernels, arena \(step.plan.arenaBytes / 1_000_000) MB")

@@ -83,7 +83,7 @@ public final class TrainingStep {
         switch optimizer {
         case .adam(let adam):
             try executor.setInput(Adam.stepSizeInput, scalar: adam.stepSize(update: state.step + 1, epoch: state.epoch))
-            try executor.setInput(Adam.decayInput, scalar: adam.learningRate(epoch: state.epoch) * adam.weightDecay)
+            try executor.setInput(Adam.decayInput, scalar: adam.decay(epoch: state.epoch))
         }
         executor.seed = state.seed
         executor.step = UInt64(state.step)

@@ -211,7 +211,7 @@ func expectRunFolder(_ dir: String, epochs: Int, side: Int, channels: Int, gridC
     @Test func helpExplainsTheVariantsAndOptions() throws {
         let r = try execute("example-ace-mnist", ["--help"])
         #expect(r.status == 0)
-        for text in ["--variant", "plain (28×28), rts (42×42) or tc (60×60)", "--no-symmetry-statistics", "--sampling", "--resume", "--out"] {
+        for text in ["--variant", "plain (28×28), rts (42×42) or tc (60×60)", "--no-symmetry-statistics", "--sampling", "--resume", "--out", "--weight-decay", "--ssn-rate-factor"] {
             #expect(r.stdout.contains(text), "\(text)")
         }
     }
@@ -220,6 +220,12 @@ func expectRunFolder(_ dir: String, epochs: Int, side: Int, channels: Int, gridC
         let r = try execute("example-ace-mnist", ["--variant", "svhn"])
         #expect(r.status != 0)
         #expect(r.stderr.contains("--variant takes plain, rts or tc, not svhn"))
+        let factor = try execute("example-ace-mnist", ["--ssn-rate-factor", "0"])
+        #expect(factor.status != 0)
+        #expect(factor.stderr.contains("--ssn-rate-factor must be positive"))
+        let decay = try execute("example-ace-mnist", ["--weight-decay=-1e-4"])
+        #expect(decay.status != 0)
+        #expect(decay.stderr.contains("--weight-decay must be 0 or positive"))
     }
 
     /// Without MNIST it says so and trains on Fashion-MNIST (Debian's dataset-fashion-mnist).
