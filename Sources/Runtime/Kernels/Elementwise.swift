@@ -26,7 +26,7 @@ enum Elementwise {
             // log(1 + e^x) = max(x, 0) + log1p(e^−|x|), stable for large |x|.
             for i in 0..<n { y[i] = max(x[i], 0) + log1pf(expf(-Swift.abs(x[i]))) }
         case .abs: for i in 0..<n { y[i] = Swift.abs(x[i]) }
-        case .sqrt: for i in 0..<n { y[i] = sqrtf(x[i]) }
+        case .sqrt: for i in 0..<n { y[i] = x[i].squareRoot() }
         case .square: for i in 0..<n { y[i] = x[i] * x[i] }
         }
     }
@@ -42,20 +42,6 @@ enum Elementwise {
         case .min: return Swift.min(a, b)
         case .pow: return powf(a, b)
         }
-    }
-
-    @inline(__always)
-    static func compare<T: Comparable>(_ c: Comparison, _ a: T, _ b: T) -> Float {
-        let r: Bool
-        switch c {
-        case .less: r = a < b
-        case .lessEqual: r = a <= b
-        case .greater: r = a > b
-        case .greaterEqual: r = a >= b
-        case .equal: r = a == b
-        case .notEqual: r = a != b
-        }
-        return r ? 1 : 0
     }
 
     /// `out = f(a, b)` with broadcasting; `f` is specialised per call site. Operands are float32,
@@ -108,7 +94,15 @@ enum Elementwise {
         _ c: Comparison, _ a: UnsafePointer<E>, _ aShape: [Int], _ b: UnsafePointer<E>, _ bShape: [Int],
         _ out: UnsafeMutablePointer<Float>, _ outShape: [Int]
     ) {
-        broadcast2(a, aShape, b, bShape, out, outShape) { compare(c, $0, $1) }
+        // The comparison chosen once, outside the loop.
+        switch c {
+        case .less: broadcast2(a, aShape, b, bShape, out, outShape) { $0 < $1 ? 1 : 0 }
+        case .lessEqual: broadcast2(a, aShape, b, bShape, out, outShape) { $0 <= $1 ? 1 : 0 }
+        case .greater: broadcast2(a, aShape, b, bShape, out, outShape) { $0 > $1 ? 1 : 0 }
+        case .greaterEqual: broadcast2(a, aShape, b, bShape, out, outShape) { $0 >= $1 ? 1 : 0 }
+        case .equal: broadcast2(a, aShape, b, bShape, out, outShape) { $0 == $1 ? 1 : 0 }
+        case .notEqual: broadcast2(a, aShape, b, bShape, out, outShape) { $0 != $1 ? 1 : 0 }
+        }
     }
 
     /// `out = mask ≠ 0 ? a : b` with broadcasting of all three.

@@ -8,7 +8,7 @@ import Graph
 /// cache, so a whole chain of element-wise ops makes one pass over memory. Chunks are split
 /// among workers by position only, so results do not depend on the thread count.
 enum FusedKernel {
-    static let chunk = 256
+    static let chunk = 1024
     /// Below this many elements one worker does everything.
     static let parallelThreshold = 1 << 15
 
@@ -75,9 +75,16 @@ enum FusedKernel {
                 case .constant(let v): return .value(v)
                 case .step(let s): return .pointer(UnsafePointer(temps + s * chunk))
                 case .blocks(let k, let inner, let size):
+                    // One division per run of `inner` equal values, not one per element.
                     let staging = temps + (stepCount + k) * chunk
                     let source = args.inputs[k]
-                    for j in 0..<len { staging[j] = source[((base + j) / inner) % size] }
+                    var j = 0
+                    while j < len {
+                        let i = base + j
+                        let run = min(len - j, inner - i % inner)
+                        (staging + j).update(repeating: source[(i / inner) % size], count: run)
+                        j += run
+                    }
                     return .pointer(UnsafePointer(staging))
                 case .suffix(let k):
                     let staging = temps + (stepCount + k) * chunk
@@ -107,7 +114,7 @@ enum FusedKernel {
                 case .binary(let f, let a, let b):
                     binary(f, resolve(a), resolve(b), out, len)
                 case .compare(let c, let a, let b):
-                    combine(resolve(a), resolve(b), out, len) { Elementwise.compare(c, $0, $1) }
+                    compare(c, resolve(a), resolve(b), out, len)
                 case .select(let m, let a, let b):
                     let (rm, ra, rb) = (resolve(m), resolve(a), resolve(b))
                     for j in 0..<len { out[j] = read(rm, j) != 0 ? read(ra, j) : read(rb, j) }
@@ -137,6 +144,18 @@ enum FusedKernel {
         case .max: combine(a, b, out, len) { Swift.max($0, $1) }
         case .min: combine(a, b, out, len) { Swift.min($0, $1) }
         case .pow: combine(a, b, out, len) { powf($0, $1) }
+        }
+    }
+
+    /// The comparison chosen once, outside the loop (a switch per element stops vectorisation).
+    static func compare(_ c: Comparison, _ a: Resolved, _ b: Resolved, _ out: UnsafeMutablePointer<Float>, _ len: Int) {
+        switch c {
+        case .less: combine(a, b, out, len) { $0 < $1 ? 1 : 0 }
+        case .lessEqual: combine(a, b, out, len) { $0 <= $1 ? 1 : 0 }
+        case .greater: combine(a, b, out, len) { $0 > $1 ? 1 : 0 }
+        case .greaterEqual: combine(a, b, out, len) { $0 >= $1 ? 1 : 0 }
+        case .equal: combine(a, b, out, len) { $0 == $1 ? 1 : 0 }
+        case .notEqual: combine(a, b, out, len) { $0 != $1 ? 1 : 0 }
         }
     }
 
