@@ -30,51 +30,65 @@ struct ConvGeometry {
         walk(Scatter.self, UnsafeMutablePointer(mutating: col), image)
     }
 
-    /// What `walk` does with each (column element, image pixel) pair of the im2col matrix.
+    /// What `walk` does with each row segment of the im2col matrix.
     private protocol Move {
-        /// The pair when the pixel is inside the image.
-        static func inside(_ col: UnsafeMutablePointer<Float>, _ pixel: UnsafeMutablePointer<Float>)
-        /// A row of `count` column elements whose pixels all lie above or below the image.
-        static func outsideRow(_ col: UnsafeMutablePointer<Float>, count: Int)
-        /// One column element whose pixel lies left or right of the image.
-        static func outside(_ col: UnsafeMutablePointer<Float>)
+        /// `count` column elements and their pixels `stride` apart, all inside the image.
+        static func inside(_ col: UnsafeMutablePointer<Float>, _ pixel: UnsafeMutablePointer<Float>, count: Int, stride: Int)
+        /// `count` column elements whose pixels lie outside the image (padding).
+        static func outside(_ col: UnsafeMutablePointer<Float>, count: Int)
     }
 
     private enum Gather: Move {
-        static func inside(_ col: UnsafeMutablePointer<Float>, _ pixel: UnsafeMutablePointer<Float>) {
-            col.pointee = pixel.pointee
+        static func inside(_ col: UnsafeMutablePointer<Float>, _ pixel: UnsafeMutablePointer<Float>, count: Int, stride: Int) {
+            if stride == 1 {
+                col.update(from: pixel, count: count)
+            } else {
+                for k in 0..<count { col[k] = pixel[k * stride] }
+            }
         }
-        static func outsideRow(_ col: UnsafeMutablePointer<Float>, count: Int) { col.update(repeating: 0, count: count) }
-        static func outside(_ col: UnsafeMutablePointer<Float>) { col.pointee = 0 }
+        static func outside(_ col: UnsafeMutablePointer<Float>, count: Int) { col.update(repeating: 0, count: count) }
     }
 
     private enum Scatter: Move {
-        static func inside(_ col: UnsafeMutablePointer<Float>, _ pixel: UnsafeMutablePointer<Float>) {
-            pixel.pointee += col.pointee
+        static func inside(_ col: UnsafeMutablePointer<Float>, _ pixel: UnsafeMutablePointer<Float>, count: Int, stride: Int) {
+            if stride == 1 {
+                for k in 0..<count { pixel[k] += col[k] }
+            } else {
+                for k in 0..<count { pixel[k * stride] += col[k] }
+            }
         }
-        static func outsideRow(_ col: UnsafeMutablePointer<Float>, count: Int) {}
-        static func outside(_ col: UnsafeMutablePointer<Float>) {}
+        static func outside(_ col: UnsafeMutablePointer<Float>, count: Int) {}
     }
 
-    /// The one loop nest of im2col and col2im, specialised per `Move` (no closure, no dispatch).
+    /// The output columns `lo ..< hi` whose pixel x = ox·stride + j − padLeft lies inside the image.
+    func insideColumns(_ j: Int) -> (lo: Int, hi: Int) {
+        let shift = j - padLeft
+        let lo = shift >= 0 ? 0 : (-shift + stride - 1) / stride
+        let hi = shift >= width ? 0 : min(outW, (width - 1 - shift) / stride + 1)
+        return (min(lo, hi), hi)
+    }
+
+    /// The one loop nest of im2col and col2im, specialised per `Move` (no closure, no dispatch):
+    /// per row, the padded ends and one contiguous (or strided) run in between, with no bounds
+    /// test per element.
     @inline(__always)
     private func walk<M: Move>(_: M.Type, _ col: UnsafeMutablePointer<Float>, _ image: UnsafeMutablePointer<Float>) {
         for c in 0..<channels {
             for i in 0..<kernelH {
                 for j in 0..<kernelW {
                     let row = col + ((c * kernelH + i) * kernelW + j) * columnCols
+                    let (lo, hi) = insideColumns(j)
                     for oy in 0..<outH {
                         let y = oy * stride + i - padTop
                         let dst = row + oy * outW
                         if y < 0 || y >= height {
-                            M.outsideRow(dst, count: outW)
+                            M.outside(dst, count: outW)
                             continue
                         }
                         let line = image + (c * height + y) * width
-                        for ox in 0..<outW {
-                            let x = ox * stride + j - padLeft
-                            if x >= 0 && x < width { M.inside(dst + ox, line + x) } else { M.outside(dst + ox) }
-                        }
+                        M.outside(dst, count: lo)
+                        M.inside(dst + lo, line + lo * stride + j - padLeft, count: hi - lo, stride: stride)
+                        M.outside(dst + hi, count: outW - hi)
                     }
                 }
             }
