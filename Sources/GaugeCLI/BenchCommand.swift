@@ -41,6 +41,9 @@ public struct BenchCommand: ParsableCommand {
     @Flag(help: "Also print the time per primitive over the timed steps and its share of the step.")
     var profile = false
 
+    @Option(help: "With --profile, also list the N slowest kernel calls: position in the plan, kernel, operand shapes and the DSL line that made it.")
+    var top: Int = 0
+
     @Flag(help: "Check every kernel's output for NaN or infinity (also GAUGE_CHECK_NUMERICS=1); slower.")
     var checkNumerics = false
 
@@ -52,6 +55,7 @@ public struct BenchCommand: ParsableCommand {
         guard steps > 0 else { throw ValidationError("--steps must be a positive integer, got \(steps)") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative, got \(warmup)") }
         if let threads, threads <= 0 { throw ValidationError("--threads must be a positive integer, got \(threads)") }
+        guard top >= 0 else { throw ValidationError("--top must not be negative, got \(top)") }
     }
 
     public func run() throws {
@@ -93,6 +97,15 @@ public struct BenchCommand: ParsableCommand {
                 print("  time per primitive over \(steps) steps (share of kernel time):")
                 for (op, seconds) in step.profile.sorted(by: { $0.value > $1.value }) where seconds / total >= 0.001 {
                     print("    \(op.padding(toLength: 34, withPad: " ", startingAt: 0)) \(ms(seconds / Double(steps))) ms/step  \(round1(100 * seconds / total)) %")
+                }
+                if top > 0, let perInstruction = step.executor.instructionSeconds {
+                    print("  slowest \(min(top, perInstruction.count)) kernel calls (ms/step):")
+                    for index in perInstruction.indices.sorted(by: { perInstruction[$0] > perInstruction[$1] }).prefix(top) {
+                        let i = step.plan.instructions[index]
+                        let node = step.graph[i.node]
+                        let shapes = i.inputShapes.map { "\($0)" }.joined(separator: " ")
+                        print("    #\(index) \(ms(perInstruction[index] / Double(steps)))  \(Executor.kernelName(i)) \(shapes) → \(i.outputShape)  \(node.name)  \(node.location.shortDescription)")
+                    }
                 }
             }
             print("  compile (autodiff + optimizer + shape check + plan) \(ms(compileSeconds)) ms; peak RSS \(round1(peakRSSMiB())) MiB")

@@ -20,7 +20,11 @@ public final class Executor {
     /// On when the environment sets `GAUGE_CHECK_NUMERICS=1`.
     public var checkNumerics = getenv("GAUGE_CHECK_NUMERICS").map { String(cString: $0) == "1" } ?? false
     /// When set, seconds spent per primitive (by op name) are added here on every run.
-    public var profile: [String: Double]?
+    public var profile: [String: Double]? {
+        didSet { if profile == nil { instructionSeconds = nil } else if instructionSeconds == nil { instructionSeconds = Array(repeating: 0, count: plan.instructions.count) } }
+    }
+    /// While `profile` is set, seconds spent in each instruction of the plan, by position.
+    public private(set) var instructionSeconds: [Double]?
 
     /// Scratch for kernels (im2col columns, packed rows) and for fused kernels' chunks.
     private let scratch: UnsafeMutablePointer<Float>
@@ -194,7 +198,7 @@ public final class Executor {
     /// Reads the process's heap-allocation count (an executable that counts them provides it).
     public var allocationCounter: (() -> UInt64)?
 
-    static func kernelName(_ instruction: Plan.Instruction) -> String {
+    public static func kernelName(_ instruction: Plan.Instruction) -> String {
         switch instruction.kernel {
         case .fused: return "fused element-wise"
         case .gradientUpdate: return "per-class weight gradient + Adam"
@@ -212,7 +216,9 @@ public final class Executor {
             } else if profile != nil {
                 let start = Clock.now()
                 try execute(instruction, index)
-                profile![Self.kernelName(instruction), default: 0] += Clock.now() - start
+                let seconds = Clock.now() - start
+                profile![Self.kernelName(instruction), default: 0] += seconds
+                instructionSeconds![index] += seconds
             } else {
                 try execute(instruction, index)
             }

@@ -53,6 +53,28 @@ func expectClose(
         expectClose(y, reference)
     }
 
+    /// GEMMs large enough to be split among workers: by columns (n = 700, uneven against 512)
+    /// and by rows (a narrow n = 100), every transpose, against a reference.
+    @Test(arguments: [(40, 100, 700), (600, 40, 100)], [(false, false), (true, true), (true, false), (false, true)])
+    func splitMatmul(_ size: (Int, Int, Int), _ t: (Bool, Bool)) throws {
+        let (m, k, n) = size
+        let a = pseudoRandom(m * k, seed: 21)
+        let b = pseudoRandom(k * n, seed: 22)
+        let y = try runForward(inputs: ["a": a, "b": b]) {
+            let a = Input("a", t.0 ? [.fixed(k), .fixed(m)] : [.fixed(m), .fixed(k)])
+            let b = Input("b", t.1 ? [.fixed(n), .fixed(k)] : [.fixed(k), .fixed(n)])
+            Output("y", a.matmul(b, transposeSelf: t.0, transposeOther: t.1))
+        }
+        var reference = [Double](repeating: 0, count: m * n)
+        for i in 0..<m {
+            for p in 0..<k {
+                let av = Double(t.0 ? a[p * m + i] : a[i * k + p])
+                for j in 0..<n { reference[i * n + j] += av * Double(t.1 ? b[j * k + p] : b[p * n + j]) }
+            }
+        }
+        expectClose(y, reference)
+    }
+
     @Test(arguments: [false, true])
     func groupedMatmul(_ transposeWeights: Bool) throws {
         let (rows, k, n, classes) = (9, 4, 3, 4)

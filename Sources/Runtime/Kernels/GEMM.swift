@@ -8,30 +8,37 @@ import CBLAS
 /// every output element is computed by the same call whatever the thread count.
 
 enum GEMM {
-    /// Columns per block when a GEMM is split; the block count depends only on the shape.
+    /// About this many columns (or rows) per block when a GEMM is split; blocks depend only on
+    /// the shape.
     static let blockColumns = 512
     /// GEMMs below this many multiply-adds run as one call.
     static let splitThreshold = 1 << 21
 
     /// `c = alpha · op(a) · op(b) + beta · c` with `op(a)` m×k and `op(b)` k×n, all row-major.
+    ///
+    /// Split along n into equal blocks of about `blockColumns` (at least two), or, when n is
+    /// narrow (a 128-unit layer's weight gradient), along m: both workers always have work.
     static func sgemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
         _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
         _ c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        let blocks = (n + blockColumns - 1) / blockColumns
+        let byRows = n < 256 && m >= 256
+        let extent = byRows ? m : n
+        let blocks = extent < 256 ? 1 : max(2, (extent + blockColumns - 1) / blockColumns)
         guard m * n * k >= splitThreshold, blocks > 1 else {
             call(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb, beta: beta, c, ldc: ldc)
             return
         }
-        let job = ColumnBlocks(
+        let job = Blocks(
             transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
-            ldb: ldb, beta: beta, c: c, ldc: ldc, blocks: blocks, workers: min(Threads.count, blocks))
+            ldb: ldb, beta: beta, c: c, ldc: ldc, byRows: byRows, blocks: blocks, workers: min(Threads.count, blocks))
         WorkerPool.shared.run(parts: job.workers, job)
     }
 
-    /// A split GEMM: worker w computes column blocks w, w + workers, …
-    struct ColumnBlocks: ParallelJob {
+    /// A split GEMM: worker w computes blocks w, w + workers, … of rows or columns; block edges
+    /// fall on multiples of 16 (whole micro-kernel tiles).
+    struct Blocks: ParallelJob {
         let transposeA: Bool, transposeB: Bool
         let m: Int, n: Int, k: Int
         let alpha: Float
@@ -39,16 +46,28 @@ enum GEMM {
         let b: UnsafePointer<Float>, ldb: Int
         let beta: Float
         let c: UnsafeMutablePointer<Float>, ldc: Int
+        let byRows: Bool
         let blocks: Int, workers: Int
+
+        func edge(_ block: Int) -> Int {
+            let extent = byRows ? m : n
+            return block == blocks ? extent : extent * block / blocks / 16 * 16
+        }
 
         func run(part worker: Int) {
             var block = worker
             while block < blocks {
-                let j0 = block * blockColumns
-                let width = min(blockColumns, n - j0)
-                call(
-                    transposeA: transposeA, transposeB: transposeB, m: m, n: width, k: k, alpha: alpha, a, lda: lda,
-                    transposeB ? b + j0 * ldb : b + j0, ldb: ldb, beta: beta, c + j0, ldc: ldc)
+                let (start, end) = (edge(block), edge(block + 1))
+                if byRows {
+                    call(
+                        transposeA: transposeA, transposeB: transposeB, m: end - start, n: n, k: k, alpha: alpha,
+                        transposeA ? a + start : a + start * lda, lda: lda, b, ldb: ldb, beta: beta, c + start * ldc,
+                        ldc: ldc)
+                } else {
+                    call(
+                        transposeA: transposeA, transposeB: transposeB, m: m, n: end - start, k: k, alpha: alpha, a,
+                        lda: lda, transposeB ? b + start * ldb : b + start, ldb: ldb, beta: beta, c + start, ldc: ldc)
+                }
                 block += workers
             }
         }
