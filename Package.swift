@@ -23,7 +23,10 @@ let package = Package(
         .target(name: "Graph"),
         .target(name: "Compiler", dependencies: ["Graph"]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "Runtime", dependencies: ["Compiler", "CBLAS"]),
+        // Loops Swift does not vectorise (square roots): plain C with SSE/AVX intrinsics, the AVX
+        // variant chosen at run time, so no compiler flags.
+        .target(name: "CKernels"),
+        .target(name: "Runtime", dependencies: ["Compiler", "CBLAS", "CKernels"]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Datasets", dependencies: ["CZlib"]),
         .target(name: "Models", dependencies: ["Graph"]),

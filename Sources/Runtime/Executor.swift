@@ -36,13 +36,17 @@ public final class Executor {
     /// inputs, the copies that apply the graph's updates, pointer lists for fused kernels, and
     /// rows grouped by label for per-class GEMMs.
     private let fusedInputCounts: [[Int]]
+    /// Per instruction: its program as an Adam update, run by `FusedKernel.runAdam`.
+    public let adamPrograms: [AdamProgram?]
     private let updateCopies: [(from: Int, to: Int, count: Int)]
     private let inputPointers: UnsafeMutableBufferPointer<UnsafePointer<Float>>
     private let outputPointers: UnsafeMutableBufferPointer<UnsafeMutablePointer<Float>>
     private let biases: UnsafeMutableBufferPointer<Int>
     private var rowGroups: RowGroups
 
-    public init(_ plan: Plan, seed: UInt64 = 0) {
+    /// `adamLoops: false` runs recognised Adam updates through the general fused-kernel
+    /// interpreter too (to check that the dedicated loop gives the same bits).
+    public init(_ plan: Plan, seed: UInt64 = 0, adamLoops: Bool = true) {
         self.plan = plan
         self.seed = seed
         inputsByName = Dictionary(
@@ -72,6 +76,12 @@ public final class Executor {
         }.max() ?? 0
         fusedWorkers = Threads.count
         fusedTemps = .allocate(capacity: max(fusedTempFloats * fusedWorkers, 1))
+        adamPrograms = plan.instructions.map { i in
+            switch i.kernel {
+            case .fused(let p), .gradientUpdate(_, let p, _): return adamLoops ? AdamProgram(p) : nil
+            case .primitive: return nil
+            }
+        }
         fusedInputCounts = plan.instructions.map { i in
             let counts = i.inputShapes.map { $0.reduce(1, *) }
             guard case .gradientUpdate(let gemm, _, let slot) = i.kernel, case .groupedMatmulWeightGrad(let classes) = gemm
@@ -316,7 +326,8 @@ public final class Executor {
                     biases[slot] = start
                     FusedKernel.run(
                         program, inputs: inputs, inputCounts: fusedInputCounts[index], outputs: outputs, count: classes * k * cols,
-                        temps: fusedTemps, workers: Threads.count, range: start..<(start + rowsHere * cols), bias: bias)
+                        temps: fusedTemps, workers: Threads.count, range: start..<(start + rowsHere * cols), bias: bias,
+                        adam: adamPrograms[index])
                     k0 += rowsHere
                 }
             }
@@ -329,7 +340,7 @@ public final class Executor {
             FusedKernel.run(
                 program, inputs: UnsafeBufferPointer(rebasing: inputPointers[0..<i.inputs.count]),
                 inputCounts: fusedInputCounts[index], outputs: UnsafeBufferPointer(rebasing: outputPointers[0..<i.outputs.count]),
-                count: n, temps: fusedTemps, workers: Threads.count)
+                count: n, temps: fusedTemps, workers: Threads.count, adam: adamPrograms[index])
             return
         }
         guard case .primitive(let op) = i.kernel else { return }

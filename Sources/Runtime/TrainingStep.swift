@@ -32,7 +32,12 @@ public final class TrainingStep {
     /// Seconds spent building the step graph: autodiff, optimizer update, shape check, plan.
     public let compileSeconds: Double
 
-    public init(_ model: Model, batch: Int, optimizer: Optimizer, options: CompileOptions = CompileOptions()) throws {
+    /// `adamLoops: false` runs the Adam updates through the general fused-kernel interpreter
+    /// instead of the dedicated loop (the same bits, slower; for checks).
+    public init(
+        _ model: Model, batch: Int, optimizer: Optimizer, options: CompileOptions = CompileOptions(),
+        adamLoops: Bool = true
+    ) throws {
         guard batch > 0 else { throw RuntimeError("batch must be positive, got \(batch)") }
         self.model = model
         self.batch = batch
@@ -44,7 +49,7 @@ public final class TrainingStep {
         plan = compiled.plan
         report = compiled.report
         compileSeconds = compiled.report.totalSeconds
-        executor = Executor(plan)
+        executor = Executor(plan, adamLoops: adamLoops)
         losses = graph.losses
         inputNames = model.graph.inputs.compactMap(\.op.inputName)
     }

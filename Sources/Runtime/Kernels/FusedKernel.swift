@@ -1,6 +1,7 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import CKernels
 import Compiler
 import Graph
 
@@ -26,7 +27,7 @@ enum FusedKernel {
     static func run(
         _ program: ElementwiseProgram, inputs: UnsafeBufferPointer<UnsafePointer<Float>>, inputCounts: [Int],
         outputs: UnsafeBufferPointer<UnsafeMutablePointer<Float>>, count n: Int, temps: UnsafeMutablePointer<Float>,
-        workers: Int, range: Range<Int>? = nil, bias: UnsafeBufferPointer<Int>? = nil
+        workers: Int, range: Range<Int>? = nil, bias: UnsafeBufferPointer<Int>? = nil, adam: AdamProgram? = nil
     ) {
         let range = range ?? 0..<n
         let perWorker = tempFloats(program, inputs: inputs.count)
@@ -34,7 +35,11 @@ enum FusedKernel {
         let size = range.count
         let parts = size >= parallelThreshold ? max(1, min(workers, size / chunk)) : 1
         if parts == 1 {
-            runRange(program, shared, inputCounts, range, temps: temps)
+            if let adam {
+                runAdam(adam, shared, range)
+            } else {
+                runRange(program, shared, inputCounts, range, temps: temps)
+            }
             return
         }
         let chunks = (size + chunk - 1) / chunk
@@ -42,7 +47,7 @@ enum FusedKernel {
             parts: parts,
             ChunkRanges(
                 program: program, args: shared, inputCounts: inputCounts, range: range, chunks: chunks, parts: parts,
-                perWorker: perWorker))
+                perWorker: perWorker, adam: adam))
     }
 
     /// Worker w runs its share of whole chunks with its own slice of the temporaries.
@@ -52,11 +57,16 @@ enum FusedKernel {
         let inputCounts: [Int]
         let range: Range<Int>
         let chunks: Int, parts: Int, perWorker: Int
+        let adam: AdamProgram?
 
         func run(part w: Int) {
             let first = range.lowerBound + chunks * w / parts * chunk
             let last = min(range.upperBound, range.lowerBound + chunks * (w + 1) / parts * chunk)
-            runRange(program, args, inputCounts, first..<last, temps: args.temps + w * perWorker)
+            if let adam {
+                runAdam(adam, args, first..<last)
+            } else {
+                runRange(program, args, inputCounts, first..<last, temps: args.temps + w * perWorker)
+            }
         }
     }
 
@@ -125,6 +135,19 @@ enum FusedKernel {
             }
             base += len
         }
+    }
+
+    /// An Adam update (`AdamProgram`) in one pass by the C kernel (`gauge_adam_update`): the
+    /// same operations in the same order as the program, so the same bits, with vector square
+    /// roots and divisions that Swift's loops do not get.
+    static func runAdam(_ a: AdamProgram, _ args: FusedArguments, _ range: Range<Int>) {
+        let start = range.lowerBound
+        func input(_ k: Int) -> UnsafePointer<Float> { args.inputs[k] + (start - (args.bias?[k] ?? 0)) }
+        gauge_adam_update(
+            input(a.m), input(a.v), input(a.g), input(a.p), args.outputs[a.outM] + start, args.outputs[a.outV] + start,
+            args.outputs[a.outP] + start, range.count, a.beta1, a.oneMinusBeta1, a.beta2, a.oneMinusBeta2, a.epsilon,
+            args.inputs[a.stepSize][0], a.factor == nil ? 0 : 1, a.factor ?? 1, a.decay == nil ? 0 : 1,
+            a.decay.map { args.inputs[$0][0] } ?? 0)
     }
 
     @inline(__always)
