@@ -23,7 +23,10 @@ func expectClose(
 ) {
     #expect(a.count == b.count, sourceLocation: sourceLocation)
     var worst = 0.0
-    for (x, y) in zip(a, b) { worst = max(worst, abs(Double(x) - y) / max(1, abs(y))) }
+    for (x, y) in zip(a, b) {
+        let difference = abs(Double(x) - y) / max(1, abs(y))
+        worst = difference.isNaN ? .infinity : max(worst, difference)  // a NaN is never close
+    }
     #expect(worst <= tolerance, "worst relative difference \(worst)", sourceLocation: sourceLocation)
 }
 
@@ -247,6 +250,47 @@ func expectClose(
             }
         }
         expectClose(y, reference, tolerance: 0)
+    }
+
+    /// The 2×2 pool's fast path on odd sizes (an uncovered last row and column) with ties: the
+    /// maximum, and the gradient routed to the first maximum in window order, 0 elsewhere.
+    @Test func maxPool2x2AndItsGradientOnOddSizesWithTies() throws {
+        let (h, w, oh, ow) = (7, 9, 3, 4)
+        let x = pseudoRandom(2 * h * w, seed: 14).map { ($0 * 2).rounded() / 2 }  // a coarse lattice: ties
+        let weights = pseudoRandom(2 * oh * ow, seed: 15)
+        let model = try Model("pool") {
+            let image = Parameter("x", [1, 2, 7, 9], initializer: .zeros)
+            let pooled = image.maxPool(2)
+            Output("y", pooled)
+            Loss((pooled * Input("w", [1, 2, 3, 4])).sum())
+        }
+        let result = try Autodiff.differentiate(model.graph)
+        let executor = Executor(Plan(result.graph, batch: 1))
+        let parameter = try #require(result.gradients.first)
+        try executor.setValues(of: parameter.parameter, x)
+        try executor.setInput("w", weights)
+        // Garbage where the gradient goes (an arena buffer holds old values): every element must be written.
+        try executor.setValues(of: parameter.gradient, Array(repeating: .nan, count: x.count))
+        try executor.run()
+        var pooled: [Double] = []
+        var gradient = [Double](repeating: 0, count: x.count)
+        for c in 0..<2 {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    var (peak, at) = (-Double.infinity, 0)
+                    for i in 0..<2 {
+                        for j in 0..<2 {
+                            let k = (c * h + 2 * oy + i) * w + 2 * ox + j
+                            if Double(x[k]) > peak { (peak, at) = (Double(x[k]), k) }
+                        }
+                    }
+                    pooled.append(peak)
+                    gradient[at] += Double(weights[(c * oh + oy) * ow + ox])
+                }
+            }
+        }
+        expectClose(try executor.values(named: "y"), pooled, tolerance: 0)
+        expectClose(executor.values(of: parameter.gradient), gradient, tolerance: 0)
     }
 
     /// Bilinear sampling against STN eq. 5 taken literally: V = Σ_nm U_nm·max(0, 1−|x−m|)·max(0, 1−|y−n|).
