@@ -92,37 +92,43 @@ enum Sampler {
         y >= 0 && y < h && x >= 0 && x < w ? plane[y * w + x] : 0
     }
 
-    static func sample(
-        _ image: UnsafePointer<Float>, _ shape: [Int], _ grid: UnsafePointer<Float>, outH: Int, outW: Int,
-        alignCorners: Bool, _ out: UnsafeMutablePointer<Float>
-    ) {
-        let (batch, channels, h, w) = (shape[0], shape[1], shape[2], shape[3])
-        for n in 0..<batch {
+    /// The sampler and its gradients, one image per task: images are independent, so workers
+    /// share them with the same arithmetic per image as on one thread (the same bits).
+    struct Images: TaskJob {
+        enum Kind { case sample, imageGrad, gridGrad }
+        let kind: Kind
+        let image: UnsafePointer<Float>?, grid: UnsafePointer<Float>, dy: UnsafePointer<Float>?
+        let out: UnsafeMutablePointer<Float>
+        let channels: Int, h: Int, w: Int, outH: Int, outW: Int, alignCorners: Bool
+
+        func run(task n: Int, worker: Int) {
+            switch kind {
+            case .sample: sample(n)
+            case .imageGrad: imageGrad(n)
+            case .gridGrad: gridGrad(n)
+            }
+        }
+
+        func sample(_ n: Int) {
             for p in 0..<(outH * outW) {
                 let g = grid + (n * outH * outW + p) * 2
                 let k = Corners(g[0], g[1], width: w, height: h, alignCorners: alignCorners)
                 for c in 0..<channels {
-                    let (v00, v01, v10, v11) = k.values(image + (n * channels + c) * h * w, h, w)
+                    let (v00, v01, v10, v11) = k.values(image! + (n * channels + c) * h * w, h, w)
                     out[(n * channels + c) * outH * outW + p] =
                         (1 - k.a) * (1 - k.b) * v00 + k.a * (1 - k.b) * v01 + (1 - k.a) * k.b * v10 + k.a * k.b * v11
                 }
             }
         }
-    }
 
-    static func imageGrad(
-        _ grid: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dyShape: [Int], height h: Int, width w: Int,
-        alignCorners: Bool, _ dimage: UnsafeMutablePointer<Float>
-    ) {
-        let (batch, channels, outH, outW) = (dyShape[0], dyShape[1], dyShape[2], dyShape[3])
-        dimage.update(repeating: 0, count: batch * channels * h * w)
-        for n in 0..<batch {
+        func imageGrad(_ n: Int) {
+            (out + n * channels * h * w).update(repeating: 0, count: channels * h * w)
             for p in 0..<(outH * outW) {
                 let g = grid + (n * outH * outW + p) * 2
                 let k = Corners(g[0], g[1], width: w, height: h, alignCorners: alignCorners)
                 for c in 0..<channels {
-                    let gradient = dy[(n * channels + c) * outH * outW + p]
-                    let plane = dimage + (n * channels + c) * h * w
+                    let gradient = dy![(n * channels + c) * outH * outW + p]
+                    let plane = out + (n * channels + c) * h * w
                     @inline(__always) func add(_ y: Int, _ x: Int, _ weight: Float) {
                         if y >= 0 && y < h && x >= 0 && x < w { plane[y * w + x] += weight * gradient }
                     }
@@ -133,28 +139,55 @@ enum Sampler {
                 }
             }
         }
-    }
 
-    static func gridGrad(
-        _ image: UnsafePointer<Float>, _ shape: [Int], _ grid: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
-        outH: Int, outW: Int, alignCorners: Bool, _ dgrid: UnsafeMutablePointer<Float>
-    ) {
-        let (batch, channels, h, w) = (shape[0], shape[1], shape[2], shape[3])
-        for n in 0..<batch {
+        func gridGrad(_ n: Int) {
             for p in 0..<(outH * outW) {
                 let g = grid + (n * outH * outW + p) * 2
                 let k = Corners(g[0], g[1], width: w, height: h, alignCorners: alignCorners)
                 var dpx: Float = 0
                 var dpy: Float = 0
                 for c in 0..<channels {
-                    let (v00, v01, v10, v11) = k.values(image + (n * channels + c) * h * w, h, w)
-                    let gradient = dy[(n * channels + c) * outH * outW + p]
+                    let (v00, v01, v10, v11) = k.values(image! + (n * channels + c) * h * w, h, w)
+                    let gradient = dy![(n * channels + c) * outH * outW + p]
                     dpx += gradient * ((1 - k.b) * (v01 - v00) + k.b * (v11 - v10))
                     dpy += gradient * ((1 - k.a) * (v10 - v00) + k.a * (v11 - v01))
                 }
-                dgrid[(n * outH * outW + p) * 2] = dpx * k.dx
-                dgrid[(n * outH * outW + p) * 2 + 1] = dpy * k.dy
+                out[(n * outH * outW + p) * 2] = dpx * k.dx
+                out[(n * outH * outW + p) * 2 + 1] = dpy * k.dy
             }
         }
+    }
+
+    static func sample(
+        _ image: UnsafePointer<Float>, _ shape: [Int], _ grid: UnsafePointer<Float>, outH: Int, outW: Int,
+        alignCorners: Bool, _ out: UnsafeMutablePointer<Float>
+    ) {
+        Convolution.parallel(
+            shape[0],
+            Images(
+                kind: .sample, image: image, grid: grid, dy: nil, out: out, channels: shape[1], h: shape[2], w: shape[3],
+                outH: outH, outW: outW, alignCorners: alignCorners))
+    }
+
+    static func imageGrad(
+        _ grid: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dyShape: [Int], height h: Int, width w: Int,
+        alignCorners: Bool, _ dimage: UnsafeMutablePointer<Float>
+    ) {
+        Convolution.parallel(
+            dyShape[0],
+            Images(
+                kind: .imageGrad, image: nil, grid: grid, dy: dy, out: dimage, channels: dyShape[1], h: h, w: w,
+                outH: dyShape[2], outW: dyShape[3], alignCorners: alignCorners))
+    }
+
+    static func gridGrad(
+        _ image: UnsafePointer<Float>, _ shape: [Int], _ grid: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+        outH: Int, outW: Int, alignCorners: Bool, _ dgrid: UnsafeMutablePointer<Float>
+    ) {
+        Convolution.parallel(
+            shape[0],
+            Images(
+                kind: .gridGrad, image: image, grid: grid, dy: dy, out: dgrid, channels: shape[1], h: shape[2],
+                w: shape[3], outH: outH, outW: outW, alignCorners: alignCorners))
     }
 }
