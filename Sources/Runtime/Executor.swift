@@ -21,7 +21,13 @@ public final class Executor {
     public var checkNumerics = getenv("GAUGE_CHECK_NUMERICS").map { String(cString: $0) == "1" } ?? false
     /// When set, seconds spent per primitive (by op name) are added here on every run.
     public var profile: [String: Double]? {
-        didSet { if profile == nil { instructionSeconds = nil } else if instructionSeconds == nil { instructionSeconds = Array(repeating: 0, count: plan.instructions.count) } }
+        didSet {
+            if profile == nil {
+                instructionSeconds = nil
+            } else if instructionSeconds == nil {
+                instructionSeconds = Array(repeating: 0, count: plan.instructions.count)
+            }
+        }
     }
     /// While `profile` is set, seconds spent in each instruction of the plan, by position.
     public private(set) var instructionSeconds: [Double]?
