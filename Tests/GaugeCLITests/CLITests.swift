@@ -102,6 +102,18 @@ func execute(_ name: String, _ arguments: [String], environment: [String: String
         #expect(bad.stderr.contains("--steps must be a positive integer, got 0"))
     }
 
+    /// `--profile --top N` names the N slowest kernel calls with their shapes and DSL lines.
+    @Test func profileListsTheSlowestKernelCalls() throws {
+        let r = try gauge(["bench", "tiny-vae", "--batch", "4", "--steps", "1", "--warmup", "0", "--threads", "1", "--profile", "--top", "3"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("slowest 3 kernel calls (ms/step):"))
+        let calls = r.stdout.split(separator: "\n").filter { $0.hasPrefix("    #") }
+        #expect(calls.count == 3 && calls.allSatisfy { $0.contains("SmallModels.swift:") && $0.contains(" → [") }, "\(calls)")
+        let bad = try gauge(["bench", "tiny-vae", "--top=-1"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("--top must not be negative, got -1"))
+    }
+
     @Test func unknownStageIsRejected() throws {
         let r = try gauge(["dot", "ace-cifar", "--stage", "bogus"])
         #expect(r.status != 0)
