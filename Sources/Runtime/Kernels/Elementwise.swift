@@ -94,14 +94,21 @@ enum Elementwise {
         _ c: Comparison, _ a: UnsafePointer<E>, _ aShape: [Int], _ b: UnsafePointer<E>, _ bShape: [Int],
         _ out: UnsafeMutablePointer<Float>, _ outShape: [Int]
     ) {
-        // The comparison chosen once, outside the loop.
+        withComparison(c) { f in broadcast2(a, aShape, b, bShape, out, outShape, f) }
+    }
+
+    /// Runs `loop` with the comparison `c` as a 0/1 function chosen once, outside the element
+    /// loop (a switch per element stops vectorisation). Both the primitive and the fused
+    /// comparison go through here.
+    @inline(__always)
+    static func withComparison<E: Comparable>(_ c: Comparison, _ loop: ((E, E) -> Float) -> Void) {
         switch c {
-        case .less: broadcast2(a, aShape, b, bShape, out, outShape) { $0 < $1 ? 1 : 0 }
-        case .lessEqual: broadcast2(a, aShape, b, bShape, out, outShape) { $0 <= $1 ? 1 : 0 }
-        case .greater: broadcast2(a, aShape, b, bShape, out, outShape) { $0 > $1 ? 1 : 0 }
-        case .greaterEqual: broadcast2(a, aShape, b, bShape, out, outShape) { $0 >= $1 ? 1 : 0 }
-        case .equal: broadcast2(a, aShape, b, bShape, out, outShape) { $0 == $1 ? 1 : 0 }
-        case .notEqual: broadcast2(a, aShape, b, bShape, out, outShape) { $0 != $1 ? 1 : 0 }
+        case .less: loop { $0 < $1 ? 1 : 0 }
+        case .lessEqual: loop { $0 <= $1 ? 1 : 0 }
+        case .greater: loop { $0 > $1 ? 1 : 0 }
+        case .greaterEqual: loop { $0 >= $1 ? 1 : 0 }
+        case .equal: loop { $0 == $1 ? 1 : 0 }
+        case .notEqual: loop { $0 != $1 ? 1 : 0 }
         }
     }
 

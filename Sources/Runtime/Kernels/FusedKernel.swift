@@ -124,7 +124,8 @@ enum FusedKernel {
                 case .binary(let f, let a, let b):
                     binary(f, resolve(a), resolve(b), out, len)
                 case .compare(let c, let a, let b):
-                    compare(c, resolve(a), resolve(b), out, len)
+                    let (ra, rb) = (resolve(a), resolve(b))
+                    Elementwise.withComparison(c) { f in combine(ra, rb, out, len, f) }
                 case .select(let m, let a, let b):
                     let (rm, ra, rb) = (resolve(m), resolve(a), resolve(b))
                     for j in 0..<len { out[j] = read(rm, j) != 0 ? read(ra, j) : read(rb, j) }
@@ -167,18 +168,6 @@ enum FusedKernel {
         case .max: combine(a, b, out, len) { Swift.max($0, $1) }
         case .min: combine(a, b, out, len) { Swift.min($0, $1) }
         case .pow: combine(a, b, out, len) { powf($0, $1) }
-        }
-    }
-
-    /// The comparison chosen once, outside the loop (a switch per element stops vectorisation).
-    static func compare(_ c: Comparison, _ a: Resolved, _ b: Resolved, _ out: UnsafeMutablePointer<Float>, _ len: Int) {
-        switch c {
-        case .less: combine(a, b, out, len) { $0 < $1 ? 1 : 0 }
-        case .lessEqual: combine(a, b, out, len) { $0 <= $1 ? 1 : 0 }
-        case .greater: combine(a, b, out, len) { $0 > $1 ? 1 : 0 }
-        case .greaterEqual: combine(a, b, out, len) { $0 >= $1 ? 1 : 0 }
-        case .equal: combine(a, b, out, len) { $0 == $1 ? 1 : 0 }
-        case .notEqual: combine(a, b, out, len) { $0 != $1 ? 1 : 0 }
         }
     }
 
