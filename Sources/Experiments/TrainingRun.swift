@@ -224,19 +224,19 @@ public final class TrainingRun {
         var totals: [String: Double] = [:]
         var first: FirstBatch?
         let count = test.count / b
-        let mixtureBatches = max(1, min(test.count, options.mixtureImages) / b)
-        var mixtureLogits: [[Float]] = []
+        let mixtureCount = max(1, min(test.count, options.mixtureImages) / b)
+        var mixtureBatches: [(images: [Float], logits: [Float])] = []
         for k in 0..<count {
             let (images, labels) = testBatch(k)
             let out = try inference.evaluate(state, feeding: ["image": .float32(images), "label": .int32(labels)], step: k)
             if k == 0 { first = FirstBatch(images: images, labels: labels, outputs: out) }
             let logits = out["logits"]!
-            if k < mixtureBatches { mixtureLogits.append(logits) }
+            if k < mixtureCount { mixtureBatches.append((images, logits)) }
             for i in 0..<b where predictedClass(logits, i) != Int(labels[i]) { wrong += 1 }
             for term in Self.terms { totals[term, default: 0] += Double(out[term]![0]) }
         }
         let n = Double(count * b)
-        let mixture = try mixtureBound(inference, state, logits: mixtureLogits)
+        let mixture = try mixtureBound(inference, state, batches: mixtureBatches)
         let test = EpochMetrics.Test(
             images: count * b, classificationError: Double(wrong) / n,
             reconstructionNats: totals[Self.terms[0]]! / n, klNats: totals[Self.terms[1]]! / n,
@@ -245,18 +245,17 @@ public final class TrainingRun {
     }
 
     /// The test-time mixture over classes (seed eq. 4.1, PAPER.md §1.6): every class's latent
-    /// head and decoder run on each image of the first `logits.count` test batches, weighted by
-    /// the classifier's ω (softmax of those batches' `logits`, which do not depend on the label
-    /// fed); per-image means.
-    func mixtureBound(_ inference: Inference, _ state: TrainingState, logits batchLogits: [[Float]]) throws
+    /// head and decoder run on each image of the test batches the evaluation already fed (its
+    /// images, as fed, and its `logits`), weighted by the classifier's ω (softmax of those
+    /// logits, which do not depend on the label fed); per-image means.
+    func mixtureBound(_ inference: Inference, _ state: TrainingState, batches evaluated: [(images: [Float], logits: [Float])]) throws
         -> (images: Int, reconstruction: Double, kl: Double)
     {
         let b = options.batch
         let classes = options.configuration.classes
-        let batches = batchLogits.count
+        let batches = evaluated.count
         var (reconstruction, kl) = (0.0, 0.0)
-        for (k, logits) in batchLogits.enumerated() {
-            let images = testBatch(k).images
+        for (k, (images, logits)) in evaluated.enumerated() {
             var omega = [Double](repeating: 0, count: b * classes)
             for i in 0..<b {
                 let row = logits[(i * classes)..<((i + 1) * classes)].map(Double.init)
