@@ -1,4 +1,5 @@
 import CBLAS
+import Compiler
 
 /// Matrix products through OpenBLAS (row-major `cblas_sgemm`).
 ///
@@ -102,20 +103,25 @@ enum GEMM {
             c, ldc: n)
     }
 
-    /// `y[b] = x[b] · w[labels[b]]` (or `· w[labels[b]]ᵀ`): one GEMM per class over its rows.
+    /// `y[b] = x[b] · w[labels[b]]` (or `· w[labels[b]]ᵀ`): one GEMM per class over its rows,
+    /// padded with zero rows to `Plan.paddedGroupRows` (each row's result is its own: the padding
+    /// only changes which OpenBLAS micro-kernel runs; the GEMM still never depends on threads).
     static func groupedMatmul(
         _ x: UnsafePointer<Float>, rows: Int, k: Int, _ w: UnsafePointer<Float>, classes: Int, n: Int,
         transposeWeights: Bool, groups: RowGroups, _ y: UnsafeMutablePointer<Float>,
         scratch: UnsafeMutablePointer<Float>
     ) {
         let px = scratch
-        let py = scratch + rows * k
+        let py = scratch + Plan.paddedGroupRows(rows) * k
         for c in 0..<groups.classes {
             let members = groups.members(c)
             if members.isEmpty { continue }
             for (r, row) in members.enumerated() { (px + r * k).update(from: x + row * k, count: k) }
+            // Zero rows up to a multiple of 4: OpenBLAS then needs no edge pass over the weights.
+            let padded = Plan.paddedGroupRows(members.count)
+            (px + members.count * k).update(repeating: 0, count: (padded - members.count) * k)
             sgemm(
-                transposeA: false, transposeB: transposeWeights, m: members.count, n: n, k: k, px, lda: k,
+                transposeA: false, transposeB: transposeWeights, m: padded, n: n, k: k, px, lda: k,
                 w + c * k * n, ldb: transposeWeights ? k : n, py, ldc: n)
             for (r, row) in members.enumerated() { (y + row * n).update(from: py + r * n, count: n) }
         }
