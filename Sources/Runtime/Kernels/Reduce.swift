@@ -25,13 +25,25 @@ enum Reduce {
                 for j in 0..<inner { out[o[1] + j * io] = Swift.max(out[o[1] + j * io], x[o[0] + j]) }
             }
         } else if io == 0 {
-            // The innermost axis is reduced: sum the row in a register, then add it once.
-            forEachRow(xShape, StrideSets(sx, so)) { o in
-                var total: Float = 0
-                let row = x + o[0]
-                for j in 0..<inner { total += row[j] }
-                out[o[1]] += total
+            // The trailing reduced axes are one contiguous run per output element (a bias
+            // gradient's H·W): walk the axes before them and sum each run at once.
+            var lead = xShape.count
+            var run = 1
+            while lead > 0 && kept[lead - 1] == 1 {
+                lead -= 1
+                run *= xShape[lead]
             }
+            var shape = SmallInts(count: lead + 1)
+            var runStrides = SmallInts(count: lead + 1)
+            var outStrides = SmallInts(count: lead + 1)
+            for i in 0..<lead {
+                shape[i] = xShape[i]
+                runStrides[i] = sx[i]
+                outStrides[i] = so[i]
+            }
+            shape[lead] = run
+            runStrides[lead] = 1
+            forEachRow(shape, StrideSets(runStrides, outStrides)) { o in out[o[1]] += sum(x + o[0], run) }
         } else {
             forEachRow(xShape, StrideSets(sx, so)) { o in
                 for j in 0..<inner { out[o[1] + j * io] += x[o[0] + j] }
@@ -41,6 +53,24 @@ enum Reduce {
             let count = Float(axes.reduce(1) { $0 * xShape[$1] })
             for i in 0..<outCount { out[i] /= count }
         }
+    }
+
+    /// The sum of `count` floats as eight interleaved partial sums (lane j takes elements
+    /// j, j + 8, …), added lane by lane at the end, then the tail in order: a fixed order, eight
+    /// additions in flight instead of one chain.
+    static func sum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
+        var lanes = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= count {
+            lanes += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+            i += 8
+        }
+        var total = lanes.sum()
+        while i < count {
+            total += x[i]
+            i += 1
+        }
+        return total
     }
 
     static func logSoftmax(axis: Int, _ x: UnsafePointer<Float>, _ shape: [Int], _ y: UnsafeMutablePointer<Float>) {
