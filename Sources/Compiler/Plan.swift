@@ -145,8 +145,9 @@ public struct Plan: Sendable {
     /// thread, ten classes of [25, 2048]·[2048, 3072]: 79 ms with 25 rows, 58 ms with 28.
     public static func paddedGroupRows(_ rows: Int) -> Int { (rows + 3) / 4 * 4 }
 
-    /// Rows of a per-class weight gradient made at a time before its update runs on them.
-    public static func gradientRowBlock(_ rows: Int) -> Int { min(rows, 256) }
+    /// Rows of a per-class weight gradient made at a time before its update runs on them: 12 rows
+    /// of a 3,072-wide layer are 144 KiB, which stay in a core's L2 until the update reads them.
+    public static func gradientRowBlock(_ rows: Int) -> Int { min(rows, 12) }
 
     /// Scratch for a kernel of any kind.
     static func scratchElements(for i: Instruction) -> Int {
@@ -154,9 +155,11 @@ public struct Plan: Sendable {
         case .primitive: return scratch(for: i)
         case .fused: return 0
         case .gradientUpdate:
-            // Packed rows, then one block of a class's [k, n] gradient.
+            // A class's gathered rows of both operands, its packed gradient rows (whole
+            // 16-column strips), and one block of its [k, n] gradient per worker.
             let s = i.inputShapes
-            return s[0][0] * (s[0][1] + s[1][1]) + gradientRowBlock(s[0][1]) * s[1][1]
+            let (rows, k, n) = (s[0][0], s[0][1], s[1][1])
+            return rows * (k + n) + rows * ((n + 15) / 16 * 16) + convWorkers * gradientRowBlock(k) * n
         }
     }
 }

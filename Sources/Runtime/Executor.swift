@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -48,12 +49,20 @@ public final class Executor {
     private let inputPointers: UnsafeMutableBufferPointer<UnsafePointer<Float>>
     private let outputPointers: UnsafeMutableBufferPointer<UnsafeMutablePointer<Float>>
     private let biases: UnsafeMutableBufferPointer<Int>
+    /// Each worker's operand list and offsets for the blocks of a per-class gradient update.
+    private let workerOperands: UnsafeMutablePointer<UnsafePointer<Float>>
+    private let workerBiases: UnsafeMutablePointer<Int>
+    /// Per-class weight gradients by Gauge's AVX2/FMA kernel (false: by OpenBLAS).
+    private let classGradientKernel: Bool
     private var rowGroups: RowGroups
 
     /// `adamLoops: false` runs recognised Adam updates through the general fused-kernel
-    /// interpreter too (to check that the dedicated loop gives the same bits).
-    public init(_ plan: Plan, seed: UInt64 = 0, adamLoops: Bool = true) {
+    /// interpreter too (to check that the dedicated loop gives the same bits);
+    /// `classGradientKernel: false` makes per-class weight gradients with OpenBLAS (as on CPUs
+    /// without AVX2 and FMA).
+    public init(_ plan: Plan, seed: UInt64 = 0, adamLoops: Bool = true, classGradientKernel: Bool = true) {
         self.plan = plan
+        self.classGradientKernel = classGradientKernel && gauge_class_gradient_available() != 0
         self.seed = seed
         inputsByName = Dictionary(
             plan.graph.inputs.map { ($0.op.inputName!, $0.id) }, uniquingKeysWith: { first, _ in first })
@@ -105,6 +114,8 @@ public final class Executor {
         inputPointers = .allocate(capacity: most)
         outputPointers = .allocate(capacity: most)
         biases = .allocate(capacity: most)
+        workerOperands = .allocate(capacity: most * Plan.convWorkers)
+        workerBiases = .allocate(capacity: most * Plan.convWorkers)
         // Room for the largest grouping any per-class kernel makes: (rows of x, classes).
         let groupings = plan.instructions.compactMap { i -> (Int, Int)? in
             switch i.kernel {
@@ -126,6 +137,8 @@ public final class Executor {
         inputPointers.deallocate()
         outputPointers.deallocate()
         biases.deallocate()
+        workerOperands.deallocate()
+        workerBiases.deallocate()
         rowGroups.deallocate()
     }
 
@@ -296,46 +309,39 @@ public final class Executor {
             let (rows, k, cols) = (s(0)[0], s(0)[1], s(1)[1])
             try groupRows(i.inputs[2], count: rows, classes: classes, i)
             try growFusedTemps()
-            // Per class: pack its rows once, then make the gradient `rowBlock` rows of [k, cols] at
-            // a time and run the update on exactly those elements.
-            let rowBlock = Plan.gradientRowBlock(k)
-            let packedA = scratch
-            let packedG = scratch + rows * k
-            let block = scratch + rows * (k + cols)
-            // The update's operands: inputs 3… with the gradient block inserted at `slot`.
+            // Per class: gather its rows, pack its output-gradient rows, then the workers make
+            // the gradient in blocks of rows and update each block at once.
+            let gathered = scratch
+            let gatheredG = scratch + rows * k
+            let packedG = gatheredG + rows * cols
+            let blocks = packedG + rows * ClassGradientUpdate.packedColumns(cols)
+            let workers = min(Threads.count, Plan.convWorkers)
             let operandCount = i.inputs.count - 2
-            for j in 0..<operandCount {
-                inputPointers[j] = j == slot ? UnsafePointer(block) : UnsafePointer(x(j < slot ? j + 3 : j + 2))
-                biases[j] = 0
+            for w in 0..<workers {
+                for j in 0..<operandCount where j != slot {
+                    workerOperands[w * operandCount + j] = UnsafePointer(x(j < slot ? j + 3 : j + 2))
+                    workerBiases[w * operandCount + j] = 0
+                }
             }
             for (j, buffer) in i.outputs.enumerated() { outputPointers[j] = floats(buffer) }
-            let inputs = UnsafeBufferPointer(rebasing: inputPointers[0..<operandCount])
-            let outputs = UnsafeBufferPointer(rebasing: outputPointers[0..<i.outputs.count])
-            let bias = UnsafeBufferPointer(rebasing: biases[0..<operandCount])
             for c in 0..<classes {
                 let members = rowGroups.members(c)
                 for (r, row) in members.enumerated() {
-                    (packedA + r * k).update(from: x(0) + row * k, count: k)
-                    (packedG + r * cols).update(from: x(1) + row * cols, count: cols)
+                    (gathered + r * k).update(from: x(0) + row * k, count: k)
+                    (gatheredG + r * cols).update(from: x(1) + row * cols, count: cols)
                 }
-                var k0 = 0
-                while k0 < k {
-                    let rowsHere = min(rowBlock, k - k0)
-                    if members.isEmpty {
-                        block.update(repeating: 0, count: rowsHere * cols)
-                    } else {
-                        GEMM.sgemm(
-                            transposeA: true, transposeB: false, m: rowsHere, n: cols, k: members.count, packedA + k0,
-                            lda: k, packedG, ldb: cols, block, ldc: cols)
-                    }
-                    let start = (c * k + k0) * cols
-                    biases[slot] = start
-                    FusedKernel.run(
-                        program, inputs: inputs, inputCounts: fusedInputCounts[index], outputs: outputs, count: classes * k * cols,
-                        temps: fusedTemps, workers: Threads.count, range: start..<(start + rowsHere * cols), bias: bias,
-                        adam: adamPrograms[index])
-                    k0 += rowsHere
+                if classGradientKernel && !members.isEmpty {
+                    gauge_class_gradient_pack(members.count, cols, gatheredG, cols, packedG)
                 }
+                let job = ClassGradientUpdate(
+                    inputs: gathered, gradients: classGradientKernel ? packedG : gatheredG, count: members.count, k: k,
+                    cols: cols, classStart: c * k * cols, rowBlock: Plan.gradientRowBlock(k), workers: workers,
+                    packed: classGradientKernel, program: program, adam: adamPrograms[index],
+                    inputCounts: fusedInputCounts[index], slot: slot, operandCount: operandCount,
+                    operands: workerOperands, biases: workerBiases,
+                    outputs: UnsafeBufferPointer(rebasing: outputPointers[0..<i.outputs.count]),
+                    total: classes * k * cols, blocks: blocks, temps: fusedTemps, tempsPerWorker: fusedTempFloats)
+                WorkerPool.shared.run(parts: workers, job)
             }
             return
         }

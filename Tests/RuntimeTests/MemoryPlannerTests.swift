@@ -91,4 +91,40 @@ import Testing
         let optimized = try runOnce(step, batch: 7, seed: 3) { MemoryPlanner.plan($0, batch: $1).0 }
         #expect(worstDifference(reference, optimized) <= 1e-5)
     }
+
+    /// The fused kernel makes the gradient with Gauge's C kernel (AVX2/FMA) in blocks of rows
+    /// that the workers share: the same bits for 1, 2 or 3 threads, and the values of OpenBLAS
+    /// and of the unfused plan. 40 input columns are four blocks of 12 rows (the last of 4); 37
+    /// outputs are two whole 16-column strips and an edge; class 3 of 4 has no rows (labels
+    /// i mod 3), so its gradient is zero and its Adam moments only decay.
+    @Test func theGradientKernelMatchesOpenBLASWhateverTheThreadCount() throws {
+        let model = try Model("per-class-wide") {
+            let x = Input("x", [.batch, 40])
+            let y = Input("label", [.batch], dtype: .int32)
+            Loss(x.denseByClass(37, classes: 4, labels: y, activation: .tanh).square().sum())
+        }
+        let step = Simplify.run(try stepGraph(model, weightDecay: 1e-3)).graph
+        func run(threads: Int, kernel: Bool) throws -> [String: [Float]] {
+            let previous = Threads.count
+            Threads.set(threads)
+            defer { Threads.set(previous) }
+            return try runOnce(step, batch: 29, seed: 5, classGradientKernel: kernel) {
+                MemoryPlanner.plan($0, batch: $1).0
+            }
+        }
+        let one = try run(threads: 1, kernel: true)
+        for threads in [2, 3] {
+            let other = try run(threads: threads, kernel: true)
+            let same = other.mapValues { $0.map(\.bitPattern) } == one.mapValues { $0.map(\.bitPattern) }
+            #expect(same, "\(threads) threads")
+        }
+        let blas = try run(threads: 2, kernel: false)
+        #expect(worstDifference(one, blas) <= 1e-6)
+        let unfused = try runOnce(step, batch: 29, seed: 5)
+        #expect(worstDifference(one, unfused) <= 1e-5)
+        // The moments saw a gradient: m of class 0 is not all zero, m of class 3 is.
+        let m = try #require(one["updated adam/denseByClass/weight/m"])
+        #expect(m.prefix(40 * 37).contains { $0 != 0 })
+        #expect(m.suffix(40 * 37).allSatisfy { $0 == 0 })
+    }
 }

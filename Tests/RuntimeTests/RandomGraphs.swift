@@ -62,10 +62,11 @@ func randomTensors(seed: UInt64) -> [Tensor] {
 
 /// Runs a step graph once from the same parameters and inputs; returns every loss, output and
 /// updated leaf.
-func runOnce(_ graph: Graph, batch: Int, seed: UInt64, planner: (Graph, Int) -> Plan = { Plan($0, batch: $1) }) throws
-    -> [String: [Float]]
-{
-    let executor = Executor(planner(graph, batch), seed: seed)
+func runOnce(
+    _ graph: Graph, batch: Int, seed: UInt64, classGradientKernel: Bool = true,
+    planner: (Graph, Int) -> Plan = { Plan($0, batch: $1) }
+) throws -> [String: [Float]] {
+    let executor = Executor(planner(graph, batch), seed: seed, classGradientKernel: classGradientKernel)
     executor.initializeParameters(seed: seed)
     for input in graph.inputs {
         guard let name = input.op.inputName else { continue }

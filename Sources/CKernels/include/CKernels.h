@@ -10,4 +10,15 @@ void gauge_adam_update(const float *m, const float *v, const float *g, const flo
                        float *p_out, long n, float b1, float c1, float b2, float c2, float eps, float s,
                        int has_factor, float f, int has_decay, float d);
 
+/// The weight gradient of a per-class layer for one class: c (m×n, row stride ldc) = aᵀ·b,
+/// where a is k×m (row stride lda) and b is k×n, packed first by `gauge_class_gradient_pack`
+/// into `gauge_class_gradient_packed_size(k, n)` floats. Each element is one fused multiply-add
+/// chain over r = 0 … k−1 in order (the same bits however rows are split among calls). Fast with
+/// AVX2 and FMA (`gauge_class_gradient_available`); otherwise correct, one element at a time.
+long gauge_class_gradient_packed_size(long k, long n);
+void gauge_class_gradient_pack(long k, long n, const float *b, long ldb, float *packed);
+void gauge_class_gradient(long m, long n, long k, const float *a, long lda, const float *packed_b, float *c,
+                          long ldc);
+int gauge_class_gradient_available(void);
+
 #endif

@@ -1,0 +1,70 @@
+import CKernels
+import Compiler
+
+/// One class's weight gradient fused with its parameter's update (`Plan.Kernel.gradientUpdate`
+/// of a `groupedMatmulWeightGrad`): the class's `[k, cols]` slice of the gradient is made
+/// `rowBlock` rows at a time (`Plan.gradientRowBlock`; scratch sized by `Plan.scratchElements`), and the update runs on each block while it is still in cache, so
+/// neither the whole gradient nor a large block of it is ever written to memory. Workers take
+/// blocks round-robin, each computing and updating its own: no result depends on the thread
+/// count (every gradient element is one chain over the class's rows; the update is element-wise).
+struct ClassGradientUpdate: ParallelJob {
+    /// The class's rows of the layer input, `[count, k]`, and the packed output gradient
+    /// (`gauge_class_gradient_pack` of its `[count, cols]` rows), or for OpenBLAS the rows as
+    /// they are.
+    let inputs: UnsafePointer<Float>
+    let gradients: UnsafePointer<Float>
+    let count: Int, k: Int, cols: Int
+    /// Where the class's slice starts in the full `[classes, k, cols]` gradient.
+    let classStart: Int
+    let rowBlock: Int
+    let workers: Int
+    /// True: the C kernel with AVX2 and FMA; false: one OpenBLAS call per block.
+    let packed: Bool
+
+    /// The update: its program (or its Adam loop), and the operand lists. Worker w uses
+    /// `operands + w · operandCount`, `biases + w · operandCount`, `blocks + w · rowBlock · cols`
+    /// and `temps + w · tempsPerWorker`; entry `slot` of its operands is its block.
+    let program: ElementwiseProgram
+    let adam: AdamProgram?
+    let inputCounts: [Int]
+    let slot: Int
+    let operandCount: Int
+    let operands: UnsafeMutablePointer<UnsafePointer<Float>>
+    let biases: UnsafeMutablePointer<Int>
+    let outputs: UnsafeBufferPointer<UnsafeMutablePointer<Float>>
+    let total: Int
+    let blocks: UnsafeMutablePointer<Float>
+    let temps: UnsafeMutablePointer<Float>, tempsPerWorker: Int
+
+    /// Columns of a packed gradient row: `cols` rounded up to whole 16-column strips (as
+    /// `gauge_class_gradient_packed_size`).
+    static func packedColumns(_ cols: Int) -> Int { (cols + 15) / 16 * 16 }
+
+    func run(part w: Int) {
+        let block = blocks + w * rowBlock * cols
+        let ops = operands + w * operandCount
+        let bias = biases + w * operandCount
+        ops[slot] = UnsafePointer(block)
+        var k0 = w * rowBlock
+        while k0 < k {
+            let rows = min(rowBlock, k - k0)
+            if count == 0 {
+                block.update(repeating: 0, count: rows * cols)
+            } else if packed {
+                gauge_class_gradient(rows, cols, count, inputs + k0, k, gradients, block, cols)
+            } else {
+                GEMM.call(
+                    transposeA: true, transposeB: false, m: rows, n: cols, k: count, inputs + k0, lda: k, gradients,
+                    ldb: cols, block, ldc: cols)
+            }
+            let start = classStart + k0 * cols
+            bias[slot] = start
+            FusedKernel.run(
+                program, inputs: UnsafeBufferPointer(start: ops, count: operandCount), inputCounts: inputCounts,
+                outputs: outputs, count: total, temps: temps + w * tempsPerWorker, workers: 1,
+                range: start..<(start + rows * cols), bias: UnsafeBufferPointer(start: bias, count: operandCount),
+                adam: adam)
+            k0 += workers * rowBlock
+        }
+    }
+}
