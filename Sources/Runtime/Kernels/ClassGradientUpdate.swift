@@ -3,10 +3,11 @@ import Compiler
 
 /// One class's weight gradient fused with its parameter's update (`Plan.Kernel.gradientUpdate`
 /// of a `groupedMatmulWeightGrad`): the class's `[k, cols]` slice of the gradient is made
-/// `rowBlock` rows at a time (`Plan.gradientRowBlock`; scratch sized by `Plan.scratchElements`), and the update runs on each block while it is still in cache, so
-/// neither the whole gradient nor a large block of it is ever written to memory. Workers take
-/// blocks round-robin, each computing and updating its own: no result depends on the thread
-/// count (every gradient element is one chain over the class's rows; the update is element-wise).
+/// `Plan.gradientRowBlock` rows at a time, and the update runs on each block while it is still in
+/// cache, so neither the whole gradient nor a large block of it is ever written to memory
+/// (scratch: `Plan.scratchElements`). Workers take contiguous runs of blocks, each computing and
+/// updating its own: no result depends on the thread count (every gradient element is one chain
+/// over the class's rows; the update is element-wise).
 struct ClassGradientUpdate: ParallelJob {
     /// The class's rows of the layer input, `[count, k]`, and the packed output gradient
     /// (`gauge_class_gradient_pack` of its `[count, cols]` rows), or for OpenBLAS the rows as
@@ -45,8 +46,10 @@ struct ClassGradientUpdate: ParallelJob {
         let ops = operands + w * operandCount
         let bias = biases + w * operandCount
         ops[slot] = UnsafePointer(block)
-        var k0 = w * rowBlock
-        while k0 < k {
+        let blockCount = (k + rowBlock - 1) / rowBlock
+        var k0 = blockCount * w / workers * rowBlock
+        let end = min(k, blockCount * (w + 1) / workers * rowBlock)
+        while k0 < end {
             let rows = min(rowBlock, k - k0)
             if count == 0 {
                 block.update(repeating: 0, count: rows * cols)
@@ -64,7 +67,7 @@ struct ClassGradientUpdate: ParallelJob {
                 outputs: outputs, count: total, temps: temps + w * tempsPerWorker, workers: 1,
                 range: start..<(start + rows * cols), bias: UnsafeBufferPointer(start: bias, count: operandCount),
                 adam: adam)
-            k0 += workers * rowBlock
+            k0 += rowBlock
         }
     }
 }
