@@ -252,17 +252,19 @@ func expectClose(
         expectClose(y, reference, tolerance: 0)
     }
 
-    /// The 2×2 pool's fast path on odd sizes (an uncovered last row and column) with ties: the
-    /// maximum, and the gradient routed to the first maximum in window order, 0 elsewhere.
-    @Test func maxPool2x2AndItsGradientOnOddSizesWithTies() throws {
-        let (h, w, oh, ow) = (7, 9, 3, 4)
+    /// The 2×2 pool's fast paths with ties, on odd sizes (an uncovered last row and column: the
+    /// general gradient loop) and even ones (windows tiling the plane: the branch-free gradient):
+    /// the maximum, and the gradient routed to the first maximum in window order, 0 elsewhere.
+    @Test(arguments: [(7, 9), (8, 10)])
+    func maxPool2x2AndItsGradientWithTies(_ h: Int, _ w: Int) throws {
+        let (oh, ow) = (h / 2, w / 2)
         let x = pseudoRandom(2 * h * w, seed: 14).map { ($0 * 2).rounded() / 2 }  // a coarse lattice: ties
         let weights = pseudoRandom(2 * oh * ow, seed: 15)
         let model = try Model("pool") {
-            let image = Parameter("x", [1, 2, 7, 9], initializer: .zeros)
+            let image = Parameter("x", [1, 2, .fixed(h), .fixed(w)], initializer: .zeros)
             let pooled = image.maxPool(2)
             Output("y", pooled)
-            Loss((pooled * Input("w", [1, 2, 3, 4])).sum())
+            Loss((pooled * Input("w", [1, 2, .fixed(oh), .fixed(ow)])).sum())
         }
         let result = try Autodiff.differentiate(model.graph)
         let executor = Executor(Plan(result.graph, batch: 1))
