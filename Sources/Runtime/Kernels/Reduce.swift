@@ -56,8 +56,8 @@ enum Reduce {
     }
 
     /// The sum of `count` floats as eight interleaved partial sums (lane j takes elements
-    /// j, j + 8, …), added lane by lane at the end, then the tail in order: a fixed order, eight
-    /// additions in flight instead of one chain.
+    /// j, j + 8, …), then the lanes' total (`SIMD8.sum()`), then the tail in order: an order fixed
+    /// by the count alone, with eight additions in flight instead of one chain.
     static func sum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
         var lanes = SIMD8<Float>()
         var i = 0
