@@ -49,4 +49,32 @@ import Testing
         #expect(abs(Double(kept.count) / 20_000 - 0.75) < 0.01)
         #expect(kept.allSatisfy { abs($0 - 1 / 0.75) < 1e-6 })
     }
+
+    /// Above the parallel threshold the mask is drawn in runs of whole Philox blocks, one per
+    /// worker: the same mask for 1, 2 or 3 threads (100,003 elements: an uneven split and a tail),
+    /// each element's draw the one a shorter tensor gets at the same index.
+    @Test func dropoutDrawsTheSameMaskWhateverTheThreadCount() throws {
+        let n = 100_003
+        let x = pseudoRandom(n, seed: 8)
+        func masked(threads: Int, count: Int) throws -> [Float] {
+            let previous = Threads.count
+            Threads.set(threads)
+            defer { Threads.set(previous) }
+            return try runForward(inputs: ["x": Array(x.prefix(count))]) {
+                Output("y", Input("x", [.fixed(count)]).dropout(0.5))
+            }
+        }
+        let one = try masked(threads: 1, count: n)
+        for threads in [2, 3] {
+            let same = try masked(threads: threads, count: n).map(\.bitPattern) == one.map(\.bitPattern)
+            #expect(same, "\(threads) threads")
+        }
+        // A shorter tensor (one worker) draws the same values at the same indices.
+        let short = try masked(threads: 2, count: 1000)
+        let sameAsShort = Array(one.prefix(1000)).map(\.bitPattern) == short.map(\.bitPattern)
+        #expect(sameAsShort)
+        let kept = one.indices.filter { one[$0] != 0 }
+        #expect(abs(Double(kept.count) / Double(n) - 0.5) < 0.01)
+        #expect(kept.allSatisfy { one[$0] == x[$0] * 2 })
+    }
 }

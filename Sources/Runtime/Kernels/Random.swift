@@ -109,12 +109,33 @@ enum RandomKernels {
 
     /// Keeps each element with probability 1 − rate, scaled by 1 / (1 − rate); the mask is the
     /// stream's uniforms, so the gradient (same stream) applies the same mask.
+    /// Large tensors are cut into runs of whole Philox blocks, one per worker: each element's
+    /// draw depends only on its index, so the split changes no result.
     static func dropout(
         _ x: UnsafePointer<Float>, rate: Float, seed: UInt64, step: UInt64, stream: Int,
         _ y: UnsafeMutablePointer<Float>, _ n: Int
     ) {
-        Philox(seed: seed).uniforms(step: step, stream: stream, y, n)
-        let scale = 1 / (1 - rate)
-        for i in 0..<n { y[i] = y[i] >= rate ? x[i] * scale : 0 }
+        let parts = n >= FusedKernel.parallelThreshold ? Threads.count : 1
+        WorkerPool.shared.run(
+            parts: parts,
+            Dropout(x: x, y: y, n: n, rate: rate, philox: Philox(seed: seed), step: step, stream: stream, parts: parts))
+    }
+
+    struct Dropout: ParallelJob {
+        let x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, n: Int
+        let rate: Float
+        let philox: Philox
+        let step: UInt64, stream: Int
+        let parts: Int
+
+        func run(part w: Int) {
+            let blocks = (n + 3) / 4
+            let start = min(n, blocks * w / parts * 4)
+            let end = min(n, blocks * (w + 1) / parts * 4)
+            if start >= end { return }
+            philox.uniforms(step: step, stream: stream, y + start, end - start, from: start)
+            let scale = 1 / (1 - rate)
+            for i in start..<end { y[i] = y[i] >= rate ? x[i] * scale : 0 }
+        }
     }
 }
