@@ -149,6 +149,10 @@ public struct Plan: Sendable {
     /// of a 3,072-wide layer are 144 KiB, which stay in a core's L2 until the update reads them.
     public static func gradientRowBlock(_ rows: Int) -> Int { min(rows, 12) }
 
+    /// Floats of one packed output-gradient row for the per-class weight-gradient kernel: `n`
+    /// rounded up to whole 16-column strips (as `gauge_class_gradient_packed_size`).
+    public static func packedGradientColumns(_ n: Int) -> Int { (n + 15) / 16 * 16 }
+
     /// Scratch for a kernel of any kind.
     static func scratchElements(for i: Instruction) -> Int {
         switch i.kernel {
@@ -159,7 +163,7 @@ public struct Plan: Sendable {
             // 16-column strips), and one block of its [k, n] gradient per worker.
             let s = i.inputShapes
             let (rows, k, n) = (s[0][0], s[0][1], s[1][1])
-            return rows * (k + n) + rows * ((n + 15) / 16 * 16) + convWorkers * gradientRowBlock(k) * n
+            return rows * (k + n) + rows * packedGradientColumns(n) + convWorkers * gradientRowBlock(k) * n
         }
     }
 }

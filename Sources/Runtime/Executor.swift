@@ -314,7 +314,7 @@ public final class Executor {
             let gathered = scratch
             let gatheredG = scratch + rows * k
             let packedG = gatheredG + rows * cols
-            let blocks = packedG + rows * ClassGradientUpdate.packedColumns(cols)
+            let blocks = packedG + rows * Plan.packedGradientColumns(cols)
             let workers = min(Threads.count, Plan.convWorkers)
             let operandCount = i.inputs.count - 2
             for w in 0..<workers {
@@ -326,10 +326,8 @@ public final class Executor {
             for (j, buffer) in i.outputs.enumerated() { outputPointers[j] = floats(buffer) }
             for c in 0..<classes {
                 let members = rowGroups.members(c)
-                for (r, row) in members.enumerated() {
-                    (gathered + r * k).update(from: x(0) + row * k, count: k)
-                    (gatheredG + r * cols).update(from: x(1) + row * cols, count: cols)
-                }
+                rowGroups.gather(c, from: x(0), width: k, into: gathered)
+                rowGroups.gather(c, from: x(1), width: cols, into: gatheredG)
                 if classGradientKernel && !members.isEmpty {
                     gauge_class_gradient_pack(members.count, cols, gatheredG, cols, packedG)
                 }

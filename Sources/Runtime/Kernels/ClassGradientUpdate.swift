@@ -37,10 +37,6 @@ struct ClassGradientUpdate: ParallelJob {
     let blocks: UnsafeMutablePointer<Float>
     let temps: UnsafeMutablePointer<Float>, tempsPerWorker: Int
 
-    /// Columns of a packed gradient row: `cols` rounded up to whole 16-column strips (as
-    /// `gauge_class_gradient_packed_size`).
-    static func packedColumns(_ cols: Int) -> Int { (cols + 15) / 16 * 16 }
-
     func run(part w: Int) {
         let block = blocks + w * rowBlock * cols
         let ops = operands + w * operandCount

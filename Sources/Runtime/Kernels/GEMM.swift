@@ -117,7 +117,7 @@ enum GEMM {
         for c in 0..<groups.classes {
             let members = groups.members(c)
             if members.isEmpty { continue }
-            for (r, row) in members.enumerated() { (px + r * k).update(from: x + row * k, count: k) }
+            groups.gather(c, from: x, width: k, into: px)
             // Zero rows up to a multiple of 4: OpenBLAS then needs no edge pass over the weights.
             let padded = Plan.paddedGroupRows(members.count)
             (px + members.count * k).update(repeating: 0, count: (padded - members.count) * k)
@@ -144,10 +144,8 @@ enum GEMM {
                 dst.update(repeating: 0, count: k * n)
                 continue
             }
-            for (r, row) in members.enumerated() {
-                (pa + r * k).update(from: a + row * k, count: k)
-                (pg + r * n).update(from: g + row * n, count: n)
-            }
+            groups.gather(c, from: a, width: k, into: pa)
+            groups.gather(c, from: g, width: n, into: pg)
             sgemm(transposeA: true, transposeB: false, m: k, n: n, k: members.count, pa, lda: k, pg, ldb: n, dst, ldc: n)
         }
     }
@@ -177,6 +175,11 @@ struct RowGroups {
     /// Class `c`'s rows.
     func members(_ c: Int) -> UnsafeBufferPointer<Int> {
         UnsafeBufferPointer(start: order + starts[c], count: starts[c + 1] - starts[c])
+    }
+
+    /// Copies class `c`'s rows of `source` (rows of `width` floats) one after another into `out`.
+    func gather(_ c: Int, from source: UnsafePointer<Float>, width: Int, into out: UnsafeMutablePointer<Float>) {
+        for (r, row) in members(c).enumerated() { (out + r * width).update(from: source + row * width, count: width) }
     }
 
     /// Sorts `count` rows by `labels` into `classes` groups; false if a label is out of range.
