@@ -21,4 +21,23 @@ void gauge_class_gradient(long m, long n, long k, const float *a, long lda, cons
                           long ldc);
 int gauge_class_gradient_available(void);
 
+/// exp, log, tanh, sigmoid (1 / (1 + e^−x)) and softplus (log(1 + eˣ)) of n floats (y may be x),
+/// 8 lanes at a time with AVX2 and FMA where the CPU has them (`gauge_vector_math_available`),
+/// within a few ulp of the exact value; otherwise, and for NaN and the ranges where exp leaves
+/// the normal floats, the scalar libm formulas.
+void gauge_vector_exp(const float *x, float *y, long n);
+void gauge_vector_log(const float *x, float *y, long n);
+void gauge_vector_tanh(const float *x, float *y, long n);
+void gauge_vector_sigmoid(const float *x, float *y, long n);
+void gauge_vector_softplus(const float *x, float *y, long n);
+int gauge_vector_math_available(void);
+
+/// 2×2, stride-2 max-pooling of one plane: y (oh×ow) from x (rows of w floats, at least 2·oh
+/// rows of 2·ow pixels), and its gradient for a plane of exactly 2·oh × 2·ow: each window's
+/// gradient g goes to its first maximum (in the order top-left, top-right, bottom-left,
+/// bottom-right), every other pixel of dx gets 0. Maxima as Swift's max from −∞ (same bits as
+/// the general loop); 8 windows at a time with AVX2.
+void gauge_max_pool_2x2(const float *x, long w, float *y, long oh, long ow);
+void gauge_max_pool_2x2_grad(const float *x, const float *g, float *dx, long oh, long ow);
+
 #endif
