@@ -253,9 +253,11 @@ func expectClose(
     }
 
     /// The 2×2 pool's fast paths with ties, on odd sizes (an uncovered last row and column: the
-    /// general gradient loop) and even ones (windows tiling the plane: the branch-free gradient):
-    /// the maximum, and the gradient routed to the first maximum in window order, 0 elsewhere.
-    @Test(arguments: [(7, 9), (8, 10)])
+    /// general gradient loop) and even ones (windows tiling the plane: the branch-free gradient),
+    /// narrow (fewer than 8 windows a row: the scalar loop of CKernels/MaxPool.c) and wide (two
+    /// 8-window vectors and a scalar tail): the maximum, and the gradient routed to the first
+    /// maximum in window order, 0 elsewhere.
+    @Test(arguments: [(7, 9), (8, 10), (7, 35), (6, 34)])
     func maxPool2x2AndItsGradientWithTies(_ h: Int, _ w: Int) throws {
         let (oh, ow) = (h / 2, w / 2)
         let x = pseudoRandom(2 * h * w, seed: 14).map { ($0 * 2).rounded() / 2 }  // a coarse lattice: ties

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Max-pooling over `window × window` patches every `stride` pixels (no padding). Planes are
 /// independent, so workers share them without changing any result.
 enum Pooling {
@@ -17,14 +19,8 @@ enum Pooling {
         func run(task p: Int, worker: Int) {
             let src = x + p * h * w
             let dst = y + p * oh * ow
-            if window == 2 && stride == 2 {  // the common 2×2 pool, without the inner loops
-                for oy in 0..<oh {
-                    let (top, bottom, out) = (src + 2 * oy * w, src + (2 * oy + 1) * w, dst + oy * ow)
-                    for ox in 0..<ow {
-                        // The general loop's order exactly: ((((−∞ ∨ a) ∨ b) ∨ c) ∨ d).
-                        out[ox] = max(max(max(max(-Float.infinity, top[2 * ox]), top[2 * ox + 1]), bottom[2 * ox]), bottom[2 * ox + 1])
-                    }
-                }
+            if window == 2 && stride == 2 {  // the common 2×2 pool: CKernels/MaxPool.c, same bits
+                gauge_max_pool_2x2(src, w, dst, oh, ow)
                 return
             }
             for oy in 0..<oh {
@@ -58,7 +54,8 @@ enum Pooling {
             let src = x + p * h * w
             let dst = dx + p * h * w
             if window == 2 && stride == 2 && h == 2 * oh && w == 2 * ow {
-                twoByTwo(src, dy + p * oh * ow, dst)
+                // Windows tile the plane: each pixel written once, 8 windows at a time, no branches.
+                gauge_max_pool_2x2_grad(src, dy + p * oh * ow, dst, oh, ow)
                 return
             }
             dst.update(repeating: 0, count: h * w)
@@ -76,34 +73,6 @@ enum Pooling {
                         }
                     }
                     dst[at] += dy[(p * oh + oy) * ow + ox]
-                }
-            }
-        }
-
-        /// Non-overlapping 2×2 windows tiling the plane: every pixel belongs to one window, so
-        /// each is written once (its window's gradient or 0) without zeroing first, and the first
-        /// maximum (in the general loop's order a, b, c, d) is chosen without branches: with
-        /// random data a branch per comparison is mispredicted about half the time.
-        @inline(__always)
-        private func twoByTwo(_ src: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>) {
-            for oy in 0..<oh {
-                let (top, bottom) = (src + 2 * oy * w, src + (2 * oy + 1) * w)
-                let (outTop, outBottom) = (dst + 2 * oy * w, dst + (2 * oy + 1) * w)
-                let grads = g + oy * ow
-                for ox in 0..<ow {
-                    let (a, b, c, d) = (top[2 * ox], top[2 * ox + 1], bottom[2 * ox], bottom[2 * ox + 1])
-                    // Strict > keeps the earlier of equal values, as the general loop does.
-                    var peak = max(-Float.infinity, a)
-                    let takeB = b > peak
-                    peak = takeB ? b : peak
-                    let takeC = c > peak
-                    peak = takeC ? c : peak
-                    let takeD = d > peak
-                    let value = grads[ox]
-                    outTop[2 * ox] = !takeB && !takeC && !takeD ? value : 0
-                    outTop[2 * ox + 1] = takeB && !takeC && !takeD ? value : 0
-                    outBottom[2 * ox] = takeC && !takeD ? value : 0
-                    outBottom[2 * ox + 1] = takeD ? value : 0
                 }
             }
         }
