@@ -89,9 +89,14 @@ func expectClose(
             let c = Input("c", [.batch], dtype: .int32)
             Output("y", Input("x", [.batch, 4]).groupedMatmul(weights, labels: c, transposeWeights: transposeWeights))
         }
-        var reference = [Double](repeating: 0, count: rows * n)
-        for r in 0..<rows {
-            let c = Int(labels[r])
+        expectClose(y, groupedReference(x, w, labels, k: k, n: n, transposeWeights: transposeWeights))
+    }
+
+    /// `y[r] = x[r] · w[labels[r]]` (or `· w[labels[r]]ᵀ`) in Double.
+    func groupedReference(_ x: [Float], _ w: [Float], _ labels: [Int32], k: Int, n: Int, transposeWeights: Bool) -> [Double] {
+        var reference = [Double](repeating: 0, count: labels.count * n)
+        for (r, label) in labels.enumerated() {
+            let c = Int(label)
             for j in 0..<n {
                 for p in 0..<k {
                     let wv = transposeWeights ? w[(c * n + j) * k + p] : w[(c * k + p) * n + j]
@@ -99,7 +104,32 @@ func expectClose(
                 }
             }
         }
-        expectClose(y, reference)
+        return reference
+    }
+
+    /// Per-class products on sizes off every tile: 29 rows in classes of 10, 10 and 9 (class 3 of 4
+    /// empty), k = 37 (four 8-lane steps and a masked 5), n = 13 (three 4-row tiles of w and
+    /// one of 1); with transposed weights (the AVX2 kernel's case) the same bits on 1, 2 or 3
+    /// threads.
+    @Test(arguments: [false, true])
+    func groupedMatmulOffTheTiles(_ transposeWeights: Bool) throws {
+        let (rows, k, n, classes) = (29, 37, 13, 4)
+        let x = pseudoRandom(rows * k, seed: 5)
+        let w = pseudoRandom(classes * k * n, seed: 6)
+        let labels = (0..<rows).map { Int32($0 % 3) }
+        func run(threads: Int) throws -> [Float] {
+            let previous = Threads.count
+            Threads.set(threads)
+            defer { Threads.set(previous) }
+            return try runForward(batch: rows, inputs: ["x": x, "w": w], labels: ["c": labels]) {
+                let weights = Input("w", transposeWeights ? [4, 13, 37] : [4, 37, 13])
+                let c = Input("c", [.batch], dtype: .int32)
+                Output("y", Input("x", [.batch, 37]).groupedMatmul(weights, labels: c, transposeWeights: transposeWeights))
+            }
+        }
+        let one = try run(threads: 1)
+        expectClose(one, groupedReference(x, w, labels, k: k, n: n, transposeWeights: transposeWeights), tolerance: 1e-5)
+        for threads in [2, 3] { #expect(try run(threads: threads).map(\.bitPattern) == one.map(\.bitPattern), "\(threads) threads") }
     }
 
     /// conv2d reference: y[n,o,oy,ox] = Σ x[n,c,oy·s+i−pt, ox·s+j−pl]·w[o,c,i,j].

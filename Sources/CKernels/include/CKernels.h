@@ -40,4 +40,12 @@ int gauge_vector_math_available(void);
 void gauge_max_pool_2x2(const float *x, long w, float *y, long oh, long ow);
 void gauge_max_pool_2x2_grad(const float *x, const float *g, float *dx, long oh, long ow);
 
+/// y (m×n, row stride ldy) = x·wᵀ for x m×k and w n×k (row strides ldx, ldw), for few rows of x:
+/// each output one dot product of two contiguous rows, summed in 8 lanes in order and then
+/// across the lanes (the same bits however the n rows of w are split among calls). Needs AVX2
+/// and FMA (`gauge_few_rows_product_available`); without them it does nothing.
+void gauge_few_rows_product(long m, long n, long k, const float *x, long ldx, const float *w, long ldw, float *y,
+                            long ldy);
+int gauge_few_rows_product_available(void);
+
 #endif

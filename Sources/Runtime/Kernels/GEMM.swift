@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 import Compiler
 
 /// Matrix products through OpenBLAS (row-major `cblas_sgemm`).
@@ -107,6 +108,8 @@ enum GEMM {
     /// `y[b] = x[b] · w[labels[b]]` (or `· w[labels[b]]ᵀ`): one GEMM per class over its rows,
     /// padded with zero rows to `Plan.paddedGroupRows` (each row's result is its own: the padding
     /// only changes which OpenBLAS micro-kernel runs; the GEMM still never depends on threads).
+    /// With `transposeWeights` (the input gradient of a per-class layer) and AVX2 and FMA, the
+    /// product is `gauge_few_rows_product` instead, its weight rows shared among the workers.
     static func groupedMatmul(
         _ x: UnsafePointer<Float>, rows: Int, k: Int, _ w: UnsafePointer<Float>, classes: Int, n: Int,
         transposeWeights: Bool, groups: RowGroups, _ y: UnsafeMutablePointer<Float>,
@@ -118,6 +121,12 @@ enum GEMM {
             let members = groups.members(c)
             if members.isEmpty { continue }
             groups.gather(c, from: x, width: k, into: px)
+            if transposeWeights && fewRowsProduct {
+                let job = FewRows(m: members.count, n: n, k: k, x: px, w: w + c * k * n, y: py, workers: min(Threads.count, (n + 3) / 4))
+                WorkerPool.shared.run(parts: job.workers, job)
+                for (r, row) in members.enumerated() { (y + row * n).update(from: py + r * n, count: n) }
+                continue
+            }
             // Zero rows up to a multiple of 4: OpenBLAS then needs no edge pass over the weights.
             let padded = Plan.paddedGroupRows(members.count)
             (px + members.count * k).update(repeating: 0, count: (padded - members.count) * k)
@@ -125,6 +134,23 @@ enum GEMM {
                 transposeA: false, transposeB: transposeWeights, m: padded, n: n, k: k, px, lda: k,
                 w + c * k * n, ldb: transposeWeights ? k : n, py, ldc: n)
             for (r, row) in members.enumerated() { (y + row * n).update(from: py + r * n, count: n) }
+        }
+    }
+
+    /// Whether `gauge_few_rows_product` can run here (AVX2 and FMA).
+    static let fewRowsProduct = gauge_few_rows_product_available() != 0
+
+    /// `y = x · wᵀ` for a class's few rows, worker `part` taking a contiguous run of w's rows
+    /// (whole tiles of 4); each output is made by one call whatever the split.
+    struct FewRows: ParallelJob {
+        let m: Int, n: Int, k: Int
+        let x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>
+        let workers: Int
+
+        func run(part: Int) {
+            let tiles = (n + 3) / 4
+            let (start, end) = (tiles * part / workers * 4, min(n, tiles * (part + 1) / workers * 4))
+            if start < end { gauge_few_rows_product(m, end - start, k, x, k, w + start * k, k, y + start, n) }
         }
     }
 
