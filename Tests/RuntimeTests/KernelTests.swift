@@ -196,6 +196,85 @@ func expectClose(
         #expect(abs(left - right) <= 1e-4 * max(1, abs(left)), "⟨conv u, v⟩ = \(left), ⟨u, convᵀ v⟩ = \(right)")
     }
 
+    /// Convolutions that run by Winograd's F(2×2, 3×3) (3×3, stride 1, same padding, ≥ 16 input
+    /// channels, width a multiple of 8): the forward against the direct sum, and the transposed
+    /// one against its own direct sum dx[c, y, x] = Σ v[o, y − i + 1, x − j + 1]·w[o, c, i, j],
+    /// and the filter gradient against its direct sum.
+    /// 8×8 puts blocks of two block rows in one vector, 6×16 has 8 blocks a row.
+    @Test(arguments: [(16, 24, 8, 8), (17, 19, 6, 16)])
+    func winogradConvolutionsMatchTheDirectSums(_ config: (Int, Int, Int, Int)) throws {
+        let (c, o, h, w) = config
+        let batch = 3
+        let xs = [batch, c, h, w], ws = [o, c, 3, 3]
+        let x = pseudoRandom(xs.reduce(1, *), seed: 21)
+        let filter = pseudoRandom(ws.reduce(1, *), seed: 22)
+        let y = try runForward(batch: batch, inputs: ["x": x, "w": filter]) {
+            let image = Input("x", [.batch, .fixed(c), .fixed(h), .fixed(w)])
+            Output("y", image.convolved(with: Input("w", [.fixed(o), .fixed(c), 3, 3]), stride: 1, padding: .same))
+        }
+        expectClose(y, referenceConv(x, xs, filter, ws, stride: 1, padding: .same).0, tolerance: 1e-5)
+        // The adjoint: o channels in, c out (the forward filter's channels swapped, turned 180°).
+        let v = pseudoRandom(batch * o * h * w, seed: 23)
+        let dx = try runForward(batch: batch, inputs: ["v": v, "w": filter]) {
+            let input = Input("v", [.batch, .fixed(o), .fixed(h), .fixed(w)])
+            Output("y", input.transposedConvolved(with: Input("w", [.fixed(o), .fixed(c), 3, 3]), stride: 1, padding: .same, height: h, width: w))
+        }
+        var reference = [Double](repeating: 0, count: batch * c * h * w)
+        for n in 0..<batch {
+            for ci in 0..<c {
+                for py in 0..<h {
+                    for px in 0..<w {
+                        var sum = 0.0
+                        for oi in 0..<o {
+                            for i in 0..<3 {
+                                for j in 0..<3 {
+                                    let (qy, qx) = (py - i + 1, px - j + 1)
+                                    guard qy >= 0, qy < h, qx >= 0, qx < w else { continue }
+                                    sum += Double(v[((n * o + oi) * h + qy) * w + qx]) * Double(filter[((oi * c + ci) * 3 + i) * 3 + j])
+                                }
+                            }
+                        }
+                        reference[((n * c + ci) * h + py) * w + px] = sum
+                    }
+                }
+            }
+        }
+        expectClose(dx, reference, tolerance: 1e-5)
+        // The filter gradient of Σ conv(x, w)·v: dw[o, c, i, j] = Σ v[n, o, y, x]·x[n, c, y + i − 1, x + j − 1].
+        let model = try Model("winograd-filter") {
+            let weights = Parameter("w", [.fixed(o), .fixed(c), 3, 3], initializer: .zeros)
+            let image = Input("x", [.batch, .fixed(c), .fixed(h), .fixed(w)])
+            Loss((image.convolved(with: weights, stride: 1, padding: .same) * Input("v", [.batch, .fixed(o), .fixed(h), .fixed(w)])).sum())
+        }
+        let result = try Autodiff.differentiate(model.graph)
+        let executor = Executor(Plan(result.graph, batch: batch))
+        try executor.setInput("x", x)
+        try executor.setInput("v", v)
+        try executor.run()
+        var dw = [Double](repeating: 0, count: ws.reduce(1, *))
+        for n in 0..<batch {
+            for oi in 0..<o {
+                for ci in 0..<c {
+                    for i in 0..<3 {
+                        for j in 0..<3 {
+                            var sum = 0.0
+                            for py in 0..<h {
+                                for px in 0..<w {
+                                    let (qy, qx) = (py + i - 1, px + j - 1)
+                                    guard qy >= 0, qy < h, qx >= 0, qx < w else { continue }
+                                    sum += Double(v[((n * o + oi) * h + py) * w + px]) * Double(x[((n * c + ci) * h + qy) * w + qx])
+                                }
+                            }
+                            dw[((oi * c + ci) * 3 + i) * 3 + j] += sum
+                        }
+                    }
+                }
+            }
+        }
+        let gradient = try #require(result.gradients.first)
+        expectClose(executor.values(of: gradient.gradient), dw, tolerance: 1e-5)
+    }
+
     /// Per-class filters: each image's output equals the plain convolution with its label's filter,
     /// and the per-class transposed convolution is its adjoint image by image.
     @Test(arguments: [(1, Padding.same), (2, Padding.same), (2, Padding.valid)])

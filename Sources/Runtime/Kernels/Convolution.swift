@@ -1,3 +1,4 @@
+import CKernels
 import Compiler
 import Graph
 
@@ -214,6 +215,12 @@ enum Convolution {
         let g = ConvGeometry(
             channels: xShape[1], height: xShape[2], width: xShape[3], kernelH: f.kh, kernelW: f.kw,
             stride: stride, padding: padding)
+        if labels == nil,
+            winograd(
+                x, channels: xShape[1], images: xShape[0], g, padding, w, outputs: f.first, transposedFilter: false, y, col)
+        {
+            return
+        }
         let p = ConvPointers(x: x, w: w, y: y, scratch: col, labels: labels, filterSize: f.size)
         let out = f.first
         parallel(xShape[0], Forward(g: g, p: p, out: out))
@@ -233,6 +240,11 @@ enum Convolution {
             padding: padding)
         let image = out * height * width
         let channels = xShape[1]
+        if labels == nil,
+            winograd(x, channels: channels, images: xShape[0], g, padding, w, outputs: out, transposedFilter: true, y, col)
+        {
+            return
+        }
         let p = ConvPointers(x: x, w: w, y: y, scratch: col, labels: labels, filterSize: f.size)
         parallel(xShape[0], Transposed(g: g, p: p, image: image, channels: channels))
     }
@@ -249,6 +261,12 @@ enum Convolution {
             stride: stride, padding: padding)
         let out = dyShape[1]
         let filter = out * g.columnRows
+        if groups == nil,
+            winogradFilterGrad(
+                x, images: xShape[0], channels: xShape[1], dy, outputs: out, g, padding, dw, scratch: col)
+        {
+            return
+        }
         if let groups {
             let p = ConvPointers(x: x, w: dy, y: dw, scratch: col)
             parallel(groups.classes, FilterGradClass(g: g, p: p, out: out, filter: filter, groups: groups))
@@ -268,6 +286,119 @@ enum Convolution {
 }
 
 extension Convolution {
+    /// The convolution by Winograd's F(2×2, 3×3) (`CKernels/Winograd.c`) where `Plan.winograd`
+    /// allows it and the CPU has AVX2: the filters transformed once, then per image the input
+    /// transform, 16 GEMMs [O, C]·[C, h·w/4] and the output transform, images shared among the
+    /// workers (each image's arithmetic is the same on any worker). `transposedFilter`: `w` is the
+    /// forward filter of the adjoint being computed. False (nothing done) where it does not apply.
+    static func winograd(
+        _ x: UnsafePointer<Float>, channels: Int, images: Int, _ g: ConvGeometry, _ padding: Padding,
+        _ w: UnsafePointer<Float>,
+        outputs: Int, transposedFilter: Bool, _ y: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>
+    ) -> Bool {
+        guard winogradCPU,
+            Plan.winograd(
+                channels: channels, outputs: outputs, height: g.outH, width: g.outW, kernel: (g.kernelH, g.kernelW),
+                stride: g.stride,
+                padding: padding, perClass: false)
+        else { return false }
+        let perWorker = Plan.winogradWorkerFloats(channels: channels, outputs: outputs, height: g.outH, width: g.outW)
+        let u = scratch + maxWorkers * perWorker
+        gauge_winograd_filters(w, outputs, channels, transposedFilter ? 1 : 0, u)
+        parallel(
+            images,
+            WinogradImage(
+                x: x, u: u, y: y, scratch: scratch, channels: channels, outputs: outputs, h: g.outH, w: g.outW,
+                perWorker: perWorker))
+        return true
+    }
+
+    static let winogradCPU = gauge_winograd_available() != 0
+
+    /// The filter gradient by Winograd: per image the input and output-gradient transforms, and
+    /// per group of images (`Plan.winogradFilterImages`) 16 GEMMs dU[ξ] += dM[ξ]·V[ξ]ᵀ into the
+    /// partial sum of one of `filterGradBlocks` fixed blocks of images; the partials are added in
+    /// order (no result depends on the thread count) and turned into dw once.
+    static func winogradFilterGrad(
+        _ x: UnsafePointer<Float>, images: Int, channels: Int, _ dy: UnsafePointer<Float>, outputs: Int,
+        _ g: ConvGeometry, _ padding: Padding, _ dw: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+    ) -> Bool {
+        guard winogradCPU, images > 0,
+            Plan.winograd(
+                channels: channels, outputs: outputs, height: g.height, width: g.width, kernel: (g.kernelH, g.kernelW),
+                stride: g.stride, padding: padding, perClass: false)
+        else { return false }
+        let perWorker = Plan.winogradFilterWorkerFloats(
+            channels: channels, outputs: outputs, height: g.height, width: g.width)
+        let partialSize = 16 * outputs * channels
+        let partials = scratch + maxWorkers * perWorker
+        let blocks = min(filterGradBlocks, images)
+        parallel(
+            blocks,
+            WinogradFilterBlock(
+                x: x, dy: dy, partials: partials, scratch: scratch, images: images, blocks: blocks, channels: channels,
+                outputs: outputs, h: g.height, w: g.width, perWorker: perWorker))
+        for b in 1..<blocks {
+            let partial = partials + b * partialSize
+            for i in 0..<partialSize { partials[i] += partial[i] }
+        }
+        gauge_winograd_filter_gradient(partials, outputs, channels, dw)
+        return true
+    }
+
+    struct WinogradFilterBlock: TaskJob {
+        let x: UnsafePointer<Float>, dy: UnsafePointer<Float>
+        let partials: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+        let images: Int, blocks: Int, channels: Int, outputs: Int, h: Int, w: Int, perWorker: Int
+
+        func run(task b: Int, worker: Int) {
+            let perImage = h * w / 4
+            let group = Plan.winogradFilterImages(height: h, width: w)
+            let row = group * perImage
+            let v = scratch + worker * perWorker
+            let dm = v + 16 * channels * row
+            let padded = dm + 16 * outputs * row
+            let partial = partials + b * 16 * outputs * channels
+            var n = images * b / blocks
+            let end = images * (b + 1) / blocks
+            var first = true
+            while n < end {
+                let count = min(group, end - n)
+                for k in 0..<count {
+                    gauge_winograd_input(x + (n + k) * channels * h * w, channels, h, w, v + k * perImage, row, padded)
+                    gauge_winograd_output_gradient(dy + (n + k) * outputs * h * w, outputs, h, w, dm + k * perImage, row)
+                }
+                for xi in 0..<16 {
+                    GEMM.call(
+                        transposeA: false, transposeB: true, m: outputs, n: channels, k: count * perImage,
+                        dm + xi * outputs * row, lda: row, v + xi * channels * row, ldb: row, beta: first ? 0 : 1,
+                        partial + xi * outputs * channels, ldc: channels)
+                }
+                first = false
+                n += count
+            }
+        }
+    }
+
+    struct WinogradImage: TaskJob {
+        let x: UnsafePointer<Float>, u: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>
+        let scratch: UnsafeMutablePointer<Float>
+        let channels: Int, outputs: Int, h: Int, w: Int, perWorker: Int
+
+        func run(task n: Int, worker: Int) {
+            let blocks = h * w / 4
+            let v = scratch + worker * perWorker
+            let m = v + 16 * channels * blocks
+            gauge_winograd_input(x + n * channels * h * w, channels, h, w, v, blocks, m + 16 * outputs * blocks)
+            for xi in 0..<16 {
+                GEMM.call(
+                    transposeA: false, transposeB: false, m: outputs, n: blocks, k: channels, u + xi * outputs * channels,
+                    lda: channels, v + xi * channels * blocks, ldb: blocks, m + xi * outputs * blocks, ldc: blocks)
+            }
+            gauge_winograd_output(m, outputs, h, w, y + n * outputs * h * w)
+        }
+    }
+
     /// One image's filter dims from a filter shape, `[a, b, kh, kw]` or per class `[classes, a, b, kh, kw]`.
     static func filterDims(_ shape: [Int], grouped: Bool) -> (first: Int, second: Int, kh: Int, kw: Int, size: Int) {
         let o = grouped ? 1 : 0  // indexed, not sliced: no array is made per step
