@@ -104,15 +104,15 @@ AVX2 static void input_transform(const float *padded, long h, long w, long chann
 }
 
 // Output channel `oc` of an image from M[ξ][oc][t]: Aᵀ·m·A per block.
-AVX2 static void output_transform(const float *m, long h, long w, long channels, long oc, float *y) {
+AVX2 static void output_transform(const float *m, long ldm, long h, long w, long channels, long oc, float *y) {
     long across = w / 2, blocks = h / 2 * across;
     for (long t0 = 0; t0 < blocks; t0 += 8) {
         __m256 s[2][4];  // Aᵀ·m
         for (int j = 0; j < 4; j++) {
-            __m256 m0 = _mm256_loadu_ps(m + ((0 * 4 + j) * channels + oc) * blocks + t0);
-            __m256 m1 = _mm256_loadu_ps(m + ((1 * 4 + j) * channels + oc) * blocks + t0);
-            __m256 m2 = _mm256_loadu_ps(m + ((2 * 4 + j) * channels + oc) * blocks + t0);
-            __m256 m3 = _mm256_loadu_ps(m + ((3 * 4 + j) * channels + oc) * blocks + t0);
+            __m256 m0 = _mm256_loadu_ps(m + ((0 * 4 + j) * channels + oc) * ldm + t0);
+            __m256 m1 = _mm256_loadu_ps(m + ((1 * 4 + j) * channels + oc) * ldm + t0);
+            __m256 m2 = _mm256_loadu_ps(m + ((2 * 4 + j) * channels + oc) * ldm + t0);
+            __m256 m3 = _mm256_loadu_ps(m + ((3 * 4 + j) * channels + oc) * ldm + t0);
             s[0][j] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
             s[1][j] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
         }
@@ -169,8 +169,8 @@ void gauge_winograd_input(const float *x, long c, long h, long w, float *v, long
     }
 }
 
-void gauge_winograd_output(const float *m, long o, long h, long w, float *y) {
-    for (long oc = 0; oc < o; oc++) output_transform(m, h, w, o, oc, y + oc * h * w);
+void gauge_winograd_output(const float *m, long ldm, long o, long h, long w, float *y) {
+    for (long oc = 0; oc < o; oc++) output_transform(m, ldm, h, w, o, oc, y + oc * h * w);
 }
 #else
 int gauge_winograd_available(void) { return 0; }
@@ -180,5 +180,7 @@ void gauge_winograd_input(const float *x, long c, long h, long w, float *v, long
 void gauge_winograd_output_gradient(const float *dy, long o, long h, long w, float *dm, long ldm) {
     (void)dy, (void)o, (void)h, (void)w, (void)dm, (void)ldm;
 }
-void gauge_winograd_output(const float *m, long o, long h, long w, float *y) { (void)m, (void)o, (void)h, (void)w, (void)y; }
+void gauge_winograd_output(const float *m, long ldm, long o, long h, long w, float *y) {
+    (void)m, (void)ldm, (void)o, (void)h, (void)w, (void)y;
+}
 #endif

@@ -127,24 +127,19 @@ public struct Plan: Sendable {
             && width % 8 == 0 && height % 2 == 0 && (height * width / 4) % 8 == 0
     }
 
-    /// Floats of scratch a Winograd convolution needs: per worker the transformed input
-    /// [16, C, h·w/4], the products [16, O, h·w/4] and a zero-padded plane, then the transformed
-    /// filters [16, O, C] once.
+    /// Images a Winograd GEMM takes at once: at least 64 blocks (an 8×8 image has 16; the
+    /// GEMMs' outer dimension for a convolution, inner for a filter gradient).
+    public static func winogradImages(height: Int, width: Int) -> Int { max(1, 64 / (height * width / 4)) }
+
+    /// Floats of scratch per worker for a Winograd convolution or filter gradient: the
+    /// transformed input [16, C, ·] and products or output gradient [16, O, ·] of
+    /// `winogradImages` images, and a zero-padded plane.
     public static func winogradWorkerFloats(channels: Int, outputs: Int, height: Int, width: Int) -> Int {
-        4 * height * width * (channels + outputs) + (height + 2) * (width + 2)
-    }
-
-    /// Images whose blocks one filter-gradient GEMM sums over: at least 64 blocks (the GEMMs'
-    /// inner dimension; an 8×8 image has 16).
-    public static func winogradFilterImages(height: Int, width: Int) -> Int { max(1, 64 / (height * width / 4)) }
-
-    /// Floats of scratch per worker for a Winograd filter gradient: the transformed input and
-    /// output gradient of `winogradFilterImages` images, and a zero-padded plane.
-    public static func winogradFilterWorkerFloats(channels: Int, outputs: Int, height: Int, width: Int) -> Int {
-        4 * height * width * (channels + outputs) * winogradFilterImages(height: height, width: width)
+        4 * height * width * (channels + outputs) * winogradImages(height: height, width: width)
             + (height + 2) * (width + 2)
     }
 
+    /// A convolution's: per worker `winogradWorkerFloats`, then the transformed filters [16, O, C].
     static func winogradScratch(channels: Int, outputs: Int, height: Int, width: Int) -> Int {
         convWorkers * winogradWorkerFloats(channels: channels, outputs: outputs, height: height, width: width)
             + 16 * outputs * channels
@@ -188,7 +183,7 @@ public struct Plan: Sendable {
             let partials = convFilterBlocks * 16 * o * c
             return max(
                 im2col,
-                convWorkers * winogradFilterWorkerFloats(channels: c, outputs: o, height: h, width: w) + partials)
+                convWorkers * winogradWorkerFloats(channels: c, outputs: o, height: h, width: w) + partials)
         case .groupedMatmul:
             return paddedGroupRows(s[0][0]) * (s[0][1] + i.outputShape[1])
         case .groupedMatmulWeightGrad:

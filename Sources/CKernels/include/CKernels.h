@@ -52,12 +52,13 @@ int gauge_few_rows_product_available(void);
 /// (h, w even, w a multiple of 8, h·w/4 a multiple of 8; AVX2: `gauge_winograd_available`):
 /// filters U[16][o][c] (`transposed`: for the adjoint, from w [c][o][3][3] turned 180°), the
 /// input V[16][c][·] (rows of ldv floats, this image's h·w/4 blocks from v on; `padded`:
-/// (h+2)·(w+2) floats of scratch), and from M[16][o][h·w/4] = U[ξ]·V[ξ] the output y [o][h][w].
+/// (h+2)·(w+2) floats of scratch), and from M[16][o][·] = U[ξ]·V[ξ] (rows of ldm, this image's
+/// blocks from m on) the output y [o][h][w].
 /// For the filter gradient: the output gradient dy [o][h][w] as dM[16][o][·] (rows of ldm), and
 /// from dU[16][o][c] = Σ dM[ξ]·V[ξ]ᵀ the gradient dw [o][c][3][3] (portable).
 void gauge_winograd_filters(const float *w, long o, long c, int transposed, float *u);
 void gauge_winograd_input(const float *x, long c, long h, long w, float *v, long ldv, float *padded);
-void gauge_winograd_output(const float *m, long o, long h, long w, float *y);
+void gauge_winograd_output(const float *m, long ldm, long o, long h, long w, float *y);
 void gauge_winograd_output_gradient(const float *dy, long o, long h, long w, float *dm, long ldm);
 void gauge_winograd_filter_gradient(const float *du, long o, long c, float *dw);
 int gauge_winograd_available(void);

@@ -305,18 +305,49 @@ extension Convolution {
         let perWorker = Plan.winogradWorkerFloats(channels: channels, outputs: outputs, height: g.outH, width: g.outW)
         let u = scratch + maxWorkers * perWorker
         gauge_winograd_filters(w, outputs, channels, transposedFilter ? 1 : 0, u)
+        let group = Plan.winogradImages(height: g.outH, width: g.outW)
         parallel(
-            images,
-            WinogradImage(
-                x: x, u: u, y: y, scratch: scratch, channels: channels, outputs: outputs, h: g.outH, w: g.outW,
-                perWorker: perWorker))
+            (images + group - 1) / group,
+            WinogradImages(
+                x: x, u: u, y: y, scratch: scratch, images: images, group: group, channels: channels,
+                outputs: outputs, h: g.outH, w: g.outW, perWorker: perWorker))
         return true
+    }
+
+    /// Images `task · group ..<` (up to `group`): their input transforms side by side, 16 GEMMs
+    /// over all their blocks, their output transforms.
+    struct WinogradImages: TaskJob {
+        let x: UnsafePointer<Float>, u: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>
+        let scratch: UnsafeMutablePointer<Float>
+        let images: Int, group: Int, channels: Int, outputs: Int, h: Int, w: Int, perWorker: Int
+
+        func run(task: Int, worker: Int) {
+            let perImage = h * w / 4
+            let row = group * perImage
+            let v = scratch + worker * perWorker
+            let m = v + 16 * channels * row
+            let padded = m + 16 * outputs * row
+            let first = task * group
+            let count = min(group, images - first)
+            for k in 0..<count {
+                gauge_winograd_input(x + (first + k) * channels * h * w, channels, h, w, v + k * perImage, row, padded)
+            }
+            for xi in 0..<16 {
+                GEMM.call(
+                    transposeA: false, transposeB: false, m: outputs, n: count * perImage, k: channels,
+                    u + xi * outputs * channels, lda: channels, v + xi * channels * row, ldb: row, m + xi * outputs * row,
+                    ldc: row)
+            }
+            for k in 0..<count {
+                gauge_winograd_output(m + k * perImage, row, outputs, h, w, y + (first + k) * outputs * h * w)
+            }
+        }
     }
 
     static let winogradCPU = gauge_winograd_available() != 0
 
     /// The filter gradient by Winograd: per image the input and output-gradient transforms, and
-    /// per group of images (`Plan.winogradFilterImages`) 16 GEMMs dU[ξ] += dM[ξ]·V[ξ]ᵀ into the
+    /// per group of images (`Plan.winogradImages`) 16 GEMMs dU[ξ] += dM[ξ]·V[ξ]ᵀ into the
     /// partial sum of one of `filterGradBlocks` fixed blocks of images; the partials are added in
     /// order (no result depends on the thread count) and turned into dw once.
     static func winogradFilterGrad(
@@ -328,7 +359,7 @@ extension Convolution {
                 channels: channels, outputs: outputs, height: g.height, width: g.width, kernel: (g.kernelH, g.kernelW),
                 stride: g.stride, padding: padding, perClass: false)
         else { return false }
-        let perWorker = Plan.winogradFilterWorkerFloats(
+        let perWorker = Plan.winogradWorkerFloats(
             channels: channels, outputs: outputs, height: g.height, width: g.width)
         let partialSize = 16 * outputs * channels
         let partials = scratch + maxWorkers * perWorker
@@ -353,7 +384,7 @@ extension Convolution {
 
         func run(task b: Int, worker: Int) {
             let perImage = h * w / 4
-            let group = Plan.winogradFilterImages(height: h, width: w)
+            let group = Plan.winogradImages(height: h, width: w)
             let row = group * perImage
             let v = scratch + worker * perWorker
             let dm = v + 16 * channels * row
@@ -377,25 +408,6 @@ extension Convolution {
                 first = false
                 n += count
             }
-        }
-    }
-
-    struct WinogradImage: TaskJob {
-        let x: UnsafePointer<Float>, u: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>
-        let scratch: UnsafeMutablePointer<Float>
-        let channels: Int, outputs: Int, h: Int, w: Int, perWorker: Int
-
-        func run(task n: Int, worker: Int) {
-            let blocks = h * w / 4
-            let v = scratch + worker * perWorker
-            let m = v + 16 * channels * blocks
-            gauge_winograd_input(x + n * channels * h * w, channels, h, w, v, blocks, m + 16 * outputs * blocks)
-            for xi in 0..<16 {
-                GEMM.call(
-                    transposeA: false, transposeB: false, m: outputs, n: blocks, k: channels, u + xi * outputs * channels,
-                    lda: channels, v + xi * channels * blocks, ldb: blocks, m + xi * outputs * blocks, ldc: blocks)
-            }
-            gauge_winograd_output(m, outputs, h, w, y + n * outputs * h * w)
         }
     }
 
