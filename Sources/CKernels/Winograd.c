@@ -6,7 +6,8 @@
 // outputs of one channel pair takes 16 multiplications instead of 36,
 //   Y = Aᵀ·[(G·g·Gᵀ) ⊙ (Bᵀ·d·B)]·A   for the 4×4 input patch d around the block,
 // and the channel sums become 16 GEMMs, one per position ξ of the 4×4 transformed tile:
-// M[ξ] (O×T) = U[ξ] (O×C) · V[ξ] (C×T) over the T = h·w/4 blocks of an image.
+// M[ξ] (O×T) = U[ξ] (O×C) · V[ξ] (C×T) over the T = h·w/4 blocks of an image. The filter
+// gradient runs the adjoints: dM = A·dy·Aᵀ per block, dU[ξ] = Σ dM[ξ]·V[ξ]ᵀ, dw = Gᵀ·dU·G.
 // The transforms here handle 8 blocks at a time with AVX2 (w a multiple of 8, h·w/4 of 8); the
 // GEMMs are the caller's.
 

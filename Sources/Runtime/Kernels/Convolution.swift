@@ -293,14 +293,13 @@ extension Convolution {
     /// forward filter of the adjoint being computed. False (nothing done) where it does not apply.
     static func winograd(
         _ x: UnsafePointer<Float>, channels: Int, images: Int, _ g: ConvGeometry, _ padding: Padding,
-        _ w: UnsafePointer<Float>,
-        outputs: Int, transposedFilter: Bool, _ y: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>
+        _ w: UnsafePointer<Float>, outputs: Int, transposedFilter: Bool, _ y: UnsafeMutablePointer<Float>,
+        _ scratch: UnsafeMutablePointer<Float>
     ) -> Bool {
         guard winogradCPU,
             Plan.winograd(
                 channels: channels, outputs: outputs, height: g.outH, width: g.outW, kernel: (g.kernelH, g.kernelW),
-                stride: g.stride,
-                padding: padding, perClass: false)
+                stride: g.stride, padding: padding, perClass: false)
         else { return false }
         let perWorker = Plan.winogradWorkerFloats(channels: channels, outputs: outputs, height: g.outH, width: g.outW)
         let u = scratch + maxWorkers * perWorker

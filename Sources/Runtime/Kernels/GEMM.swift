@@ -122,7 +122,8 @@ enum GEMM {
             if members.isEmpty { continue }
             groups.gather(c, from: x, width: k, into: px)
             if transposeWeights && fewRowsProduct {
-                let job = FewRows(m: members.count, n: n, k: k, x: px, w: w + c * k * n, y: py, workers: min(Threads.count, (n + 3) / 4))
+                let job = FewRows(
+                    m: members.count, n: n, k: k, x: px, w: w + c * k * n, y: py, workers: min(Threads.count, (n + 3) / 4))
                 WorkerPool.shared.run(parts: job.workers, job)
                 for (r, row) in members.enumerated() { (y + row * n).update(from: py + r * n, count: n) }
                 continue
