@@ -57,8 +57,11 @@ func expectClose(
     }
 
     /// GEMMs large enough to be split among workers: by columns (n = 700, uneven against 512)
-    /// and by rows (a narrow n = 100), every transpose, against a reference.
-    @Test(arguments: [(40, 100, 700), (600, 40, 100)], [(false, false), (true, true), (true, false), (false, true)])
+    /// and by rows (a narrow n = 100; and m = 700 over n = 300 when a is transposed, as in a
+    /// weight gradient), every transpose, against a reference.
+    @Test(
+        arguments: [(40, 100, 700), (600, 40, 100), (700, 40, 300)],
+        [(false, false), (true, true), (true, false), (false, true)])
     func splitMatmul(_ size: (Int, Int, Int), _ t: (Bool, Bool)) throws {
         let (m, k, n) = size
         let a = pseudoRandom(m * k, seed: 21)

@@ -18,15 +18,19 @@ enum GEMM {
 
     /// `c = alpha · op(a) · op(b) + beta · c` with `op(a)` m×k and `op(b)` k×n, all row-major.
     ///
-    /// Split along n into equal blocks of about `blockColumns` (at least two), or, when n is
-    /// narrow (a 128-unit layer, forward or weight gradient), along m: both workers always have
-    /// work. (The SSN's [250, 16384]·[16384, 128] ran on one core: 15 ms; in two row blocks 9–12.)
+    /// Split along n into equal blocks of about `blockColumns` (at least two), or along m when n
+    /// is narrow (a 128-unit layer, forward or weight gradient: both workers always have work;
+    /// the SSN's [250, 16384]·[16384, 128] ran on one core: 15 ms, in two row blocks 9–12) or when
+    /// a is transposed with m ≥ n (a weight gradient: the classifier's [8192, 700] and the
+    /// encoder's [3072, 2048] took 30–35 ms in column blocks, 23–31 in row blocks).
     static func sgemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
         _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
         _ c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        let byRows = n < 256 && m >= 64
+        // A weight gradient (aᵀ·b, the batch inside) splits by its rows as well: each block then
+        // packs a slice of a and the thin b, where column blocks each packed all of a.
+        let byRows = (n < 256 && m >= 64) || (transposeA && m >= n)
         let extent = byRows ? m : n
         let blocks = extent < (byRows ? 64 : 256) ? 1 : max(2, (extent + blockColumns - 1) / blockColumns)
         guard m * n * k >= splitThreshold, blocks > 1 else {
