@@ -68,14 +68,10 @@ static void tile(long rows, long k, const float *a, const float *b, float *c, lo
     }
 }
 
-int gauge_class_gradient_available(void) {
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
 #else
 static void tile(long rows, long k, const float *a, const float *b, float *c, long ldc) {
     (void)rows, (void)k, (void)a, (void)b, (void)c, (void)ldc;
 }
-int gauge_class_gradient_available(void) { return 0; }
 #endif
 
 void gauge_class_gradient(long m, long n, long k, const float *a, long lda, const float *packed_b, float *c,
@@ -84,7 +80,7 @@ void gauge_class_gradient(long m, long n, long k, const float *a, long lda, cons
     float packed_a[TILE * MOST_K];
     float edge[TILE * STRIP];
     long strips = (n + STRIP - 1) / STRIP;
-    int vector = k <= MOST_K && gauge_class_gradient_available();
+    int vector = k <= MOST_K && gauge_cpu_has_avx2_fma();
     for (long i0 = 0; i0 < m; i0 += TILE) {
         long rows = min_long(TILE, m - i0);
         // This tile's columns of a, [r][rows]. Without AVX2 and FMA (or with k above MOST_K) the

@@ -54,9 +54,6 @@ AVX2 static void tile(long rows, long cols, long k, const float *x, long ldx, co
         for (int b = 0; b < cols; b++) y[a * ldy + b] = lane_sum(acc[a][b]);
 }
 
-int gauge_few_rows_product_available(void) {
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
 
 void gauge_few_rows_product(long m, long n, long k, const float *x, long ldx, const float *w, long ldw, float *y,
                             long ldy) {
@@ -69,7 +66,6 @@ void gauge_few_rows_product(long m, long n, long k, const float *x, long ldx, co
     }
 }
 #else
-int gauge_few_rows_product_available(void) { return 0; }
 void gauge_few_rows_product(long m, long n, long k, const float *x, long ldx, const float *w, long ldw, float *y,
                             long ldy) {
     (void)m, (void)n, (void)k, (void)x, (void)ldx, (void)w, (void)ldw, (void)y, (void)ldy;

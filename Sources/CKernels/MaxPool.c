@@ -100,17 +100,15 @@ AVX2 static void grad_avx2(const float *x, const float *g, float *dx, long oh, l
     }
 }
 
-static int avx2(void) { return __builtin_cpu_supports("avx2"); }
 #else
 static void pool_avx2(const float *x, long w, float *y, long oh, long ow) { (void)x, (void)w, (void)y, (void)oh, (void)ow; }
 static void grad_avx2(const float *x, const float *g, float *dx, long oh, long ow) {
     (void)x, (void)g, (void)dx, (void)oh, (void)ow;
 }
-static int avx2(void) { return 0; }
 #endif
 
 void gauge_max_pool_2x2(const float *x, long w, float *y, long oh, long ow) {
-    if (avx2()) {
+    if (gauge_cpu_has_avx2()) {
         pool_avx2(x, w, y, oh, ow);
         return;
     }
@@ -118,7 +116,7 @@ void gauge_max_pool_2x2(const float *x, long w, float *y, long oh, long ow) {
 }
 
 void gauge_max_pool_2x2_grad(const float *x, const float *g, float *dx, long oh, long ow) {
-    if (avx2()) {
+    if (gauge_cpu_has_avx2()) {
         grad_avx2(x, g, dx, oh, ow);
         return;
     }

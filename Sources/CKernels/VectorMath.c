@@ -169,17 +169,15 @@ GAUGE_VECTOR_LOOP(sigmoid)
 GAUGE_VECTOR_LOOP(softplus)
 #undef GAUGE_VECTOR_LOOP
 
-int gauge_vector_math_available(void) { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 #define GAUGE_DISPATCH(NAME)                                                                                         \
     void gauge_vector_##NAME(const float *x, float *y, long n) {                                                     \
-        if (gauge_vector_math_available()) {                                                                         \
+        if (gauge_cpu_has_avx2_fma()) {                                                                              \
             NAME##_avx2(x, y, n);                                                                                    \
             return;                                                                                                  \
         }                                                                                                            \
         for (long i = 0; i < n; i++) y[i] = scalar_##NAME(x[i]);                                                     \
     }
 #else
-int gauge_vector_math_available(void) { return 0; }
 #define GAUGE_DISPATCH(NAME)                                                                                         \
     void gauge_vector_##NAME(const float *x, float *y, long n) {                                                     \
         for (long i = 0; i < n; i++) y[i] = scalar_##NAME(x[i]);                                                     \

@@ -155,8 +155,6 @@ AVX2 static void output_gradient_transform(const float *dy, long h, long w, long
     }
 }
 
-int gauge_winograd_available(void) { return __builtin_cpu_supports("avx2"); }
-
 void gauge_winograd_output_gradient(const float *dy, long o, long h, long w, float *dm, long ldm) {
     for (long oc = 0; oc < o; oc++) output_gradient_transform(dy + oc * h * w, h, w, o, oc, dm, ldm);
 }
@@ -174,7 +172,6 @@ void gauge_winograd_output(const float *m, long ldm, long o, long h, long w, flo
     for (long oc = 0; oc < o; oc++) output_transform(m, ldm, h, w, o, oc, y + oc * h * w);
 }
 #else
-int gauge_winograd_available(void) { return 0; }
 void gauge_winograd_input(const float *x, long c, long h, long w, float *v, long ldv, float *padded) {
     (void)x, (void)c, (void)h, (void)w, (void)v, (void)ldv, (void)padded;
 }

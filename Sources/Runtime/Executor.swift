@@ -62,7 +62,7 @@ public final class Executor {
     /// without AVX2 and FMA).
     public init(_ plan: Plan, seed: UInt64 = 0, adamLoops: Bool = true, classGradientKernel: Bool = true) {
         self.plan = plan
-        self.classGradientKernel = classGradientKernel && gauge_class_gradient_available() != 0
+        self.classGradientKernel = classGradientKernel && gauge_cpu_has_avx2_fma() != 0
         self.seed = seed
         inputsByName = Dictionary(
             plan.graph.inputs.map { ($0.op.inputName!, $0.id) }, uniquingKeysWith: { first, _ in first })

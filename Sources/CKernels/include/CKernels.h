@@ -1,6 +1,11 @@
 #ifndef GAUGE_CKERNELS_H
 #define GAUGE_CKERNELS_H
 
+/// Whether this CPU has AVX2 (and FMA): the vector kernels below are built for the baseline
+/// target and pick their AVX2 variants at run time by these.
+int gauge_cpu_has_avx2(void);
+int gauge_cpu_has_avx2_fma(void);
+
 /// One Adam update over n elements, in one pass (outputs may be the inputs themselves):
 ///   m' = m·b1 + g·c1,  v' = v·b2 + (g·g)·c2,
 ///   p' = p − ((m' / (sqrt(v') + eps))·s)[·f] [− p·d]
@@ -14,15 +19,14 @@ void gauge_adam_update(const float *m, const float *v, const float *g, const flo
 /// where a is k×m (row stride lda) and b is k×n, packed first by `gauge_class_gradient_pack`
 /// into `gauge_class_gradient_packed_size(k, n)` floats. Each element is one fused multiply-add
 /// chain over r = 0 … k−1 in order (the same bits however rows are split among calls). Fast with
-/// AVX2 and FMA (`gauge_class_gradient_available`); otherwise correct, one element at a time.
+/// AVX2 and FMA (`gauge_cpu_has_avx2_fma`); otherwise correct, one element at a time.
 long gauge_class_gradient_packed_size(long k, long n);
 void gauge_class_gradient_pack(long k, long n, const float *b, long ldb, float *packed);
 void gauge_class_gradient(long m, long n, long k, const float *a, long lda, const float *packed_b, float *c,
                           long ldc);
-int gauge_class_gradient_available(void);
 
 /// exp, log, tanh, sigmoid (1 / (1 + e^−x)) and softplus (log(1 + eˣ)) of n floats (y may be x),
-/// 8 lanes at a time with AVX2 and FMA where the CPU has them (`gauge_vector_math_available`),
+/// 8 lanes at a time with AVX2 and FMA where the CPU has them (`gauge_cpu_has_avx2_fma`),
 /// within a few ulp of the exact value; otherwise, and for NaN and the ranges where exp leaves
 /// the normal floats, the scalar libm formulas.
 void gauge_vector_exp(const float *x, float *y, long n);
@@ -30,7 +34,6 @@ void gauge_vector_log(const float *x, float *y, long n);
 void gauge_vector_tanh(const float *x, float *y, long n);
 void gauge_vector_sigmoid(const float *x, float *y, long n);
 void gauge_vector_softplus(const float *x, float *y, long n);
-int gauge_vector_math_available(void);
 
 /// 2×2, stride-2 max-pooling of one plane: y (oh×ow) from x (rows of w floats, at least 2·oh
 /// rows of 2·ow pixels), and its gradient for a plane of exactly 2·oh × 2·ow: each window's
@@ -43,13 +46,12 @@ void gauge_max_pool_2x2_grad(const float *x, const float *g, float *dx, long oh,
 /// y (m×n, row stride ldy) = x·wᵀ for x m×k and w n×k (row strides ldx, ldw), for few rows of x:
 /// each output one dot product of two contiguous rows, summed in 8 lanes in order and then
 /// across the lanes (the same bits however the n rows of w are split among calls). Needs AVX2
-/// and FMA (`gauge_few_rows_product_available`); without them it does nothing.
+/// and FMA (`gauge_cpu_has_avx2_fma`); without them it does nothing.
 void gauge_few_rows_product(long m, long n, long k, const float *x, long ldx, const float *w, long ldw, float *y,
                             long ldy);
-int gauge_few_rows_product_available(void);
 
 /// Winograd F(2×2, 3×3) for a 3×3 convolution with stride 1 and zero padding 1 of one h×w image
-/// (h, w even, w a multiple of 8, h·w/4 a multiple of 8; AVX2: `gauge_winograd_available`):
+/// (h, w even, w a multiple of 8, h·w/4 a multiple of 8; AVX2: `gauge_cpu_has_avx2`):
 /// filters U[16][o][c] (`transposed`: for the adjoint, from w [c][o][3][3] turned 180°), the
 /// input V[16][c][·] (rows of ldv floats, this image's h·w/4 blocks from v on; `padded`:
 /// (h+2)·(w+2) floats of scratch), and from M[16][o][·] = U[ξ]·V[ξ] (rows of ldm, this image's
@@ -61,6 +63,5 @@ void gauge_winograd_input(const float *x, long c, long h, long w, float *v, long
 void gauge_winograd_output(const float *m, long ldm, long o, long h, long w, float *y);
 void gauge_winograd_output_gradient(const float *dy, long o, long h, long w, float *dm, long ldm);
 void gauge_winograd_filter_gradient(const float *du, long o, long c, float *dw);
-int gauge_winograd_available(void);
 
 #endif

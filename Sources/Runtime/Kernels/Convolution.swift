@@ -343,7 +343,7 @@ extension Convolution {
         }
     }
 
-    static let winogradCPU = gauge_winograd_available() != 0
+    static let winogradCPU = gauge_cpu_has_avx2() != 0
 
     /// The filter gradient by Winograd: per image the input and output-gradient transforms, and
     /// per group of images (`Plan.winogradImages`) 16 GEMMs dU[ξ] += dM[ξ]·V[ξ]ᵀ into the

@@ -143,7 +143,7 @@ enum GEMM {
     }
 
     /// Whether `gauge_few_rows_product` can run here (AVX2 and FMA).
-    static let fewRowsProduct = gauge_few_rows_product_available() != 0
+    static let fewRowsProduct = gauge_cpu_has_avx2_fma() != 0
 
     /// `y = x · wᵀ` for a class's few rows, worker `part` taking a contiguous run of w's rows
     /// (whole tiles of 4); each output is made by one call whatever the split.
