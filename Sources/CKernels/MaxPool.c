@@ -1,4 +1,5 @@
 #include "CKernels.h"
+#include "PixelPairs.h"
 
 // 2×2, stride-2 max-pooling of one plane and its gradient, 8 windows at a time with AVX2.
 // Every maximum is taken in the order a, b, c, d of the window (top-left, top-right,
@@ -37,20 +38,6 @@ static void grad_row(const float *top, const float *bottom, const float *g, floa
 #include <immintrin.h>
 #define AVX2 __attribute__((target("avx2")))
 
-// Pixels 2i (even) and 2i + 1 (odd) of 16 consecutive pixels, in window order 0 … 7.
-AVX2 static inline void split(const float *p, __m256 *even, __m256 *odd) {
-    __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
-    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xD8));
-    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD)), 0xD8));
-}
-
-// The inverse of `split`: stores 16 consecutive pixels.
-AVX2 static inline void merge(float *p, __m256 even, __m256 odd) {
-    __m256 lo = _mm256_unpacklo_ps(even, odd), hi = _mm256_unpackhi_ps(even, odd);
-    _mm256_storeu_ps(p, _mm256_permute2f128_ps(lo, hi, 0x20));
-    _mm256_storeu_ps(p + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
-}
-
 AVX2 static inline __m256 keep_max8(__m256 m, __m256 v) { return _mm256_blendv_ps(m, v, _mm256_cmp_ps(v, m, _CMP_GE_OQ)); }
 
 AVX2 static void pool_avx2(const float *x, long w, float *y, long oh, long ow) {
@@ -61,8 +48,8 @@ AVX2 static void pool_avx2(const float *x, long w, float *y, long oh, long ow) {
         long ox = 0;
         for (; ox + 8 <= ow; ox += 8) {
             __m256 a, b, c, d;
-            split(top + 2 * ox, &a, &b);
-            split(bottom + 2 * ox, &c, &d);
+            split_pairs(top + 2 * ox, top + 2 * ox + 8, &a, &b);
+            split_pairs(bottom + 2 * ox, bottom + 2 * ox + 8, &c, &d);
             _mm256_storeu_ps(out + ox, keep_max8(keep_max8(keep_max8(keep_max8(low, a), b), c), d));
         }
         pool_row(top, bottom, out, ox, ow);
@@ -79,8 +66,8 @@ AVX2 static void grad_avx2(const float *x, const float *g, float *dx, long oh, l
         long ox = 0;
         for (; ox + 8 <= ow; ox += 8) {
             __m256 a, b, c, d;
-            split(top + 2 * ox, &a, &b);
-            split(bottom + 2 * ox, &c, &d);
+            split_pairs(top + 2 * ox, top + 2 * ox + 8, &a, &b);
+            split_pairs(bottom + 2 * ox, bottom + 2 * ox + 8, &c, &d);
             __m256 peak = keep_max8(low, a);
             __m256 take_b = _mm256_cmp_ps(b, peak, _CMP_GT_OQ);
             peak = _mm256_blendv_ps(peak, b, take_b);
@@ -93,8 +80,9 @@ AVX2 static void grad_avx2(const float *x, const float *g, float *dx, long oh, l
             __m256 to_b = _mm256_andnot_ps(_mm256_or_ps(take_d, take_c), take_b);
             __m256 to_a = _mm256_andnot_ps(_mm256_or_ps(_mm256_or_ps(take_d, take_c), take_b), _mm256_castsi256_ps(_mm256_set1_epi32(-1)));
             __m256 value = _mm256_loadu_ps(grads + ox);
-            merge(out_top + 2 * ox, _mm256_blendv_ps(zero, value, to_a), _mm256_blendv_ps(zero, value, to_b));
-            merge(out_bottom + 2 * ox, _mm256_blendv_ps(zero, value, to_c), _mm256_blendv_ps(zero, value, to_d));
+            float *upper = out_top + 2 * ox, *lower = out_bottom + 2 * ox;
+            merge_pairs(upper, upper + 8, _mm256_blendv_ps(zero, value, to_a), _mm256_blendv_ps(zero, value, to_b));
+            merge_pairs(lower, lower + 8, _mm256_blendv_ps(zero, value, to_c), _mm256_blendv_ps(zero, value, to_d));
         }
         grad_row(top, bottom, grads, out_top, out_bottom, ox, ow);
     }

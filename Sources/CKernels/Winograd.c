@@ -1,4 +1,5 @@
 #include "CKernels.h"
+#include "PixelPairs.h"
 #include <string.h>
 
 // 3×3 convolution, stride 1, zero padding 1, by Winograd's minimal filtering F(2×2, 3×3)
@@ -62,20 +63,8 @@ void gauge_winograd_filter_gradient(const float *du, long o, long c, float *dw) 
 #include <immintrin.h>
 #define AVX2 __attribute__((target("avx2")))
 
-// Pixels 2i and 2i + 1 of blocks t0 … t0+7 from two runs of 8 pixels (blocks t0 … t0+3 start at
-// `a`, blocks t0+4 … t0+7 at `b`), in block order.
-AVX2 static inline void split(const float *a, const float *b, __m256 *even, __m256 *odd) {
-    __m256 lo = _mm256_loadu_ps(a), hi = _mm256_loadu_ps(b);
-    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xD8));
-    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD)), 0xD8));
-}
-
-// The inverse: pixels 2i, 2i + 1 of blocks t0 … t0+3 to `a`, of t0+4 … t0+7 to `b`.
-AVX2 static inline void merge(float *a, float *b, __m256 even, __m256 odd) {
-    __m256 lo = _mm256_unpacklo_ps(even, odd), hi = _mm256_unpackhi_ps(even, odd);
-    _mm256_storeu_ps(a, _mm256_permute2f128_ps(lo, hi, 0x20));
-    _mm256_storeu_ps(b, _mm256_permute2f128_ps(lo, hi, 0x31));
-}
+// Blocks t0 … t0+7 are 8 pixel pairs of a row: blocks t0 … t0+3 start at one run of 8 pixels,
+// t0+4 … t0+7 at another (the next tile row when a row holds 4 blocks).
 
 // V[ξ][ch][t] = (Bᵀ·d·B)[ξ] for channel `ch` of an image, from its zero-padded plane.
 AVX2 static void input_transform(const float *padded, long h, long w, long channels, long ch, float *v, long ldv) {
@@ -86,8 +75,8 @@ AVX2 static void input_transform(const float *padded, long h, long w, long chann
         const float *pb = padded + 2 * (tb / across) * stride + 2 * (tb % across);
         __m256 d[4][4];
         for (int i = 0; i < 4; i++) {
-            split(pa + i * stride, pb + i * stride, &d[i][0], &d[i][1]);
-            split(pa + i * stride + 2, pb + i * stride + 2, &d[i][2], &d[i][3]);
+            split_pairs(pa + i * stride, pb + i * stride, &d[i][0], &d[i][1]);
+            split_pairs(pa + i * stride + 2, pb + i * stride + 2, &d[i][2], &d[i][3]);
         }
         __m256 r[4][4];  // Bᵀ·d
         for (int j = 0; j < 4; j++) {
@@ -123,7 +112,7 @@ AVX2 static void output_transform(const float *m, long ldm, long h, long w, long
         for (int r = 0; r < 2; r++) {  // (Aᵀ·m)·A
             __m256 left = _mm256_add_ps(_mm256_add_ps(s[r][0], s[r][1]), s[r][2]);
             __m256 right = _mm256_sub_ps(_mm256_sub_ps(s[r][1], s[r][2]), s[r][3]);
-            merge(ya + r * w, yb + r * w, left, right);
+            merge_pairs(ya + r * w, yb + r * w, left, right);
         }
     }
 }
@@ -138,8 +127,8 @@ AVX2 static void output_gradient_transform(const float *dy, long h, long w, long
         const float *pa = dy + 2 * (ta / across) * w + 2 * (ta % across);
         const float *pb = dy + 2 * (tb / across) * w + 2 * (tb % across);
         __m256 g[2][2];
-        split(pa, pb, &g[0][0], &g[0][1]);
-        split(pa + w, pb + w, &g[1][0], &g[1][1]);
+        split_pairs(pa, pb, &g[0][0], &g[0][1]);
+        split_pairs(pa + w, pb + w, &g[1][0], &g[1][1]);
         __m256 r[4][2];  // A·dy
         for (int j = 0; j < 2; j++) {
             r[0][j] = g[0][j];
