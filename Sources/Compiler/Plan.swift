@@ -139,6 +139,25 @@ public struct Plan: Sendable {
             + (height + 2) * (width + 2)
     }
 
+    /// Whether a convolution whose image side (the convolution's input, the adjoint's output) has
+    /// `imageChannels` planes runs directly (`CKernels/FewChannelConv.c`, with AVX2 and FMA): a
+    /// 3×3 kernel, stride 1, same padding, one filter for all images, at most 4 image channels
+    /// (im2col's GEMMs then have an inner dimension of at most 36: the first layers, 3 → 32
+    /// channels at 32×32, ran at 27–40 GFLOP/s on two cores that way) and rows of whole vectors
+    /// (width a multiple of 8).
+    public static func fewChannels(
+        imageChannels: Int, width: Int, kernel: (Int, Int), stride: Int, padding: Padding, perClass: Bool
+    ) -> Bool {
+        kernel == (3, 3) && stride == 1 && padding == .same && !perClass && imageChannels <= 4 && width % 8 == 0
+    }
+
+    /// Floats of scratch per worker for a direct convolution (`fewChannels`) whose input, or for
+    /// the filter gradient whose image, has `channels` planes: three shifted copies of the image
+    /// with a zero row above and below (enough for the forward's zero-bordered copy as well).
+    public static func fewChannelWorkerFloats(channels: Int, height: Int, width: Int) -> Int {
+        3 * channels * (height + 2) * width
+    }
+
     /// A convolution's: per worker `winogradWorkerFloats`, then the transformed filters [16, O, C].
     static func winogradScratch(channels: Int, outputs: Int, height: Int, width: Int) -> Int {
         convWorkers * winogradWorkerFloats(channels: channels, outputs: outputs, height: height, width: width)
@@ -155,6 +174,12 @@ public struct Plan: Sendable {
             let oh = Op.windowOutputSize(s[0][2], kernel: f[2], stride: stride, padding: padding)
             let ow = Op.windowOutputSize(s[0][3], kernel: f[3], stride: stride, padding: padding)
             let im2col = convWorkers * f[1] * f[2] * f[3] * oh * ow
+            if fewChannels(
+                imageChannels: f[1], width: s[0][3], kernel: (f[2], f[3]), stride: stride, padding: padding,
+                perClass: classes != nil)
+            {
+                return max(im2col, convWorkers * fewChannelWorkerFloats(channels: f[1], height: oh, width: ow))
+            }
             guard
                 winograd(
                     channels: f[1], outputs: f[0], height: oh, width: ow, kernel: (f[2], f[3]), stride: stride,
@@ -164,6 +189,14 @@ public struct Plan: Sendable {
         case .transposedConv2d(let stride, let padding, _, _, let classes):
             let f = Array(s[1].suffix(4))  // [C, O, kh, kw]
             let im2col = convWorkers * f[1] * f[2] * f[3] * s[0][2] * s[0][3]
+            if fewChannels(
+                imageChannels: f[1], width: s[0][3], kernel: (f[2], f[3]), stride: stride, padding: padding,
+                perClass: classes != nil)
+            {
+                // The workers' copies of the [N, C] side, then the flipped filter [O, C, 3, 3].
+                let direct = convWorkers * fewChannelWorkerFloats(channels: f[0], height: s[0][2], width: s[0][3])
+                return max(im2col, direct + f[0] * f[1] * 9)
+            }
             guard
                 winograd(
                     channels: f[0], outputs: f[1], height: s[0][2], width: s[0][3], kernel: (f[2], f[3]),
@@ -175,6 +208,13 @@ public struct Plan: Sendable {
             // Per class, each class's images sum straight into its slice: no block partials.
             let im2col = convWorkers * columns + (classes == nil ? convFilterBlocks * i.outputShape.reduce(1, *) : 0)
             let (c, o, h, w) = (s[0][1], s[1][1], s[0][2], s[0][3])
+            if fewChannels(
+                imageChannels: c, width: w, kernel: (kh, kw), stride: stride, padding: padding,
+                perClass: classes != nil)
+            {
+                let partials = convFilterBlocks * i.outputShape.reduce(1, *)
+                return max(im2col, convWorkers * fewChannelWorkerFloats(channels: c, height: h, width: w) + partials)
+            }
             guard
                 winograd(
                     channels: c, outputs: o, height: h, width: w, kernel: (kh, kw), stride: stride, padding: padding,

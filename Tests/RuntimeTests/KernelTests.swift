@@ -199,13 +199,16 @@ func expectClose(
         #expect(abs(left - right) <= 1e-4 * max(1, abs(left)), "⟨conv u, v⟩ = \(left), ⟨u, convᵀ v⟩ = \(right)")
     }
 
-    /// Convolutions that run by Winograd's F(2×2, 3×3) (3×3, stride 1, same padding, ≥ 16 input
-    /// channels, width a multiple of 8): the forward against the direct sum, and the transposed
-    /// one against its own direct sum dx[c, y, x] = Σ v[o, y − i + 1, x − j + 1]·w[o, c, i, j],
-    /// and the filter gradient against its direct sum.
-    /// 8×8 puts blocks of two block rows in one vector, 6×16 has 8 blocks a row.
-    @Test(arguments: [(16, 24, 8, 8), (17, 19, 6, 16)])
-    func winogradConvolutionsMatchTheDirectSums(_ config: (Int, Int, Int, Int)) throws {
+    /// 3×3, stride-1, same-padded convolutions with their own kernels: by Winograd's F(2×2, 3×3)
+    /// (≥ 16 channels on both sides) and summed directly (≤ 4 image channels), both for widths
+    /// that are multiples of 8. The forward against the direct sum, the transposed one against its
+    /// own direct sum dx[c, y, x] = Σ v[o, y − i + 1, x − j + 1]·w[o, c, i, j], and the filter
+    /// gradient against its direct sum (the same bits on 1, 2 or 3 threads).
+    /// Winograd: 8×8 puts blocks of two block rows in one vector, 6×16 has 8 blocks a row.
+    /// Direct: 3 → 20 channels take output planes in pairs and RGB gradients in triples; 24 and 8
+    /// pixel rows are not whole runs of 4 vectors; 7 and 5 planes leave one over.
+    @Test(arguments: [(16, 24, 8, 8), (17, 19, 6, 16), (3, 20, 6, 16), (1, 7, 5, 24), (4, 3, 4, 8), (2, 5, 3, 32)])
+    func fastConvolutionsMatchTheDirectSums(_ config: (Int, Int, Int, Int)) throws {
         let (c, o, h, w) = config
         let batch = 3
         let xs = [batch, c, h, w], ws = [o, c, 3, 3]
@@ -250,10 +253,21 @@ func expectClose(
             Loss((image.convolved(with: weights, stride: 1, padding: .same) * Input("v", [.batch, .fixed(o), .fixed(h), .fixed(w)])).sum())
         }
         let result = try Autodiff.differentiate(model.graph)
-        let executor = Executor(Plan(result.graph, batch: batch))
-        try executor.setInput("x", x)
-        try executor.setInput("v", v)
-        try executor.run()
+        let gradient = try #require(result.gradients.first)
+        func filterGradient(threads: Int) throws -> [Float] {
+            let previous = Threads.count
+            Threads.set(threads)
+            defer { Threads.set(previous) }
+            let executor = Executor(Plan(result.graph, batch: batch))
+            try executor.setInput("x", x)
+            try executor.setInput("v", v)
+            try executor.run()
+            return executor.values(of: gradient.gradient)
+        }
+        let one = try filterGradient(threads: 1)
+        for threads in [2, 3] {
+            #expect(try filterGradient(threads: threads).map(\.bitPattern) == one.map(\.bitPattern), "\(threads) threads")
+        }
         var dw = [Double](repeating: 0, count: ws.reduce(1, *))
         for n in 0..<batch {
             for oi in 0..<o {
@@ -274,8 +288,7 @@ func expectClose(
                 }
             }
         }
-        let gradient = try #require(result.gradients.first)
-        expectClose(executor.values(of: gradient.gradient), dw, tolerance: 1e-5)
+        expectClose(one, dw, tolerance: 1e-5)
     }
 
     /// Per-class filters: each image's output equals the plain convolution with its label's filter,

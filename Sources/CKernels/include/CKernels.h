@@ -64,4 +64,15 @@ void gauge_winograd_output(const float *m, long ldm, long o, long h, long w, flo
 void gauge_winograd_output_gradient(const float *dy, long o, long h, long w, float *dm, long ldm);
 void gauge_winograd_filter_gradient(const float *du, long o, long c, float *dw);
 
+/// 3×3 convolution, stride 1, zero padding 1, summed directly, for images with few channels
+/// (w a multiple of 8; AVX2 and FMA: `gauge_cpu_has_avx2_fma`, otherwise nothing is done):
+/// y [o][h][w] = conv(x [c][h][w], f [o][c][3][3]) for one image; the adjoint is the same with
+/// the filter made by `gauge_few_channel_flip` (f [c][o][3][3] = w [o][c] turned 180°). The
+/// filter gradient adds Σ dy[o]·(x shifted by each tap) to dw [o][c][3][3] for one image. Each
+/// takes 3·c·(h+2)·w floats of scratch for the image's copies.
+void gauge_few_channel_flip(const float *w, long o, long c, float *f);
+void gauge_few_channel_conv(const float *x, long c, long h, long w, const float *f, long o, float *y, float *scratch);
+void gauge_few_channel_filter_gradient(const float *x, long c, long h, long w, const float *dy, long o, float *dw,
+                                       float *scratch);
+
 #endif
