@@ -69,6 +69,7 @@ public final class Executor {
         // Every kernel writes its whole output, so buffers need no zeroing: the system's pages
         // are touched on first write, which keeps start-up cheap for large models.
         let arena = UnsafeMutableRawPointer.allocate(byteCount: max(plan.arenaBytes, 64), alignment: 64)
+        HugePages.advise(arena, bytes: plan.arenaBytes)
         var owned = [arena]
         storage = plan.buffers.map { buffer in
             switch buffer.placement {
@@ -76,12 +77,14 @@ public final class Executor {
                 return arena + offset
             case .own:
                 let raw = UnsafeMutableRawPointer.allocate(byteCount: max(buffer.elements, 1) * 4, alignment: 64)
+                HugePages.advise(raw, bytes: buffer.elements * 4)
                 owned.append(raw)
                 return raw
             }
         }
         allocated = owned
         scratch = .allocate(capacity: max(plan.scratchElements, 1))
+        HugePages.advise(UnsafeMutableRawPointer(scratch), bytes: plan.scratchElements * 4)
         fusedTempFloats = plan.instructions.map { i in
             switch i.kernel {
             case .fused(let p): return FusedKernel.tempFloats(p, inputs: i.inputs.count)

@@ -35,6 +35,7 @@ public final class TrainingState: @unchecked Sendable {
             case .parameter(let name, _), .variable(let name):
                 let shape = node.shape.resolved(batch: 1)
                 let memory = UnsafeMutablePointer<Float>.allocate(capacity: max(shape.reduce(1, *), 1))
+                HugePages.advise(UnsafeMutableRawPointer(memory), bytes: shape.reduce(1, *) * 4)
                 memory.initialize(repeating: 0, count: max(shape.reduce(1, *), 1))
                 return Tensor(name: name, shape: shape, node: node.id, memory: memory)
             default:
