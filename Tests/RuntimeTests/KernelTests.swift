@@ -472,6 +472,39 @@ func expectClose(
         expectClose(big, [0, -1000], tolerance: 1e-6)
     }
 
+    /// Sums over trailing runs big enough to be split among the workers by output (a bias
+    /// gradient over N, H, W, and runs whose outputs skip a reduced axis in between): against a
+    /// Double reference, and the same bits on 1, 2 and 3 threads.
+    @Test(arguments: [([9, 5, 160, 160], [0, 2, 3]), ([4, 6, 7, 6400], [1, 3])])
+    func largeRunSumsSplitAmongWorkers(_ config: ([Int], [Int])) throws {
+        let (shape, axes) = config
+        let x = pseudoRandom(shape.reduce(1, *), seed: 31)
+        func run(threads: Int) throws -> [Float] {
+            let previous = Threads.count
+            Threads.set(threads)
+            defer { Threads.set(previous) }
+            return try runForward(inputs: ["x": x]) {
+                Output("y", Input("x", Shape(shape.map { Dim.fixed($0) })).sum(axes: axes))
+            }
+        }
+        var kept = shape
+        for axis in axes { kept[axis] = 1 }
+        var reference = [Double](repeating: 0, count: kept.reduce(1, *))
+        for (i, value) in x.enumerated() {
+            var rest = i, o = 0, scale = 1
+            for axis in stride(from: shape.count - 1, through: 0, by: -1) {
+                let index = rest % shape[axis]
+                rest /= shape[axis]
+                if kept[axis] != 1 { o += index * scale }
+                scale *= kept[axis]
+            }
+            reference[o] += Double(value)
+        }
+        let one = try run(threads: 1)
+        expectClose(one, reference, tolerance: 1e-4)  // float sums of 38,400–230,400 terms
+        for threads in [2, 3] { #expect(try run(threads: threads).map(\.bitPattern) == one.map(\.bitPattern), "\(threads) threads") }
+    }
+
     @Test func elementwiseFunctionsAreStable() throws {
         let x: [Float] = [-100, -1, 0, 1, 100]
         expectClose(try runForward(inputs: ["x": x]) { Output("y", Input("x", [5]).softplus()) }, x.map { max(Double($0), 0) + log1p(exp(-abs(Double($0)))) }, tolerance: 1e-6)

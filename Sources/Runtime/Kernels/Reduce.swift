@@ -43,7 +43,10 @@ enum Reduce {
             }
             shape[lead] = run
             runStrides[lead] = 1
-            forEachRow(shape, StrideSets(runStrides, outStrides)) { o in out[o[1]] += sum(x + o[0], run) }
+            let job = RunSums(x: x, out: out, shape: shape, strides: StrideSets(runStrides, outStrides), run: run,
+                outputs: outCount)
+            let workers = xShape.reduce(1, *) >= 1 << 20 ? min(Threads.count, outCount) : 1
+            if workers > 1 { WorkerPool.shared.run(parts: workers, RunSums.Parts(sums: job, workers: workers)) } else { job.run(0..<outCount) }
         } else {
             forEachRow(xShape, StrideSets(sx, so)) { o in
                 for j in 0..<inner { out[o[1] + j * io] += x[o[0] + j] }
@@ -52,6 +55,26 @@ enum Reduce {
         if r == .mean {
             let count = Float(axes.reduce(1) { $0 * xShape[$1] })
             for i in 0..<outCount { out[i] /= count }
+        }
+    }
+
+    /// `out[o] += sum of each run` for the runs whose output o is in a range, in the rows' order:
+    /// each output is the same chain whichever worker makes it, so workers can split the outputs
+    /// (a bias gradient over [250, 32, 32, 32] took 3.0–3.3 ms on one core).
+    struct RunSums {
+        let x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
+        let shape: SmallInts, strides: StrideSets
+        let run: Int, outputs: Int
+
+        func run(_ range: Range<Int>) {
+            forEachRow(shape, strides) { o in
+                if range.contains(o[1]) { out[o[1]] += sum(x + o[0], run) }
+            }
+        }
+
+        struct Parts: ParallelJob {
+            let sums: RunSums, workers: Int
+            func run(part w: Int) { sums.run((sums.outputs * w / workers)..<(sums.outputs * (w + 1) / workers)) }
         }
     }
 
