@@ -64,6 +64,12 @@ void gauge_winograd_output(const float *m, long ldm, long o, long h, long w, flo
 void gauge_winograd_output_gradient(const float *dy, long o, long h, long w, float *dm, long ldm);
 void gauge_winograd_filter_gradient(const float *du, long o, long c, float *dw);
 
+/// c (m×n, row stride ldc) = a·b for small row-major a (m×k) and b (k×n), n a multiple of 8,
+/// without packing: each element one fused multiply-add chain over the inner index in order.
+/// Needs AVX2 and FMA (`gauge_cpu_has_avx2_fma`); without them it does nothing.
+void gauge_small_product(long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c,
+                         long ldc);
+
 /// 3×3 convolution, stride 1, zero padding 1, summed directly, for images with few channels
 /// (w a multiple of 8; AVX2 and FMA: `gauge_cpu_has_avx2_fma`, otherwise nothing is done):
 /// y [o][h][w] = conv(x [c][h][w], f [o][c][3][3]) for one image; the adjoint is the same with

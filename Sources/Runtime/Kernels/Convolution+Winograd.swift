@@ -49,10 +49,14 @@ extension Convolution {
                 gauge_winograd_input(x + (first + k) * channels * h * w, channels, h, w, v + k * perImage, row, padded)
             }
             for xi in 0..<16 {
-                GEMM.call(
-                    transposeA: false, transposeB: false, m: outputs, n: count * perImage, k: channels,
-                    u + xi * outputs * channels, lda: channels, v + xi * channels * row, ldb: row, m + xi * outputs * row,
-                    ldc: row)
+                let (a, b, c) = (u + xi * outputs * channels, v + xi * channels * row, m + xi * outputs * row)
+                if smallProducts && channels <= 128 {
+                    gauge_small_product(outputs, count * perImage, channels, a, channels, b, row, c, row)
+                } else {
+                    GEMM.call(
+                        transposeA: false, transposeB: false, m: outputs, n: count * perImage, k: channels, a,
+                        lda: channels, b, ldb: row, c, ldc: row)
+                }
             }
             for k in 0..<count {
                 gauge_winograd_output(m + k * perImage, row, outputs, h, w, y + (first + k) * outputs * h * w)
@@ -61,6 +65,11 @@ extension Convolution {
     }
 
     static let winogradCPU = gauge_cpu_has_avx2() != 0
+    /// Whether the 16 products of a group run by `gauge_small_product` (AVX2 and FMA) rather than
+    /// OpenBLAS: with at most 128 input channels both operands stay in cache, and packing them
+    /// cost OpenBLAS as much as the arithmetic ([64, 32]·[32, 64]: 41–56 GFLOP/s on one core,
+    /// the kernel 64–80; equal at 128 channels).
+    static let smallProducts = gauge_cpu_has_avx2_fma() != 0
 
     /// The filter gradient by Winograd: per image the input and output-gradient transforms, and
     /// per group of images (`Plan.winogradImages`) 16 GEMMs dU[ξ] += dM[ξ]·V[ξ]ᵀ into the
