@@ -62,9 +62,14 @@ enum Sampler {
         }
     }
 
-    /// The four corners around a sample point and their bilinear weights.
+    /// The four corners around a sample point, their bilinear weights and where they are in a
+    /// plane: worked out once per point, so each channel reads its four values with no test of
+    /// its own (a corner outside reads offset 0 and takes 0 instead).
     struct Corners {
         var x0: Int, y0: Int, a: Float, b: Float, dx: Float, dy: Float
+        /// Offsets in an h × w plane of (y0, x0), (y0, x0+1), (y0+1, x0), (y0+1, x0+1), 0 outside.
+        var o00 = 0, o01 = 0, o10 = 0, o11 = 0
+        var in00 = false, in01 = false, in10 = false, in11 = false
 
         init(_ gx: Float, _ gy: Float, width: Int, height: Int, alignCorners: Bool) {
             let (px, sx) = pixel(gx, width, alignCorners)
@@ -77,19 +82,22 @@ enum Sampler {
             b = py - fy
             dx = sx
             dy = sy
+            let (left, right) = (x0 >= 0 && x0 < width, x0 + 1 >= 0 && x0 + 1 < width)
+            let (top, bottom) = (y0 >= 0 && y0 < height, y0 + 1 >= 0 && y0 + 1 < height)
+            (in00, in01, in10, in11) = (top && left, top && right, bottom && left, bottom && right)
+            let base = y0 &* width &+ x0
+            o00 = in00 ? base : 0
+            o01 = in01 ? base &+ 1 : 0
+            o10 = in10 ? base &+ width : 0
+            o11 = in11 ? base &+ width &+ 1 : 0
         }
 
-        /// The four corner values of `plane` (h × w), 0 outside: (y0,x0), (y0,x0+1), (y0+1,x0), (y0+1,x0+1).
+        /// The four corner values of `plane`, 0 outside: (y0,x0), (y0,x0+1), (y0+1,x0), (y0+1,x0+1).
         @inline(__always)
-        func values(_ plane: UnsafePointer<Float>, _ h: Int, _ w: Int) -> (Float, Float, Float, Float) {
-            (at(plane, y0, x0, h, w), at(plane, y0, x0 + 1, h, w), at(plane, y0 + 1, x0, h, w), at(plane, y0 + 1, x0 + 1, h, w))
+        func values(_ plane: UnsafePointer<Float>) -> (Float, Float, Float, Float) {
+            let (v00, v01, v10, v11) = (plane[o00], plane[o01], plane[o10], plane[o11])
+            return (in00 ? v00 : 0, in01 ? v01 : 0, in10 ? v10 : 0, in11 ? v11 : 0)
         }
-    }
-
-    /// Reads `plane[y, x]`, 0 outside.
-    @inline(__always)
-    static func at(_ plane: UnsafePointer<Float>, _ y: Int, _ x: Int, _ h: Int, _ w: Int) -> Float {
-        y >= 0 && y < h && x >= 0 && x < w ? plane[y * w + x] : 0
     }
 
     /// The sampler and its gradients, one image per task: images are independent, so workers
@@ -114,7 +122,7 @@ enum Sampler {
                 let g = grid + (n * outH * outW + p) * 2
                 let k = Corners(g[0], g[1], width: w, height: h, alignCorners: alignCorners)
                 for c in 0..<channels {
-                    let (v00, v01, v10, v11) = k.values(image! + (n * channels + c) * h * w, h, w)
+                    let (v00, v01, v10, v11) = k.values(image! + (n * channels + c) * h * w)
                     out[(n * channels + c) * outH * outW + p] =
                         (1 - k.a) * (1 - k.b) * v00 + k.a * (1 - k.b) * v01 + (1 - k.a) * k.b * v10 + k.a * k.b * v11
                 }
@@ -129,13 +137,10 @@ enum Sampler {
                 for c in 0..<channels {
                     let gradient = dy![(n * channels + c) * outH * outW + p]
                     let plane = out + (n * channels + c) * h * w
-                    @inline(__always) func add(_ y: Int, _ x: Int, _ weight: Float) {
-                        if y >= 0 && y < h && x >= 0 && x < w { plane[y * w + x] += weight * gradient }
-                    }
-                    add(k.y0, k.x0, (1 - k.a) * (1 - k.b))
-                    add(k.y0, k.x0 + 1, k.a * (1 - k.b))
-                    add(k.y0 + 1, k.x0, (1 - k.a) * k.b)
-                    add(k.y0 + 1, k.x0 + 1, k.a * k.b)
+                    if k.in00 { plane[k.o00] += (1 - k.a) * (1 - k.b) * gradient }
+                    if k.in01 { plane[k.o01] += k.a * (1 - k.b) * gradient }
+                    if k.in10 { plane[k.o10] += (1 - k.a) * k.b * gradient }
+                    if k.in11 { plane[k.o11] += k.a * k.b * gradient }
                 }
             }
         }
@@ -147,7 +152,7 @@ enum Sampler {
                 var dpx: Float = 0
                 var dpy: Float = 0
                 for c in 0..<channels {
-                    let (v00, v01, v10, v11) = k.values(image! + (n * channels + c) * h * w, h, w)
+                    let (v00, v01, v10, v11) = k.values(image! + (n * channels + c) * h * w)
                     let gradient = dy![(n * channels + c) * outH * outW + p]
                     dpx += gradient * ((1 - k.b) * (v01 - v00) + k.b * (v11 - v10))
                     dpy += gradient * ((1 - k.a) * (v10 - v00) + k.a * (v11 - v01))
