@@ -6,7 +6,7 @@
 /// pages, which Linux gives where transparent huge pages are enabled for advised memory (the
 /// `madvise` setting; a no-op elsewhere). The per-class layers read their weights in rows 8–12
 /// KiB apart, one 4 KiB page each, so with small pages most reads missed the TLB: an ace-cifar
-/// step took 829–844 ms with huge pages against 867–881 without (alternating runs).
+/// step took 829–895 ms with huge pages against 867–917 without (alternating runs).
 enum HugePages {
     static let size = 1 << 21
 
