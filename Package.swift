@@ -56,7 +56,7 @@ let package = Package(
 
         .testTarget(name: "GraphTests", dependencies: ["Graph"], exclude: ["Golden"]),
         .testTarget(name: "CompilerTests", dependencies: ["Graph", "Compiler"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Graph", "Compiler", "Runtime", "Models"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Graph", "Compiler", "Runtime", "Models", "CKernels"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
         .testTarget(name: "ModelsTests", dependencies: ["Graph", "Compiler", "Models"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Datasets", "Models", "Runtime", "Compiler"]),

@@ -1,6 +1,8 @@
 #ifndef GAUGE_CKERNELS_H
 #define GAUGE_CKERNELS_H
 
+#include <stdint.h>
+
 /// Whether this CPU has AVX2 (and FMA): the vector kernels below are built for the baseline
 /// target and pick their AVX2 variants at run time by these.
 int gauge_cpu_has_avx2(void);
@@ -69,6 +71,12 @@ void gauge_winograd_filter_gradient(const float *du, long o, long c, float *dw);
 /// Needs AVX2 and FMA (`gauge_cpu_has_avx2_fma`); without them it does nothing.
 void gauge_small_product(long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c,
                          long ldc);
+
+/// Philox 4×32-10 uniforms in (0, 1): blocks first … first+blocks−1 (wrapping at 2³²) of the
+/// counter (block, c1, c2, c3) under (key0, key1), block b giving out[4(b − first) …] its four
+/// words as (word >> 8 + 0.5)·2⁻²⁴. 8 blocks at a time with AVX2, the same bits.
+void gauge_philox_uniforms(uint32_t key0, uint32_t key1, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t first,
+                           long blocks, float *out);
 
 /// 3×3 convolution, stride 1, zero padding 1, summed directly, for images with few channels
 /// (w a multiple of 8; AVX2 and FMA: `gauge_cpu_has_avx2_fma`, otherwise nothing is done):

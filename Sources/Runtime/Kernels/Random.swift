@@ -1,69 +1,45 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import CKernels
 import Graph
 
 /// Philox 4×32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC 2011):
 /// a counter-based generator, so element i of a random node depends only on (seed, step,
-/// stream, i), never on thread count or evaluation order.
+/// stream, i), never on thread count or evaluation order. The blocks are made by
+/// `gauge_philox_uniforms` (`CKernels/Philox.c`, 8 at a time with AVX2).
 struct Philox {
     var key: (UInt32, UInt32)
 
     init(seed: UInt64) { key = (UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32)) }
 
-    @inline(__always)
-    static func mulhilo(_ a: UInt32, _ b: UInt32) -> (UInt32, UInt32) {
-        let p = UInt64(a) * UInt64(b)
-        return (UInt32(truncatingIfNeeded: p >> 32), UInt32(truncatingIfNeeded: p))
-    }
-
-    /// Four random words for the counter (c0, c1, c2, c3).
-    @inline(__always)
-    func block(_ c0: UInt32, _ c1: UInt32, _ c2: UInt32, _ c3: UInt32) -> (UInt32, UInt32, UInt32, UInt32) {
-        var c = (c0, c1, c2, c3)
-        var k = key
-        for _ in 0..<10 {
-            let (hi0, lo0) = Self.mulhilo(0xD251_1F53, c.0)
-            let (hi1, lo1) = Self.mulhilo(0xCD9E_8D57, c.2)
-            c = (hi1 ^ c.1 ^ k.0, lo1, hi0 ^ c.3 ^ k.1, lo0)
-            k.0 &+= 0x9E37_79B9
-            k.1 &+= 0xBB67_AE85
-        }
-        return c
-    }
-
-    /// Uniform in (0, 1): 24 random bits, offset by half a step so 0 and 1 never occur.
-    @inline(__always)
-    static func unit(_ word: UInt32) -> Float { (Float(word >> 8) + 0.5) * (1.0 / 16_777_216.0) }
-
-    /// Fills `out` with the `n` uniforms of elements `from…from+n−1` for (step, stream): block b
-    /// gives elements 4b…4b+3 (`from` must be even).
+    /// Fills `out` with the `n` uniforms in (0, 1) of elements `from…from+n−1` for (step,
+    /// stream): block b of the counter (b, stream, step's low and high words) gives elements
+    /// 4b…4b+3. Whole blocks go straight to `out`; a block cut by either end passes through four
+    /// floats on the stack.
     func uniforms(step: UInt64, stream: Int, _ out: UnsafeMutablePointer<Float>, _ n: Int, from: Int = 0) {
-        if from % 4 != 0 {
-            // Start inside a block: draw it whole and keep the tail.
-            var block = (Float(0), Float(0), Float(0), Float(0))
-            withUnsafeMutableBytes(of: &block) { raw in
-                let four = raw.baseAddress!.assumingMemoryBound(to: Float.self)
-                uniforms(step: step, stream: stream, four, 4, from: from - from % 4)
-                for j in 0..<min(n, 4 - from % 4) { out[j] = four[from % 4 + j] }
-            }
-            let done = min(n, 4 - from % 4)
-            if n > done { uniforms(step: step, stream: stream, out + done, n - done, from: from + done) }
-            return
-        }
         let s = UInt32(truncatingIfNeeded: stream)
         let (t0, t1) = (UInt32(truncatingIfNeeded: step), UInt32(truncatingIfNeeded: step >> 32))
-        var i = 0
-        var blockIndex = UInt32(truncatingIfNeeded: from / 4)
-        while i < n {
-            let r = block(blockIndex, s, t0, t1)
-            out[i] = Self.unit(r.0)
-            if i + 1 < n { out[i + 1] = Self.unit(r.1) }
-            if i + 2 < n { out[i + 2] = Self.unit(r.2) }
-            if i + 3 < n { out[i + 3] = Self.unit(r.3) }
-            i += 4
-            blockIndex &+= 1
+        func blocks(_ first: Int, _ count: Int, _ into: UnsafeMutablePointer<Float>) {
+            gauge_philox_uniforms(key.0, key.1, s, t0, t1, UInt32(truncatingIfNeeded: first), count, into)
         }
+        func part(_ element: Int, _ count: Int, _ into: UnsafeMutablePointer<Float>) {
+            var four = (Float(0), Float(0), Float(0), Float(0))
+            withUnsafeMutableBytes(of: &four) { raw in
+                let block = raw.baseAddress!.assumingMemoryBound(to: Float.self)
+                blocks(element / 4, 1, block)
+                into.update(from: block + element % 4, count: count)
+            }
+        }
+        var i = 0
+        if from % 4 != 0 && n > 0 {
+            i = min(n, 4 - from % 4)
+            part(from, i, out)
+        }
+        let whole = (n - i) / 4
+        if whole > 0 { blocks((from + i) / 4, whole, out + i) }
+        i += 4 * whole
+        if i < n { part(from + i, n - i, out + i) }
     }
 }
 
