@@ -1,4 +1,5 @@
 #include "CKernels.h"
+#include "LaneSum.h"
 #include <string.h>
 
 // 3×3 convolutions (stride 1, zero padding 1) where one side has only a few channels: an RGB
@@ -149,13 +150,6 @@ void gauge_few_channel_conv(const float *x, long c, long h, long w, const float 
                 }
             }
     }
-}
-
-AVX2 static inline float lane_sum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
 }
 
 // dw[o][q][i][0 … 2] += Σ_t dy[o][t]·s[j][q][t + i·w] for the first `planes` (≤ 3) planes of

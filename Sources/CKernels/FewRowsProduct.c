@@ -1,4 +1,5 @@
 #include "CKernels.h"
+#include "LaneSum.h"
 
 // y = x·wᵀ for a few rows of x (one class's rows of a batch, about 25) and a large w whose rows
 // are contiguous along the sum: the input gradient of a per-class layer. OpenBLAS packs w
@@ -14,13 +15,6 @@ enum { MR = 3, NR = 4 };
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define AVX2 __attribute__((target("avx2,fma")))
-
-AVX2 static inline float lane_sum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
-}
 
 // Rows i0 … i0+rows−1 of y against rows j0 … j0+cols−1 of w (rows ≤ MR, cols ≤ NR; missing
 // ones repeat the last, and are not stored).
