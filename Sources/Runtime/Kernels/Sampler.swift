@@ -66,8 +66,9 @@ enum Sampler {
     /// plane: worked out once per point, so each channel reads its four values with no test of
     /// its own (a corner outside reads offset 0 and takes 0 instead).
     struct Corners {
-        var x0: Int, y0: Int, a: Float, b: Float, dx: Float, dy: Float
-        /// Offsets in an h × w plane of (y0, x0), (y0, x0+1), (y0+1, x0), (y0+1, x0+1), 0 outside.
+        var a: Float, b: Float, dx: Float, dy: Float
+        /// Offsets in an h × w plane of the corners (y0, x0), (y0, x0+1), (y0+1, x0), (y0+1, x0+1)
+        /// for (x0, y0) the point's floor, 0 outside.
         var o00 = 0, o01 = 0, o10 = 0, o11 = 0
         var in00 = false, in01 = false, in10 = false, in11 = false
 
@@ -76,8 +77,7 @@ enum Sampler {
             let (py, sy) = pixel(gy, height, alignCorners)
             let fx = floorf(px)
             let fy = floorf(py)
-            x0 = Int(fx)
-            y0 = Int(fy)
+            let (x0, y0) = (Int(fx), Int(fy))
             a = px - fx
             b = py - fy
             dx = sx
