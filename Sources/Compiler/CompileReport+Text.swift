@@ -29,6 +29,14 @@ extension CompileReport {
                 notFused[key, default: 0] += 1
             }
             for (reason, count) in notFused.sorted(by: { $0.value > $1.value }) { lines.append("  \(count) × \(reason)") }
+            let updates = plan.instructions.compactMap { i -> Bool? in
+                guard case .gradientUpdate(_, _, _, let weights) = i.kernel else { return nil }
+                return weights != nil
+            }
+            if !updates.isEmpty {
+                let both = updates.filter { $0 }.count
+                lines.append("  \(updates.count) per-class weight gradient\(updates.count == 1 ? "" : "s") made inside the update (\(both) with the input gradient): \(Plan.gradientUpdateReason(inputGradient: both > 0))")
+            }
             lines.append("")
             let percent = memory.naiveBytes > 0 ? 100 * Double(memory.arenaBytes) / Double(memory.naiveBytes) : 0
             lines.append("memory: arena \(byteText(memory.arenaBytes)) vs \(byteText(memory.naiveBytes)) if every intermediate had its own buffer (\(fixed(percent, 1)) %); exact for this plan")

@@ -10,10 +10,14 @@ public enum MemoryPlanner {
         public var schedule = true
         /// Let element-wise kernels overwrite a dying operand, and updates write into their target.
         public var inPlace = true
-        public init(fuse: Bool = true, schedule: Bool = true, inPlace: Bool = true) {
+        /// Let a per-class layer's input gradient join its weights' gradient-and-update kernel
+        /// (with `fuse` and `inPlace`, which that kernel needs).
+        public var fuseInputGradients = true
+        public init(fuse: Bool = true, schedule: Bool = true, inPlace: Bool = true, fuseInputGradients: Bool = true) {
             self.fuse = fuse
             self.schedule = schedule
             self.inPlace = inPlace
+            self.fuseInputGradients = fuseInputGradients
         }
     }
 
@@ -105,8 +109,33 @@ public enum MemoryPlanner {
         // A per-class weight gradient read only by its parameter's update joins that kernel, so
         // the gradient is made and consumed one class block at a time.
         var gradientOf: [Int: (gemm: NodeID, slot: Int)] = [:]
+        // And the layer's input gradient, g · w[label]ᵀ, joins it too where it reads the weights
+        // being updated with the same g and labels: each block of weight rows is then read from
+        // memory once, for its columns of the input gradient and for its update.
+        var inputGradientOf: [Int: (product: NodeID, weights: NodeID)] = [:]
+        /// Units merged into another (`into[u]`): dropped, their dependents now wait for the
+        /// unit that holds them.
+        func merge(_ into: [Int: Int]) {
+            guard !into.isEmpty else { return }
+            var newIndex = [Int](repeating: -1, count: units.count)
+            var kept: [Unit] = []
+            for u in units.indices where into[u] == nil {
+                newIndex[u] = kept.count
+                kept.append(units[u])
+            }
+            for (u, a) in into { newIndex[u] = newIndex[a] }
+            for u in kept.indices {
+                kept[u].dependencies = Set(kept[u].dependencies.map { newIndex[$0] })
+                kept[u].dependencies.remove(u)
+            }
+            gradientOf = Dictionary(uniqueKeysWithValues: gradientOf.map { (newIndex[$0.key], $0.value) })
+            inputGradientOf = Dictionary(uniqueKeysWithValues: inputGradientOf.map { (newIndex[$0.key], $0.value) })
+            units = kept
+            for u in units.indices { for m in units[u].members { unitOf[m.index] = u } }
+            consumers = consumerMap()
+        }
         if let fusion, options.fuse, options.inPlace {
-            var absorbed = Set<Int>()
+            var into: [Int: Int] = [:]
             for u in units.indices where units[u].group == nil {
                 let id = units[u].members[0]
                 guard case .groupedMatmulWeightGrad = graph[id].op, !results.contains(id),
@@ -118,24 +147,37 @@ public enum MemoryPlanner {
                 units[a].members.insert(id, at: 0)
                 units[a].dependencies.formUnion(units[u].dependencies)
                 units[a].dependencies.remove(u)
-                absorbed.insert(u)
+                into[u] = a
                 gradientOf[a] = (id, slot)
             }
-            if !absorbed.isEmpty {
-                var newIndex = [Int](repeating: -1, count: units.count)
-                var kept: [Unit] = []
-                var keptGradients: [Int: (gemm: NodeID, slot: Int)] = [:]
-                for u in units.indices where !absorbed.contains(u) {
-                    newIndex[u] = kept.count
-                    if let e = gradientOf[u] { keptGradients[kept.count] = e }
-                    kept.append(units[u])
-                }
-                for u in kept.indices { kept[u].dependencies = Set(kept[u].dependencies.map { newIndex[$0] }) }
-                units = kept
-                gradientOf = keptGradients
-                for u in units.indices { for m in units[u].members { unitOf[m.index] = u } }
-                consumers = consumerMap()
+            merge(into)
+        }
+        if options.fuse, options.inPlace, options.fuseInputGradients {
+            var into: [Int: Int] = [:]
+            for (a, (gemm, _)) in gradientOf {
+                let (x, g, labels) = (graph[gemm].inputs[0], graph[gemm].inputs[1], graph[gemm].inputs[2])
+                guard let u = (consumers[root(g)] ?? []).first(where: { u in
+                    guard units[u].group == nil, case .groupedMatmul(transposeWeights: true) = graph[units[u].members[0]].op
+                    else { return false }
+                    let product = graph[units[u].members[0]]
+                    return product.inputs[0] == g && product.inputs[2] == labels
+                        && units[a].outputs.contains { targetOf[$0].map(root) == root(product.inputs[1]) }
+                }) else { continue }
+                let product = units[u].members[0]
+                let weights = root(graph[product].inputs[1])
+                guard !results.contains(product), graph[product].shape == graph[x].shape, let group = units[a].group,
+                    fusion?.groups[group].inputs.contains(where: { root($0) == weights }) == true,
+                    !units[a].dependencies.contains(where: { $0 != u && reaches($0, u) }),
+                    !units[u].dependencies.contains(where: { $0 != a && reaches($0, a) })
+                else { continue }
+                units[a].members.insert(product, at: 0)
+                units[a].outputs.append(product)
+                units[a].dependencies.formUnion(units[u].dependencies)
+                units[a].dependencies.remove(u)
+                into[u] = a
+                inputGradientOf[a] = (product, weights)
             }
+            merge(into)
         }
 
         // An update's kernel waits for every other reader of its target, so it can write in place.
@@ -236,10 +278,13 @@ public enum MemoryPlanner {
                 var programInputs = group.inputs
                 programInputs.remove(at: slot)
                 let inputNodes = gemmNode.inputs + programInputs
+                // The weights are among the program's inputs (checked when the product joined).
+                let weights = inputGradientOf[u].flatMap { entry in inputNodes.firstIndex { root($0) == entry.weights } }
                 instructions.append(
                     Plan.Instruction(
                         node: last, members: unit.members,
-                        kernel: .gradientUpdate(gemm: gemmNode.op, program: group.program, gradientInput: slot),
+                        kernel: .gradientUpdate(
+                            gemm: gemmNode.op, program: group.program, gradientInput: slot, weights: weights),
                         inputNodes: inputNodes, inputs: inputNodes.map { layout.bufferOf[$0.index] },
                         inputShapes: inputNodes.map { graph[$0].shape.resolved(batch: batch) }, outputs: outputs,
                         outputShape: graph[last].shape.resolved(batch: batch)))
@@ -332,8 +377,12 @@ public enum MemoryPlanner {
                 let lastUse =
                     results.contains(o) ? end : (consumers[o] ?? []).map { position[$0] }.max() ?? position[u]
                 let bytes = (elements(o) * 4 + 63) / 64 * 64
-                // In-place within the arena: a full-size operand of this fused kernel that dies here.
-                if inPlace, units[u].group != nil {
+                // In-place within the arena: a full-size operand of this fused kernel that dies here
+                // (for an output of its element-wise program; an input gradient made beside a
+                // weight update is a product that reads its operands while it writes).
+                let elementwiseOutput: Bool
+                if case .groupedMatmul = graph[o].op { elementwiseOutput = false } else { elementwiseOutput = true }
+                if inPlace, units[u].group != nil, elementwiseOutput {
                     let memberSet = Set(units[u].members)
                     let candidate = units[u].members.flatMap { graph[$0].inputs }.map(root).first { x in
                         guard let b = blockOf[x], !memberSet.contains(x), !results.contains(x),

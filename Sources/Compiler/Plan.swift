@@ -28,7 +28,12 @@ public struct Plan: Sendable {
         /// block is computed into scratch and the update program runs on it at once, so the whole
         /// gradient never exists. Inputs: the GEMM's three, then the program's (the gradient's
         /// slot, `gradientInput`, is filled from scratch).
-        case gradientUpdate(gemm: Op, program: ElementwiseProgram, gradientInput: Int)
+        ///
+        /// `weights`: where the kernel also makes the layer's input gradient, `g · w[label]ᵀ`
+        /// (its last output), the position among the inputs of the weights `w` it reads. Each
+        /// block of weight rows gives its columns of the input gradient before the update
+        /// overwrites it, so the weights are read from memory once for both.
+        case gradientUpdate(gemm: Op, program: ElementwiseProgram, gradientInput: Int, weights: Int?)
     }
 
     /// One kernel call.
@@ -239,6 +244,14 @@ public struct Plan: Sendable {
     /// thread, ten classes of [25, 2048]·[2048, 3072]: 79 ms with 25 rows, 58 ms with 28.
     public static func paddedGroupRows(_ rows: Int) -> Int { (rows + 3) / 4 * 4 }
 
+    /// Why a per-class layer's gradients run inside its weights' update, for reports and DOT.
+    public static func gradientUpdateReason(inputGradient: Bool) -> String {
+        "the weight gradient's only reader is the update: made and consumed one block of rows at a time, never whole"
+            + (inputGradient
+                ? "; the input gradient reads the same weights with the same output gradient: made from each block before the block is updated, so the weights are read once"
+                : "")
+    }
+
     /// Rows of a per-class weight gradient made at a time before its update runs on them: 12 rows
     /// of a 3,072-wide layer are 144 KiB, which stay in a core's L2 until the update reads them.
     public static func gradientRowBlock(_ rows: Int) -> Int { min(rows, 12) }
@@ -252,12 +265,14 @@ public struct Plan: Sendable {
         switch i.kernel {
         case .primitive: return scratch(for: i)
         case .fused: return 0
-        case .gradientUpdate:
+        case .gradientUpdate(_, _, _, let weights):
             // A class's gathered rows of both operands, its packed gradient rows (whole
-            // 16-column strips), and one block of its [k, n] gradient per worker.
+            // 16-column strips), one block of its [k, n] gradient per worker, and its rows of
+            // the input gradient.
             let s = i.inputShapes
             let (rows, k, n) = (s[0][0], s[0][1], s[1][1])
             return rows * (k + n) + rows * packedGradientColumns(n) + convWorkers * gradientRowBlock(k) * n
+                + (weights == nil ? 0 : rows * k)
         }
     }
 }

@@ -23,8 +23,17 @@ public enum PlanChecker {
         }
         var producedAt: [NodeID: Int] = [:]
         for (p, i) in plan.instructions.enumerated() { for m in i.members { producedAt[m] = p } }
-        let writes: [(position: Int, region: Region)] = plan.instructions.enumerated().flatMap { p, i in
-            i.outputs.map { (p, region($0)) }
+        // Writes, and whether each is element-wise (the same index read and written, so an
+        // in-place write at a last use is safe).
+        let writes: [(position: Int, region: Region, elementwise: Bool)] = plan.instructions.enumerated().flatMap {
+            p, i in
+            i.outputs.enumerated().map { k, buffer in
+                switch i.kernel {
+                case .fused: return (p, region(buffer), true)
+                case .gradientUpdate(_, _, _, let weights): return (p, region(buffer), weights == nil || k < i.outputs.count - 1)
+                case .primitive: return (p, region(buffer), false)
+                }
+            }
         }
         var problems: [String] = []
         func intact(_ value: NodeID, from d: Int, to p: Int, readBy reader: Plan.Instruction?, what: String) {
@@ -36,12 +45,7 @@ public enum PlanChecker {
             }
             let mine = region(buffer)
             for w in writes where w.position > d && w.position <= p && w.region.overlaps(mine) {
-                if w.position == p, let reader, w.region == mine {
-                    switch reader.kernel {
-                    case .fused, .gradientUpdate: continue  // same-index in-place write of an element-wise program
-                    case .primitive: break
-                    }
-                }
+                if w.position == p, reader != nil, w.elementwise, w.region == mine { continue }
                 if w.position == p, reader == nil { continue }
                 problems.append(
                     "\(graph[r].name) (\(what)) is overwritten at instruction \(w.position) (\(graph[plan.instructions[w.position].node].name)) before its use at \(p)")

@@ -50,6 +50,15 @@ struct DOTCommand: ParsableCommand {
                 writer.clusters = fusion.groups.enumerated().filter { $0.element.members.count > 1 }.map { k, g in
                     DOTWriter.Cluster(label: "fused kernel \(k) (\(g.members.count) ops)", tooltip: g.reason, nodes: g.members)
                 }
+                // The products a per-class layer's update kernel makes (its weight gradient and maybe
+                // its input gradient) are labelled with that kernel, not drawn inside its cluster:
+                // Graphviz cannot lay out clusters that reach back into the gradient graph.
+                for i in plan.instructions {
+                    guard case .gradientUpdate = i.kernel, let k = fusion.groupOf[i.node.index] else { continue }
+                    for m in i.members where fusion.groupOf[m.index] == nil {
+                        writer.annotations[m] = "made inside fused kernel \(k), one block of weight rows at a time"
+                    }
+                }
             }
             if stage == .planned {
                 var live: [Int: Plan.LiveRange] = [:]
@@ -57,15 +66,16 @@ struct DOTCommand: ParsableCommand {
                 for node in graph.nodes {
                     let b = plan.bufferOf[node.id.index]
                     guard b >= 0 else {
-                        writer.annotations[node.id] = "in registers (fused)"
+                        writer.annotations[node.id] = writer.annotations[node.id] ?? "in registers (fused)"
                         continue
                     }
                     let buffer = plan.buffers[b]
+                    let kernel = writer.annotations[node.id].map { $0 + "; " } ?? ""
                     switch buffer.placement {
-                    case .own: writer.annotations[node.id] = "buffer \(b): own \(byteText(buffer.bytes))"
+                    case .own: writer.annotations[node.id] = kernel + "buffer \(b): own \(byteText(buffer.bytes))"
                     case .arena(let offset):
                         let range = live[b].map { ", live \($0.first)–\($0.last)" } ?? ""
-                        writer.annotations[node.id] = "buffer \(b): arena @\(byteText(offset)), \(byteText(buffer.bytes))\(range)"
+                        writer.annotations[node.id] = kernel + "buffer \(b): arena @\(byteText(offset)), \(byteText(buffer.bytes))\(range)"
                     }
                 }
             }

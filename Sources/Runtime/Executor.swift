@@ -88,7 +88,7 @@ public final class Executor {
         fusedTempFloats = plan.instructions.map { i in
             switch i.kernel {
             case .fused(let p): return FusedKernel.tempFloats(p, inputs: i.inputs.count)
-            case .gradientUpdate(_, let p, _): return FusedKernel.tempFloats(p, inputs: i.inputs.count - 2)
+            case .gradientUpdate(_, let p, _, _): return FusedKernel.tempFloats(p, inputs: i.inputs.count - 2)
             case .primitive: return 0
             }
         }.max() ?? 0
@@ -96,13 +96,13 @@ public final class Executor {
         fusedTemps = .allocate(capacity: max(fusedTempFloats * fusedWorkers, 1))
         adamPrograms = plan.instructions.map { i in
             switch i.kernel {
-            case .fused(let p), .gradientUpdate(_, let p, _): return adamLoops ? AdamProgram(p) : nil
+            case .fused(let p), .gradientUpdate(_, let p, _, _): return adamLoops ? AdamProgram(p) : nil
             case .primitive: return nil
             }
         }
         fusedInputCounts = plan.instructions.map { i in
             let counts = i.inputShapes.map { $0.reduce(1, *) }
-            guard case .gradientUpdate(let gemm, _, let slot) = i.kernel, case .groupedMatmulWeightGrad(let classes) = gemm
+            guard case .gradientUpdate(let gemm, _, let slot, _) = i.kernel, case .groupedMatmulWeightGrad(let classes) = gemm
             else { return counts }
             // The update's operands after the GEMM's three, with the gradient block at `slot`.
             var rest = Array(counts[3...])
@@ -123,7 +123,7 @@ public final class Executor {
         let groupings = plan.instructions.compactMap { i -> (Int, Int)? in
             switch i.kernel {
             case .primitive(.groupedMatmul): return (i.inputShapes[0][0], i.inputShapes[1][0])
-            case .primitive(.groupedMatmulWeightGrad(let c)), .gradientUpdate(.groupedMatmulWeightGrad(let c), _, _),
+            case .primitive(.groupedMatmulWeightGrad(let c)), .gradientUpdate(.groupedMatmulWeightGrad(let c), _, _, _),
                 .primitive(.conv2d(_, _, let c?)), .primitive(.transposedConv2d(_, _, _, _, let c?)),
                 .primitive(.conv2dFilterGrad(_, _, _, _, let c?)):
                 return (i.inputShapes[0][0], c)
@@ -306,20 +306,23 @@ public final class Executor {
         let n = i.outputShape.reduce(1, *)
         func x(_ k: Int) -> UnsafeMutablePointer<Float> { floats(i.inputs[k]) }
         func s(_ k: Int) -> [Int] { i.inputShapes[k] }
-        if case .gradientUpdate(let gemm, let program, let slot) = i.kernel,
+        if case .gradientUpdate(let gemm, let program, let slot, let weights) = i.kernel,
             case .groupedMatmulWeightGrad(let classes) = gemm
         {
             let (rows, k, cols) = (s(0)[0], s(0)[1], s(1)[1])
             try groupRows(i.inputs[2], count: rows, classes: classes, i)
             try growFusedTemps()
             // Per class: gather its rows, pack its output-gradient rows, then the workers make
-            // the gradient in blocks of rows and update each block at once.
+            // the gradient in blocks of rows and update each block at once (first making the
+            // block's columns of the input gradient, where the kernel makes it too).
             let gathered = scratch
             let gatheredG = scratch + rows * k
             let packedG = gatheredG + rows * cols
             let blocks = packedG + rows * Plan.packedGradientColumns(cols)
+            let gatheredInputGradient = blocks + Plan.convWorkers * Plan.gradientRowBlock(k) * cols
             let workers = min(Threads.count, Plan.convWorkers)
             let operandCount = i.inputs.count - 2
+            let programOutputs = i.outputs.count - (weights == nil ? 0 : 1)
             for w in 0..<workers {
                 for j in 0..<operandCount where j != slot {
                     workerOperands[w * operandCount + j] = UnsafePointer(x(j < slot ? j + 3 : j + 2))
@@ -334,15 +337,26 @@ public final class Executor {
                 if classGradientKernel && !members.isEmpty {
                     gauge_class_gradient_pack(members.count, cols, gatheredG, cols, packedG)
                 }
+                let inputGradient = weights.map { w in
+                    ClassGradientUpdate.InputGradient(
+                        outputGradients: gatheredG, weights: x(w) + c * k * cols, product: gatheredInputGradient,
+                        fewRows: GEMM.fewRowsProduct)
+                }
                 let job = ClassGradientUpdate(
                     inputs: gathered, gradients: classGradientKernel ? packedG : gatheredG, count: members.count, k: k,
                     cols: cols, classStart: c * k * cols, rowBlock: Plan.gradientRowBlock(k), workers: workers,
-                    packed: classGradientKernel, program: program, adam: adamPrograms[index],
-                    inputCounts: fusedInputCounts[index], slot: slot, operandCount: operandCount,
-                    operands: workerOperands, biases: workerBiases,
-                    outputs: UnsafeBufferPointer(rebasing: outputPointers[0..<i.outputs.count]),
+                    packed: classGradientKernel, inputGradient: inputGradient, program: program,
+                    adam: adamPrograms[index], inputCounts: fusedInputCounts[index], slot: slot,
+                    operandCount: operandCount, operands: workerOperands, biases: workerBiases,
+                    outputs: UnsafeBufferPointer(rebasing: outputPointers[0..<programOutputs]),
                     total: classes * k * cols, blocks: blocks, temps: fusedTemps, tempsPerWorker: fusedTempFloats)
                 WorkerPool.shared.run(parts: workers, job)
+                if weights != nil {
+                    let inputGradient = outputPointers[programOutputs]
+                    for (r, row) in members.enumerated() {
+                        (inputGradient + row * k).update(from: gatheredInputGradient + r * k, count: k)
+                    }
+                }
             }
             return
         }

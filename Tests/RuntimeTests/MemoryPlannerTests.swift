@@ -127,4 +127,42 @@ import Testing
         #expect(m.prefix(40 * 37).contains { $0 != 0 })
         #expect(m.suffix(40 * 37).allSatisfy { $0 == 0 })
     }
+
+    /// A per-class layer's input gradient, g · w[label]ᵀ, made inside its weights' gradient-and-
+    /// update kernel a block of weight rows at a time, before the block is updated: every updated
+    /// parameter and moment has the same bits as with the product as a kernel of its own, on 1,
+    /// 2 or 3 threads. The middle layer is square, so its input gradient has its output
+    /// gradient's shape; that gradient dies in the kernel, yet must not share its memory.
+    @Test func inputGradientsMadeInsideTheUpdateMatchTheSeparateProduct() throws {
+        let model = try Model("per-class-chain") {
+            let x = Input("x", [.batch, 40])
+            let y = Input("label", [.batch], dtype: .int32)
+            let h = x.denseByClass(24, classes: 4, labels: y, activation: .tanh)
+                .denseByClass(24, classes: 4, labels: y, activation: .tanh)
+            Loss(h.denseByClass(37, classes: 4, labels: y).square().sum())
+        }
+        let step = Simplify.run(try stepGraph(model, weightDecay: 1e-3)).graph
+        func planner(fuse: Bool) -> (Graph, Int) -> Plan {
+            { MemoryPlanner.plan($0, batch: $1, options: .init(fuseInputGradients: fuse)).0 }
+        }
+        let plan = planner(fuse: true)(step, 29)
+        #expect(PlanChecker.check(plan) == [])
+        let withProducts = plan.instructions.filter {
+            if case .gradientUpdate(_, _, _, weights: .some) = $0.kernel { return true }
+            return false
+        }
+        // The first layer's input is x, which needs no gradient.
+        #expect(withProducts.count == 2)
+        #expect(!plan.instructions.contains { $0.kernel == .primitive(.groupedMatmul(transposeWeights: true)) })
+        func run(threads: Int, fuse: Bool) throws -> [String: [UInt32]] {
+            let previous = Threads.count
+            Threads.set(threads)
+            defer { Threads.set(previous) }
+            return try runOnce(step, batch: 29, seed: 7, planner: planner(fuse: fuse)).mapValues { $0.map(\.bitPattern) }
+        }
+        let separate = try run(threads: 2, fuse: false)
+        for threads in [1, 2, 3] { #expect(try run(threads: threads, fuse: true) == separate, "\(threads) threads") }
+        let reference = try runOnce(step, batch: 29, seed: 7)
+        #expect(worstDifference(reference, try runOnce(step, batch: 29, seed: 7, planner: planner(fuse: true))) <= 1e-5)
+    }
 }

@@ -22,6 +22,21 @@ struct ClassGradientUpdate: ParallelJob {
     /// True: the C kernel with AVX2 and FMA; false: one OpenBLAS call per block.
     let packed: Bool
 
+    /// The layer's input gradient for the class's rows, `product[count, k] = g · wᵀ`, made a
+    /// block of weight rows at a time (its columns `k0 ..< k0 + rows`) just before that block
+    /// is updated: the weights are read from memory once for both.
+    struct InputGradient {
+        /// The class's output-gradient rows as they are, `[count, cols]`.
+        let outputGradients: UnsafePointer<Float>
+        /// The class's weights, `[k, cols]`, as they were before this update.
+        let weights: UnsafePointer<Float>
+        let product: UnsafeMutablePointer<Float>
+        /// `gauge_few_rows_product` (AVX2 and FMA; each output one sum in a fixed order, the
+        /// same bits as the unfused product) or else OpenBLAS.
+        let fewRows: Bool
+    }
+    let inputGradient: InputGradient?
+
     /// The update: its program (or its Adam loop), and the operand lists. Worker w uses
     /// `operands + w · operandCount`, `biases + w · operandCount`, `blocks + w · rowBlock · cols`
     /// and `temps + w · tempsPerWorker`; entry `slot` of its operands is its block.
@@ -47,6 +62,16 @@ struct ClassGradientUpdate: ParallelJob {
         let end = min(k, blockCount * (w + 1) / workers * rowBlock)
         while k0 < end {
             let rows = min(rowBlock, k - k0)
+            if let d = inputGradient, count > 0 {
+                if d.fewRows {
+                    gauge_few_rows_product(
+                        count, rows, cols, d.outputGradients, cols, d.weights + k0 * cols, cols, d.product + k0, k)
+                } else {
+                    GEMM.call(
+                        transposeA: false, transposeB: true, m: count, n: rows, k: cols, d.outputGradients, lda: cols,
+                        d.weights + k0 * cols, ldb: cols, d.product + k0, ldc: k)
+                }
+            }
             if count == 0 {
                 block.update(repeating: 0, count: rows * cols)
             } else if packed {
