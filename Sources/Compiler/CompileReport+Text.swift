@@ -35,7 +35,7 @@ extension CompileReport {
             }
             if !updates.isEmpty {
                 let both = updates.filter { $0 }.count
-                lines.append("  \(updates.count) per-class weight gradient\(updates.count == 1 ? "" : "s") made inside the update (\(both) with the input gradient): \(Plan.gradientUpdateReason(inputGradient: both > 0))")
+                lines.append("  \(updates.count) weight gradient\(updates.count == 1 ? "" : "s") made inside the update (\(both) per-class with the input gradient): \(Plan.gradientUpdateReason(inputGradient: both > 0))")
             }
             lines.append("")
             let percent = memory.naiveBytes > 0 ? 100 * Double(memory.arenaBytes) / Double(memory.naiveBytes) : 0

@@ -106,8 +106,8 @@ public enum MemoryPlanner {
         }
         let targetOf = Dictionary(graph.updates.map { ($0.value, $0.target) }, uniquingKeysWith: { a, _ in a })
 
-        // A per-class weight gradient read only by its parameter's update joins that kernel, so
-        // the gradient is made and consumed one class block at a time.
+        // A weight gradient (per-class, or a dense layer's xᵀ·g) read only by its parameter's
+        // update joins that kernel, so the gradient is made and consumed a block at a time.
         var gradientOf: [Int: (gemm: NodeID, slot: Int)] = [:]
         // And the layer's input gradient, g · w[label]ᵀ, joins it too where it reads the weights
         // being updated with the same g and labels: each block of weight rows is then read from
@@ -138,7 +138,13 @@ public enum MemoryPlanner {
             var into: [Int: Int] = [:]
             for u in units.indices where units[u].group == nil {
                 let id = units[u].members[0]
-                guard case .groupedMatmulWeightGrad = graph[id].op, !results.contains(id),
+                // A dense layer's gradient is one block of all the batch's rows: at most as many
+                // as the gradient kernel sums in its fast path.
+                guard let operands = Plan.weightGradientOperands(graph[id].op), !results.contains(id),
+                    operands == 3 || graph[id].inputs.allSatisfy({ input in
+                        let shape = graph[input].shape.resolved(batch: batch)
+                        return shape.count == 2 && shape[0] <= Plan.gradientKernelRows
+                    }),
                     let readers = consumers[id], readers.count == 1, let a = readers.first, let g = units[a].group,
                     let slot = fusion.groups[g].inputs.firstIndex(of: id),
                     units[a].outputs.allSatisfy({ targetOf[$0] != nil }),
@@ -154,7 +160,7 @@ public enum MemoryPlanner {
         }
         if options.fuse, options.inPlace, options.fuseInputGradients {
             var into: [Int: Int] = [:]
-            for (a, (gemm, _)) in gradientOf {
+            for (a, (gemm, _)) in gradientOf where graph[gemm].inputs.count == 3 {
                 let (x, g, labels) = (graph[gemm].inputs[0], graph[gemm].inputs[1], graph[gemm].inputs[2])
                 guard let u = (consumers[root(g)] ?? []).first(where: { u in
                     guard units[u].group == nil, case .groupedMatmul(transposeWeights: true) = graph[units[u].members[0]].op

@@ -24,10 +24,11 @@ public struct Plan: Sendable {
     public enum Kernel: Hashable, Sendable {
         case primitive(Op)
         case fused(ElementwiseProgram)
-        /// A per-class weight gradient whose only reader is its parameter's update: each class's
-        /// block is computed into scratch and the update program runs on it at once, so the whole
-        /// gradient never exists. Inputs: the GEMM's three, then the program's (the gradient's
-        /// slot, `gradientInput`, is filled from scratch).
+        /// A weight gradient (per-class, or a dense layer's `xᵀ·g`) whose only reader is its
+        /// parameter's update: each block of rows of each class's slice is computed into scratch
+        /// and the update program runs on it at once, so the whole gradient never exists. Inputs:
+        /// the GEMM's (`weightGradientOperands`), then the program's (the gradient's slot,
+        /// `gradientInput`, is filled from scratch).
         ///
         /// `weights`: where the kernel also makes the layer's input gradient, `g · w[label]ᵀ`
         /// (its last output), the position among the inputs of the weights `w` it reads. Each
@@ -244,7 +245,22 @@ public struct Plan: Sendable {
     /// thread, ten classes of [25, 2048]·[2048, 3072]: 79 ms with 25 rows, 58 ms with 28.
     public static func paddedGroupRows(_ rows: Int) -> Int { (rows + 3) / 4 * 4 }
 
-    /// Why a per-class layer's gradients run inside its weights' update, for reports and DOT.
+    /// The operands of a weight-gradient product that a `gradientUpdate` kernel can hold: a
+    /// per-class layer's `groupedMatmulWeightGrad` (x, g, labels) or a dense layer's `xᵀ·g`
+    /// (`matmul` with a transposed, x, g); nil for any other op.
+    public static func weightGradientOperands(_ op: Op) -> Int? {
+        switch op {
+        case .groupedMatmulWeightGrad: return 3
+        case .matmul(transposeA: true, transposeB: false): return 2
+        default: return nil
+        }
+    }
+
+    /// Most batch rows (the inner dimension) the weight-gradient kernel sums in its fast path
+    /// (`MOST_K` in `ClassWeightGradient.c`).
+    public static let gradientKernelRows = 1024
+
+    /// Why a layer's gradients run inside its weights' update, for reports and DOT.
     public static func gradientUpdateReason(inputGradient: Bool) -> String {
         "the weight gradient's only reader is the update: made and consumed one block of rows at a time, never whole"
             + (inputGradient
@@ -267,8 +283,8 @@ public struct Plan: Sendable {
         case .fused: return 0
         case .gradientUpdate(_, _, _, let weights):
             // A class's gathered rows of both operands, its packed gradient rows (whole
-            // 16-column strips), one block of its [k, n] gradient per worker, and its rows of
-            // the input gradient.
+            // 16-column strips), the blocks of its [k, n] gradient, and its rows of the input
+            // gradient (a dense layer's gradient is one class of all rows).
             let s = i.inputShapes
             let (rows, k, n) = (s[0][0], s[0][1], s[1][1])
             return rows * (k + n) + rows * packedGradientColumns(n) + convWorkers * gradientRowBlock(k) * n

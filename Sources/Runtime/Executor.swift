@@ -88,7 +88,8 @@ public final class Executor {
         fusedTempFloats = plan.instructions.map { i in
             switch i.kernel {
             case .fused(let p): return FusedKernel.tempFloats(p, inputs: i.inputs.count)
-            case .gradientUpdate(_, let p, _, _): return FusedKernel.tempFloats(p, inputs: i.inputs.count - 2)
+            case .gradientUpdate(let gemm, let p, _, _):
+                return FusedKernel.tempFloats(p, inputs: i.inputs.count - Plan.weightGradientOperands(gemm)! + 1)
             case .primitive: return 0
             }
         }.max() ?? 0
@@ -102,11 +103,11 @@ public final class Executor {
         }
         fusedInputCounts = plan.instructions.map { i in
             let counts = i.inputShapes.map { $0.reduce(1, *) }
-            guard case .gradientUpdate(let gemm, _, let slot, _) = i.kernel, case .groupedMatmulWeightGrad(let classes) = gemm
+            guard case .gradientUpdate(let gemm, _, let slot, _) = i.kernel, let operands = Plan.weightGradientOperands(gemm)
             else { return counts }
-            // The update's operands after the GEMM's three, with the gradient block at `slot`.
-            var rest = Array(counts[3...])
-            rest.insert(classes * i.inputShapes[0][1] * i.inputShapes[1][1], at: slot)
+            // The update's operands after the GEMM's, with the gradient block at `slot`.
+            var rest = Array(counts[operands...])
+            rest.insert(i.outputShape.reduce(1, *), at: slot)
             return rest
         }
         updateCopies = plan.graph.updates.map { update in
@@ -233,7 +234,8 @@ public final class Executor {
     public static func kernelName(_ instruction: Plan.Instruction) -> String {
         switch instruction.kernel {
         case .fused: return "fused element-wise"
-        case .gradientUpdate: return "per-class weight gradient + Adam"
+        case .gradientUpdate(.groupedMatmulWeightGrad, _, _, _): return "per-class weight gradient + Adam"
+        case .gradientUpdate: return "weight gradient + Adam"
         case .primitive(let op): return op.name
         }
     }
@@ -307,10 +309,15 @@ public final class Executor {
         func x(_ k: Int) -> UnsafeMutablePointer<Float> { floats(i.inputs[k]) }
         func s(_ k: Int) -> [Int] { i.inputShapes[k] }
         if case .gradientUpdate(let gemm, let program, let slot, let weights) = i.kernel,
-            case .groupedMatmulWeightGrad(let classes) = gemm
+            let gemmOperands = Plan.weightGradientOperands(gemm)
         {
+            // A dense layer's gradient (xᵀ·g) is one class of all the rows, as they are.
             let (rows, k, cols) = (s(0)[0], s(0)[1], s(1)[1])
-            try groupRows(i.inputs[2], count: rows, classes: classes, i)
+            var classes = 1
+            if case .groupedMatmulWeightGrad(let c) = gemm {
+                classes = c
+                try groupRows(i.inputs[2], count: rows, classes: classes, i)
+            }
             try growFusedTemps()
             // Per class: gather its rows, pack its output-gradient rows, then the workers make
             // the gradient in blocks of rows and update each block at once (first making the
@@ -321,29 +328,34 @@ public final class Executor {
             let blocks = packedG + rows * Plan.packedGradientColumns(cols)
             let gatheredInputGradient = blocks + Plan.convWorkers * Plan.gradientRowBlock(k) * cols
             let workers = min(Threads.count, Plan.convWorkers)
-            let operandCount = i.inputs.count - 2
+            let operandCount = i.inputs.count - gemmOperands + 1
             let programOutputs = i.outputs.count - (weights == nil ? 0 : 1)
             for w in 0..<workers {
                 for j in 0..<operandCount where j != slot {
-                    workerOperands[w * operandCount + j] = UnsafePointer(x(j < slot ? j + 3 : j + 2))
+                    workerOperands[w * operandCount + j] = UnsafePointer(x(j < slot ? j + gemmOperands : j + gemmOperands - 1))
                     workerBiases[w * operandCount + j] = 0
                 }
             }
             for (j, buffer) in i.outputs.enumerated() { outputPointers[j] = floats(buffer) }
             for c in 0..<classes {
-                let members = rowGroups.members(c)
-                rowGroups.gather(c, from: x(0), width: k, into: gathered)
-                rowGroups.gather(c, from: x(1), width: cols, into: gatheredG)
-                if classGradientKernel && !members.isEmpty {
-                    gauge_class_gradient_pack(members.count, cols, gatheredG, cols, packedG)
+                let dense = gemmOperands == 2
+                let count = dense ? rows : rowGroups.members(c).count
+                let classInputs = dense ? UnsafePointer(x(0)) : UnsafePointer(gathered)
+                let classGradients = dense ? UnsafePointer(x(1)) : UnsafePointer(gatheredG)
+                if !dense {
+                    rowGroups.gather(c, from: x(0), width: k, into: gathered)
+                    rowGroups.gather(c, from: x(1), width: cols, into: gatheredG)
+                }
+                if classGradientKernel && count > 0 {
+                    gauge_class_gradient_pack(count, cols, classGradients, cols, packedG)
                 }
                 let inputGradient = weights.map { w in
                     ClassGradientUpdate.InputGradient(
-                        outputGradients: gatheredG, weights: x(w) + c * k * cols, product: gatheredInputGradient,
+                        outputGradients: classGradients, weights: x(w) + c * k * cols, product: gatheredInputGradient,
                         fewRows: GEMM.fewRowsProduct)
                 }
                 let job = ClassGradientUpdate(
-                    inputs: gathered, gradients: classGradientKernel ? packedG : gatheredG, count: members.count, k: k,
+                    inputs: classInputs, gradients: classGradientKernel ? UnsafePointer(packedG) : classGradients, count: count, k: k,
                     cols: cols, classStart: c * k * cols, rowBlock: Plan.gradientRowBlock(k), workers: workers,
                     packed: classGradientKernel, inputGradient: inputGradient, program: program,
                     adam: adamPrograms[index], inputCounts: fusedInputCounts[index], slot: slot,
@@ -353,7 +365,7 @@ public final class Executor {
                 WorkerPool.shared.run(parts: workers, job)
                 if weights != nil {
                     let inputGradient = outputPointers[programOutputs]
-                    for (r, row) in members.enumerated() {
+                    for (r, row) in rowGroups.members(c).enumerated() {
                         (inputGradient + row * k).update(from: gatheredInputGradient + r * k, count: k)
                     }
                 }
