@@ -159,8 +159,12 @@ public enum MemoryPlanner {
             merge(into)
         }
         if options.fuse, options.inPlace, options.fuseInputGradients {
-            var into: [Int: Int] = [:]
-            for (a, (gemm, _)) in gradientOf where graph[gemm].inputs.count == 3 {
+            // One merge at a time, each checked against the graph the previous ones left.
+            var tried = Set<NodeID>()
+            while let (a, gemm) = gradientOf.first(where: { graph[$0.value.gemm].inputs.count == 3 && !tried.contains($0.value.gemm) })
+                .map({ ($0.key, $0.value.gemm) })
+            {
+                tried.insert(gemm)
                 let (x, g, labels) = (graph[gemm].inputs[0], graph[gemm].inputs[1], graph[gemm].inputs[2])
                 guard let u = (consumers[root(g)] ?? []).first(where: { u in
                     guard units[u].group == nil, case .groupedMatmul(transposeWeights: true) = graph[units[u].members[0]].op
@@ -180,10 +184,9 @@ public enum MemoryPlanner {
                 units[a].outputs.append(product)
                 units[a].dependencies.formUnion(units[u].dependencies)
                 units[a].dependencies.remove(u)
-                into[u] = a
                 inputGradientOf[a] = (product, weights)
+                merge([u: a])
             }
-            merge(into)
         }
 
         // An update's kernel waits for every other reader of its target, so it can write in place.
