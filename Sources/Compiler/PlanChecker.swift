@@ -30,7 +30,8 @@ public enum PlanChecker {
             i.outputs.enumerated().map { k, buffer in
                 switch i.kernel {
                 case .fused: return (p, region(buffer), true)
-                case .gradientUpdate(_, _, _, let weights): return (p, region(buffer), weights == nil || k < i.outputs.count - 1)
+                case .gradientUpdate(_, _, _, let weights):  // the last output may be an input gradient
+                    return (p, region(buffer), weights == nil || k < i.outputs.count - 1)
                 case .primitive: return (p, region(buffer), false)
                 }
             }

@@ -332,7 +332,9 @@ public final class Executor {
             let programOutputs = i.outputs.count - (weights == nil ? 0 : 1)
             for w in 0..<workers {
                 for j in 0..<operandCount where j != slot {
-                    workerOperands[w * operandCount + j] = UnsafePointer(x(j < slot ? j + gemmOperands : j + gemmOperands - 1))
+                    // The program's operands follow the GEMM's; the gradient's slot has none.
+                    let input = j < slot ? j + gemmOperands : j + gemmOperands - 1
+                    workerOperands[w * operandCount + j] = UnsafePointer(x(input))
                     workerBiases[w * operandCount + j] = 0
                 }
             }
@@ -355,8 +357,8 @@ public final class Executor {
                         fewRows: GEMM.fewRowsProduct)
                 }
                 let job = ClassGradientUpdate(
-                    inputs: classInputs, gradients: classGradientKernel ? UnsafePointer(packedG) : classGradients, count: count, k: k,
-                    cols: cols, classStart: c * k * cols, rowBlock: Plan.gradientRowBlock(k), workers: workers,
+                    inputs: classInputs, gradients: classGradientKernel ? UnsafePointer(packedG) : classGradients,
+                    count: count, k: k, cols: cols, classStart: c * k * cols, rowBlock: Plan.gradientRowBlock(k), workers: workers,
                     packed: classGradientKernel, inputGradient: inputGradient, program: program,
                     adam: adamPrograms[index], inputCounts: fusedInputCounts[index], slot: slot,
                     operandCount: operandCount, operands: workerOperands, biases: workerBiases,

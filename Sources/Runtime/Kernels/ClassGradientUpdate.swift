@@ -2,7 +2,8 @@ import CKernels
 import Compiler
 
 /// One class's weight gradient fused with its parameter's update (`Plan.Kernel.gradientUpdate`
-/// of a `groupedMatmulWeightGrad`): the class's `[k, cols]` slice of the gradient is made
+/// of a `groupedMatmulWeightGrad`, or of a dense layer's `xᵀ·g` as one class of all the rows):
+/// the class's `[k, cols]` slice of the gradient is made
 /// `Plan.gradientRowBlock` rows at a time, and the update runs on each block while it is still in
 /// cache, so neither the whole gradient nor a large block of it is ever written to memory
 /// (scratch: `Plan.scratchElements`). Workers take contiguous runs of blocks, each computing and
