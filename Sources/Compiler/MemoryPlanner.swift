@@ -386,12 +386,10 @@ public enum MemoryPlanner {
                 let lastUse =
                     results.contains(o) ? end : (consumers[o] ?? []).map { position[$0] }.max() ?? position[u]
                 let bytes = (elements(o) * 4 + 63) / 64 * 64
-                // In-place within the arena: a full-size operand of this fused kernel that dies here
-                // (for an output of its element-wise program; an input gradient made beside a
-                // weight update is a product that reads its operands while it writes).
-                let elementwiseOutput: Bool
-                if case .groupedMatmul = graph[o].op { elementwiseOutput = false } else { elementwiseOutput = true }
-                if inPlace, units[u].group != nil, elementwiseOutput {
+                // In-place within the arena: a full-size operand of this fused kernel that dies here,
+                // for an element-wise output only (a product that joined the kernel, such as an
+                // input gradient made beside a weight update, reads its operands while it writes).
+                if inPlace, units[u].group != nil, Fusion.isElementwise(graph[o].op) {
                     let memberSet = Set(units[u].members)
                     let candidate = units[u].members.flatMap { graph[$0].inputs }.map(root).first { x in
                         guard let b = blockOf[x], !memberSet.contains(x), !results.contains(x),

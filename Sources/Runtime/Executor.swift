@@ -339,8 +339,8 @@ public final class Executor {
                 }
             }
             for (j, buffer) in i.outputs.enumerated() { outputPointers[j] = floats(buffer) }
+            let dense = gemmOperands == 2
             for c in 0..<classes {
-                let dense = gemmOperands == 2
                 let count = dense ? rows : rowGroups.members(c).count
                 let classInputs = dense ? UnsafePointer(x(0)) : UnsafePointer(gathered)
                 let classGradients = dense ? UnsafePointer(x(1)) : UnsafePointer(gatheredG)
@@ -353,8 +353,7 @@ public final class Executor {
                 }
                 let inputGradient = weights.map { w in
                     ClassGradientUpdate.InputGradient(
-                        outputGradients: classGradients, weights: x(w) + c * k * cols, product: gatheredInputGradient,
-                        fewRows: GEMM.fewRowsProduct)
+                        outputGradients: classGradients, weights: x(w) + c * k * cols, product: gatheredInputGradient)
                 }
                 let job = ClassGradientUpdate(
                     inputs: classInputs, gradients: classGradientKernel ? UnsafePointer(packedG) : classGradients,

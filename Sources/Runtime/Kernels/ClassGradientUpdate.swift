@@ -32,9 +32,6 @@ struct ClassGradientUpdate: ParallelJob {
         /// The class's weights, `[k, cols]`, as they were before this update.
         let weights: UnsafePointer<Float>
         let product: UnsafeMutablePointer<Float>
-        /// `gauge_few_rows_product` (AVX2 and FMA; each output one sum in a fixed order, the
-        /// same bits as the unfused product) or else OpenBLAS.
-        let fewRows: Bool
     }
     let inputGradient: InputGradient?
 
@@ -64,7 +61,9 @@ struct ClassGradientUpdate: ParallelJob {
         while k0 < end {
             let rows = min(rowBlock, k - k0)
             if let d = inputGradient, count > 0 {
-                if d.fewRows {
+                // As the unfused product: Gauge's kernel with AVX2 and FMA (each output one sum
+                // in a fixed order, so the same bits), OpenBLAS without.
+                if GEMM.fewRowsProduct {
                     gauge_few_rows_product(
                         count, rows, cols, d.outputGradients, cols, d.weights + k0 * cols, cols, d.product + k0, k)
                 } else {
