@@ -37,6 +37,14 @@ extension CompileReport {
                 let both = updates.filter { $0 }.count
                 lines.append("  \(updates.count) weight gradient\(updates.count == 1 ? "" : "s") made inside the update (\(both) per-class with the input gradient): \(Plan.gradientUpdateReason(inputGradient: both > 0))")
             }
+            let epilogues = plan.instructions.compactMap { i -> String? in
+                guard case .epilogue(let producer, _, _, _) = i.kernel else { return nil }
+                return producer.name
+            }
+            if !epilogues.isEmpty {
+                let counts = Dictionary(epilogues.map { ($0, 1) }, uniquingKeysWith: +).sorted { $0.key < $1.key }
+                lines.append("  \(epilogues.count) group\(epilogues.count == 1 ? "" : "s") run as the epilogue of their producer (\(counts.map { "\($0.value) \($0.key)" }.joined(separator: ", "))): \(Plan.epilogueReason)")
+            }
             lines.append("")
             let percent = memory.naiveBytes > 0 ? 100 * Double(memory.arenaBytes) / Double(memory.naiveBytes) : 0
             lines.append("memory: arena \(byteText(memory.arenaBytes)) vs \(byteText(memory.naiveBytes)) if every intermediate had its own buffer (\(fixed(percent, 1)) %); exact for this plan")

@@ -13,11 +13,18 @@ public enum MemoryPlanner {
         /// Let a per-class layer's input gradient join its weights' gradient-and-update kernel
         /// (with `fuse` and `inPlace`, which that kernel needs).
         public var fuseInputGradients = true
-        public init(fuse: Bool = true, schedule: Bool = true, inPlace: Bool = true, fuseInputGradients: Bool = true) {
+        /// Let an element-wise group run as the epilogue of the convolution or max-pool gradient
+        /// whose output only it reads (with `fuse` and `inPlace`).
+        public var fuseEpilogues = true
+        public init(
+            fuse: Bool = true, schedule: Bool = true, inPlace: Bool = true, fuseInputGradients: Bool = true,
+            fuseEpilogues: Bool = true
+        ) {
             self.fuse = fuse
             self.schedule = schedule
             self.inPlace = inPlace
             self.fuseInputGradients = fuseInputGradients
+            self.fuseEpilogues = fuseEpilogues
         }
     }
 
@@ -39,6 +46,8 @@ public enum MemoryPlanner {
         var group: Int?
         var outputs: [NodeID]
         var dependencies: Set<Int> = []
+        /// The producer a group runs as the epilogue of, and the group input it fills.
+        var epilogue: (producer: NodeID, slot: Int)? = nil
     }
 
     public static func plan(_ graph: Graph, batch: Int, options: Options = Options()) -> (Plan, Report) {
@@ -189,6 +198,29 @@ public enum MemoryPlanner {
             }
         }
 
+        // A convolution or max-pool gradient whose output only an element-wise group reads takes
+        // that group as its epilogue: the output is finished a block at a time while in cache.
+        if let fusion, options.fuse, options.inPlace, options.fuseEpilogues {
+            var into: [Int: Int] = [:]
+            for u in units.indices where units[u].group == nil {
+                let id = units[u].members[0]
+                guard Plan.takesEpilogue(graph[id].op), !results.contains(id), let readers = consumers[id],
+                    readers.count == 1, let a = readers.first, let g = units[a].group, gradientOf[a] == nil,
+                    units[a].epilogue == nil, fusion.groups[g].inputs.filter({ root($0) == id }) == [id],
+                    let slot = fusion.groups[g].inputs.firstIndex(of: id),
+                    graph[id].shape == graph[fusion.groups[g].members[0]].shape,
+                    !units[a].outputs.contains(where: { targetOf[$0] != nil }),
+                    !units[a].dependencies.contains(where: { $0 != u && reaches($0, u) })
+                else { continue }
+                units[a].members.insert(id, at: 0)
+                units[a].dependencies.formUnion(units[u].dependencies)
+                units[a].dependencies.remove(u)
+                units[a].epilogue = (id, slot)
+                into[u] = a
+            }
+            merge(into)
+        }
+
         // An update's kernel waits for every other reader of its target, so it can write in place.
         if options.inPlace {
             for update in graph.updates {
@@ -297,6 +329,20 @@ public enum MemoryPlanner {
                         inputNodes: inputNodes, inputs: inputNodes.map { layout.bufferOf[$0.index] },
                         inputShapes: inputNodes.map { graph[$0].shape.resolved(batch: batch) }, outputs: outputs,
                         outputShape: graph[last].shape.resolved(batch: batch)))
+            } else if let g = unit.group, let fusion, let (producer, slot) = unit.epilogue {
+                let group = fusion.groups[g]
+                let node = graph[producer]
+                var programInputs = group.inputs
+                programInputs.remove(at: slot)
+                let inputNodes = node.inputs + programInputs
+                instructions.append(
+                    Plan.Instruction(
+                        node: last, members: unit.members,
+                        kernel: .epilogue(
+                            producer: node.op, operands: node.inputs.count, program: group.program, slot: slot),
+                        inputNodes: inputNodes, inputs: inputNodes.map { layout.bufferOf[$0.index] },
+                        inputShapes: inputNodes.map { graph[$0].shape.resolved(batch: batch) }, outputs: outputs,
+                        outputShape: graph[last].shape.resolved(batch: batch)))
             } else if let g = unit.group, let fusion {
                 let group = fusion.groups[g]
                 instructions.append(
@@ -388,8 +434,9 @@ public enum MemoryPlanner {
                 let bytes = (elements(o) * 4 + 63) / 64 * 64
                 // In-place within the arena: a full-size operand of this fused kernel that dies here,
                 // for an element-wise output only (a product that joined the kernel, such as an
-                // input gradient made beside a weight update, reads its operands while it writes).
-                if inPlace, units[u].group != nil, Fusion.isElementwise(graph[o].op) {
+                // input gradient made beside a weight update, reads its operands while it writes),
+                // and not where a producer writes the output first (an epilogue's).
+                if inPlace, units[u].group != nil, units[u].epilogue == nil, Fusion.isElementwise(graph[o].op) {
                     let memberSet = Set(units[u].members)
                     let candidate = units[u].members.flatMap { graph[$0].inputs }.map(root).first { x in
                         guard let b = blockOf[x], !memberSet.contains(x), !results.contains(x),

@@ -35,6 +35,13 @@ public struct Plan: Sendable {
         /// block of weight rows gives its columns of the input gradient before the update
         /// overwrites it, so the weights are read from memory once for both.
         case gradientUpdate(gemm: Op, program: ElementwiseProgram, gradientInput: Int, weights: Int?)
+        /// A convolution or max-pool gradient whose output only an element-wise group reads (a
+        /// bias and ReLU, a ReLU's gradient mask), with that group's program as its epilogue: each
+        /// worker runs the program on each block of output it has just made, still in cache.
+        /// Inputs: the producer's `operands`, then the program's except `slot`. The producer
+        /// writes the kernel's first output, which the program reads at `slot` (element by
+        /// element, so every output can be written in place over it).
+        case epilogue(producer: Op, operands: Int, program: ElementwiseProgram, slot: Int)
     }
 
     /// One kernel call.
@@ -170,10 +177,8 @@ public struct Plan: Sendable {
             + 16 * outputs * channels
     }
 
-    /// Scratch floats a kernel needs.
-    static func scratch(for i: Instruction) -> Int {
-        guard case .primitive(let op) = i.kernel else { return 0 }
-        let s = i.inputShapes
+    /// Scratch floats a primitive needs, given its operands' shapes and its output's.
+    static func scratch(for op: Op, _ s: [[Int]], output: [Int]) -> Int {
         switch op {
         case .conv2d(let stride, let padding, let classes):
             let f = Array(s[1].suffix(4))  // one image's filter [O, C, kh, kw]
@@ -212,13 +217,13 @@ public struct Plan: Sendable {
         case .conv2dFilterGrad(let stride, let padding, let kh, let kw, let classes):
             let columns = s[0][1] * kh * kw * s[1][2] * s[1][3]
             // Per class, each class's images sum straight into its slice: no block partials.
-            let im2col = convWorkers * columns + (classes == nil ? convFilterBlocks * i.outputShape.reduce(1, *) : 0)
+            let im2col = convWorkers * columns + (classes == nil ? convFilterBlocks * output.reduce(1, *) : 0)
             let (c, o, h, w) = (s[0][1], s[1][1], s[0][2], s[0][3])
             if fewChannels(
                 imageChannels: c, width: w, kernel: (kh, kw), stride: stride, padding: padding,
                 perClass: classes != nil)
             {
-                let partials = convFilterBlocks * i.outputShape.reduce(1, *)
+                let partials = convFilterBlocks * output.reduce(1, *)
                 return max(im2col, convWorkers * fewChannelWorkerFloats(channels: c, height: h, width: w) + partials)
             }
             guard
@@ -231,7 +236,7 @@ public struct Plan: Sendable {
                 im2col,
                 convWorkers * winogradWorkerFloats(channels: c, outputs: o, height: h, width: w) + partials)
         case .groupedMatmul:
-            return paddedGroupRows(s[0][0]) * (s[0][1] + i.outputShape[1])
+            return paddedGroupRows(s[0][0]) * (s[0][1] + output[1])
         case .groupedMatmulWeightGrad:
             return s[0][0] * (s[0][1] + s[1][1])
         default:
@@ -256,6 +261,20 @@ public struct Plan: Sendable {
         }
     }
 
+    /// Whether a kernel of `op` can run an element-wise epilogue: its workers make whole images
+    /// (or planes) of output at a time, each a contiguous run of elements, so each can apply the
+    /// program to what it has just written (`Plan.Kernel.epilogue`).
+    public static func takesEpilogue(_ op: Op) -> Bool {
+        switch op {
+        case .conv2d, .transposedConv2d, .maxPoolGrad: return true
+        default: return false
+        }
+    }
+
+    /// Why an element-wise group runs inside its producer, for reports and DOT.
+    public static let epilogueReason =
+        "the producer's output has no other reader: each worker applies the group to every block of output it makes while the block is in cache, so the output never makes a round trip through memory"
+
     /// Most batch rows (the inner dimension) the weight-gradient kernel sums in its fast path
     /// (`MOST_K` in `ClassWeightGradient.c`).
     public static let gradientKernelRows = 1024
@@ -279,7 +298,9 @@ public struct Plan: Sendable {
     /// Scratch for a kernel of any kind.
     static func scratchElements(for i: Instruction) -> Int {
         switch i.kernel {
-        case .primitive: return scratch(for: i)
+        case .primitive(let op): return scratch(for: op, i.inputShapes, output: i.outputShape)
+        case .epilogue(let op, let operands, _, _):
+            return scratch(for: op, Array(i.inputShapes.prefix(operands)), output: i.outputShape)
         case .fused: return 0
         case .gradientUpdate(_, _, _, let weights):
             // A class's gathered rows of both operands, its packed gradient rows (whole

@@ -32,7 +32,7 @@ public enum PlanChecker {
                 case .fused: return (p, region(buffer), true)
                 case .gradientUpdate(_, _, _, let weights):  // the last output may be an input gradient
                     return (p, region(buffer), weights == nil || k < i.outputs.count - 1)
-                case .primitive: return (p, region(buffer), false)
+                case .primitive, .epilogue: return (p, region(buffer), false)  // an epilogue's producer writes first
                 }
             }
         }

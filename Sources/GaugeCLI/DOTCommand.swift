@@ -54,9 +54,15 @@ struct DOTCommand: ParsableCommand {
                 // its input gradient) are labelled with that kernel, not drawn inside its cluster:
                 // Graphviz cannot lay out clusters that reach back into the gradient graph.
                 for i in plan.instructions {
-                    guard case .gradientUpdate = i.kernel, let k = fusion.groupOf[i.node.index] else { continue }
+                    guard let k = fusion.groupOf[i.node.index] else { continue }
                     for m in i.members where fusion.groupOf[m.index] == nil {
-                        writer.annotations[m] = "made inside fused kernel \(k), one block of weight rows at a time"
+                        switch i.kernel {
+                        case .gradientUpdate:
+                            writer.annotations[m] = "made inside fused kernel \(k), one block of weight rows at a time"
+                        case .epilogue:
+                            writer.annotations[m] = "runs fused kernel \(k) as its epilogue, one block of output at a time"
+                        case .primitive, .fused: break
+                        }
                     }
                 }
             }

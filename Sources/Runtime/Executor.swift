@@ -90,6 +90,7 @@ public final class Executor {
             case .fused(let p): return FusedKernel.tempFloats(p, inputs: i.inputs.count)
             case .gradientUpdate(let gemm, let p, _, _):
                 return FusedKernel.tempFloats(p, inputs: i.inputs.count - Plan.weightGradientOperands(gemm)! + 1)
+            case .epilogue(_, let operands, let p, _): return FusedKernel.tempFloats(p, inputs: i.inputs.count - operands + 1)
             case .primitive: return 0
             }
         }.max() ?? 0
@@ -98,14 +99,19 @@ public final class Executor {
         adamPrograms = plan.instructions.map { i in
             switch i.kernel {
             case .fused(let p), .gradientUpdate(_, let p, _, _): return adamLoops ? AdamProgram(p) : nil
-            case .primitive: return nil
+            case .primitive, .epilogue: return nil
             }
         }
         fusedInputCounts = plan.instructions.map { i in
             let counts = i.inputShapes.map { $0.reduce(1, *) }
-            guard case .gradientUpdate(let gemm, _, let slot, _) = i.kernel, let operands = Plan.weightGradientOperands(gemm)
-            else { return counts }
-            // The update's operands after the GEMM's, with the gradient block at `slot`.
+            let operands: Int, slot: Int
+            switch i.kernel {
+            case .gradientUpdate(let gemm, _, let gradient, _):
+                (operands, slot) = (Plan.weightGradientOperands(gemm)!, gradient)
+            case .epilogue(_, let count, _, let producerSlot): (operands, slot) = (count, producerSlot)
+            case .primitive, .fused: return counts
+            }
+            // The program's operands after the GEMM's or producer's, with the block it makes at `slot`.
             var rest = Array(counts[operands...])
             rest.insert(i.outputShape.reduce(1, *), at: slot)
             return rest
@@ -126,7 +132,8 @@ public final class Executor {
             case .primitive(.groupedMatmul): return (i.inputShapes[0][0], i.inputShapes[1][0])
             case .primitive(.groupedMatmulWeightGrad(let c)), .gradientUpdate(.groupedMatmulWeightGrad(let c), _, _, _),
                 .primitive(.conv2d(_, _, let c?)), .primitive(.transposedConv2d(_, _, _, _, let c?)),
-                .primitive(.conv2dFilterGrad(_, _, _, _, let c?)):
+                .primitive(.conv2dFilterGrad(_, _, _, _, let c?)), .epilogue(.conv2d(_, _, let c?), _, _, _),
+                .epilogue(.transposedConv2d(_, _, _, _, let c?), _, _, _):
                 return (i.inputShapes[0][0], c)
             default: return nil
             }
@@ -236,6 +243,7 @@ public final class Executor {
         case .fused: return "fused element-wise"
         case .gradientUpdate(.groupedMatmulWeightGrad, _, _, _): return "per-class weight gradient + Adam"
         case .gradientUpdate: return "weight gradient + Adam"
+        case .epilogue(let op, _, _, _): return "\(op.name) + element-wise"
         case .primitive(let op): return op.name
         }
     }
@@ -383,7 +391,28 @@ public final class Executor {
                 count: n, temps: fusedTemps, workers: Threads.count, adam: adamPrograms[index])
             return
         }
-        guard case .primitive(let op) = i.kernel else { return }
+        let op: Op
+        var epilogue: Epilogue?
+        switch i.kernel {
+        case .primitive(let primitive): op = primitive
+        case .epilogue(let producer, let operands, let program, let slot):
+            // The producer writes the first output; the program reads it there at `slot`.
+            op = producer
+            try growFusedTemps()
+            let programInputs = i.inputs.count - operands + 1
+            for j in 0..<programInputs {
+                inputPointers[j] = UnsafePointer(j == slot ? y : x(j < slot ? operands + j : operands + j - 1))
+            }
+            for (j, buffer) in i.outputs.enumerated() { outputPointers[j] = floats(buffer) }
+            epilogue = Epilogue(
+                program: program,
+                args: FusedArguments(
+                    inputs: UnsafeBufferPointer(rebasing: inputPointers[0..<programInputs]),
+                    outputs: UnsafeBufferPointer(rebasing: outputPointers[0..<i.outputs.count]), temps: fusedTemps,
+                    bias: nil),
+                inputCounts: fusedInputCounts[index], tempsPerWorker: fusedTempFloats, count: n)
+        case .fused, .gradientUpdate: return
+        }
         switch op {
         case .input, .parameter, .variable, .reshape, .stopGradient:
             break
@@ -441,12 +470,13 @@ public final class Executor {
         case .conv2d(let stride, let padding, let classes):
             let labels = try checkedLabels(classes, i)
             Convolution.forward(
-                x(0), s(0), x(1), s(1), stride: stride, padding: padding, labels: labels, y, scratch: scratch)
+                x(0), s(0), x(1), s(1), stride: stride, padding: padding, labels: labels, y, scratch: scratch,
+                epilogue: epilogue)
         case .transposedConv2d(let stride, let padding, let height, let width, let classes):
             let labels = try checkedLabels(classes, i)
             Convolution.transposed(
                 x(0), s(0), x(1), s(1), stride: stride, padding: padding, height: height, width: width,
-                labels: labels, y, scratch: scratch)
+                labels: labels, y, scratch: scratch, epilogue: epilogue)
         case .conv2dFilterGrad(let stride, let padding, let kh, let kw, let classes):
             _ = try checkedLabels(classes, i)
             Convolution.filterGrad(
@@ -455,7 +485,7 @@ public final class Executor {
         case .maxPool(let window, let stride):
             Pooling.maxPool(x(0), s(0), window: window, stride: stride, y, i.outputShape)
         case .maxPoolGrad(let window, let stride):
-            Pooling.maxPoolGrad(x(0), s(0), x(1), s(1), window: window, stride: stride, y)
+            Pooling.maxPoolGrad(x(0), s(0), x(1), s(1), window: window, stride: stride, y, epilogue: epilogue)
         case .affineGrid(let height, let width, let alignCorners):
             Sampler.affineGrid(x(0), batch: s(0)[0], height: height, width: width, alignCorners: alignCorners, y)
         case .affineGridGrad(let alignCorners):

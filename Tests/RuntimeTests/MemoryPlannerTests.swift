@@ -65,7 +65,7 @@ import Testing
             switch i.kernel {
             case .fused(let p), .gradientUpdate(_, let p, _, _):
                 return p.outputs.count == 3 && i.members.contains { graph[$0].scope.first == "adam" }
-            case .primitive: return false
+            case .primitive, .epilogue: return false
             }
         }
         #expect(adamKernels.count == graph.parameters.count)

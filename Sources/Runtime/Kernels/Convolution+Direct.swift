@@ -10,7 +10,7 @@ extension Convolution {
     static func direct(
         _ x: UnsafePointer<Float>, channels: Int, images: Int, _ g: ConvGeometry, _ padding: Padding,
         _ w: UnsafePointer<Float>, outputs: Int, transposedFilter: Bool, _ y: UnsafeMutablePointer<Float>,
-        _ scratch: UnsafeMutablePointer<Float>
+        _ scratch: UnsafeMutablePointer<Float>, _ epilogue: Epilogue? = nil
     ) -> Bool {
         guard directCPU,
             Plan.fewChannels(
@@ -28,7 +28,8 @@ extension Convolution {
             images,
             DirectImage(
                 x: x, f: filter, y: y, scratch: scratch, channels: channels, outputs: outputs, h: g.outH, w: g.outW,
-                perWorker: perWorker))
+                perWorker: perWorker),
+            epilogue: epilogue, perTask: outputs * g.outH * g.outW)
         return true
     }
 

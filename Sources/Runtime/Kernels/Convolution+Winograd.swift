@@ -11,7 +11,7 @@ extension Convolution {
     static func winograd(
         _ x: UnsafePointer<Float>, channels: Int, images: Int, _ g: ConvGeometry, _ padding: Padding,
         _ w: UnsafePointer<Float>, outputs: Int, transposedFilter: Bool, _ y: UnsafeMutablePointer<Float>,
-        _ scratch: UnsafeMutablePointer<Float>
+        _ scratch: UnsafeMutablePointer<Float>, _ epilogue: Epilogue? = nil
     ) -> Bool {
         guard winogradCPU,
             Plan.winograd(
@@ -26,7 +26,8 @@ extension Convolution {
             (images + group - 1) / group,
             WinogradImages(
                 x: x, u: u, y: y, scratch: scratch, images: images, group: group, channels: channels,
-                outputs: outputs, h: g.outH, w: g.outW, perWorker: perWorker))
+                outputs: outputs, h: g.outH, w: g.outW, perWorker: perWorker),
+            epilogue: epilogue, perTask: group * outputs * g.outH * g.outW)
         return true
     }
 

@@ -128,20 +128,34 @@ enum Convolution {
     /// Runs `job` for every task; worker w takes the w-th contiguous run of tasks. (Dealt
     /// round-robin, each worker's planes lay one plane apart, which defeats the hardware
     /// prefetcher: max-pool and its gradient took 15–23 and 39–53 ms a step, now 8–9 and 31–34.)
-    static func parallel<J: TaskJob>(_ tasks: Int, _ job: J) {
+    /// With an `epilogue`, task t makes output elements from t · `perTask`, and each worker runs
+    /// the epilogue on what its tasks made as it goes.
+    static func parallel<J: TaskJob>(_ tasks: Int, _ job: J, epilogue: Epilogue? = nil, perTask: Int = 0) {
         let workers = min(Threads.count, maxWorkers, tasks)
         if workers <= 1 {
-            for t in 0..<tasks { job.run(task: t, worker: 0) }
+            guard let epilogue else {
+                for t in 0..<tasks { job.run(task: t, worker: 0) }
+                return
+            }
+            epilogue.follow(job, tasks: 0..<tasks, perTask: perTask, worker: 0)
             return
         }
-        WorkerPool.shared.run(parts: workers, TaskRuns(job: job, tasks: tasks, workers: workers))
+        WorkerPool.shared.run(
+            parts: workers, TaskRuns(job: job, tasks: tasks, workers: workers, epilogue: epilogue, perTask: perTask))
     }
 
     struct TaskRuns<J: TaskJob>: ParallelJob {
         let job: J
         let tasks: Int, workers: Int
+        let epilogue: Epilogue?
+        let perTask: Int
         func run(part w: Int) {
-            for t in (tasks * w / workers)..<(tasks * (w + 1) / workers) { job.run(task: t, worker: w) }
+            let run = (tasks * w / workers)..<(tasks * (w + 1) / workers)
+            guard let epilogue else {
+                for t in run { job.run(task: t, worker: w) }
+                return
+            }
+            epilogue.follow(job, tasks: run, perTask: perTask, worker: w)
         }
     }
 
@@ -211,23 +225,25 @@ enum Convolution {
     static func forward(
         _ x: UnsafePointer<Float>, _ xShape: [Int], _ w: UnsafePointer<Float>, _ wShape: [Int], stride: Int,
         padding: Padding, labels: UnsafePointer<Int32>? = nil, _ y: UnsafeMutablePointer<Float>,
-        scratch col: UnsafeMutablePointer<Float>
+        scratch col: UnsafeMutablePointer<Float>, epilogue: Epilogue? = nil
     ) {
         let f = filterDims(wShape, grouped: labels != nil)
         let g = ConvGeometry(
             channels: xShape[1], height: xShape[2], width: xShape[3], kernelH: f.kh, kernelW: f.kw,
             stride: stride, padding: padding)
         if labels == nil,
-            direct(x, channels: xShape[1], images: xShape[0], g, padding, w, outputs: f.first, transposedFilter: false, y, col)
+            direct(
+                x, channels: xShape[1], images: xShape[0], g, padding, w, outputs: f.first, transposedFilter: false, y,
+                col, epilogue)
                 || winograd(
                     x, channels: xShape[1], images: xShape[0], g, padding, w, outputs: f.first, transposedFilter: false,
-                    y, col)
+                    y, col, epilogue)
         {
             return
         }
         let p = ConvPointers(x: x, w: w, y: y, scratch: col, labels: labels, filterSize: f.size)
         let out = f.first
-        parallel(xShape[0], Forward(g: g, p: p, out: out))
+        parallel(xShape[0], Forward(g: g, p: p, out: out), epilogue: epilogue, perTask: out * g.columnCols)
     }
 
     /// The adjoint of `forward` in its input: `x [N, C, h, w]` (the convolved side) with
@@ -235,7 +251,7 @@ enum Convolution {
     static func transposed(
         _ x: UnsafePointer<Float>, _ xShape: [Int], _ w: UnsafePointer<Float>, _ wShape: [Int], stride: Int,
         padding: Padding, height: Int, width: Int, labels: UnsafePointer<Int32>? = nil,
-        _ y: UnsafeMutablePointer<Float>, scratch col: UnsafeMutablePointer<Float>
+        _ y: UnsafeMutablePointer<Float>, scratch col: UnsafeMutablePointer<Float>, epilogue: Epilogue? = nil
     ) {
         let f = filterDims(wShape, grouped: labels != nil)
         let out = f.second
@@ -245,14 +261,18 @@ enum Convolution {
         let image = out * height * width
         let channels = xShape[1]
         if labels == nil,
-            direct(x, channels: channels, images: xShape[0], g, padding, w, outputs: out, transposedFilter: true, y, col)
+            direct(
+                x, channels: channels, images: xShape[0], g, padding, w, outputs: out, transposedFilter: true, y, col,
+                epilogue)
                 || winograd(
-                    x, channels: channels, images: xShape[0], g, padding, w, outputs: out, transposedFilter: true, y, col)
+                    x, channels: channels, images: xShape[0], g, padding, w, outputs: out, transposedFilter: true, y, col,
+                    epilogue)
         {
             return
         }
         let p = ConvPointers(x: x, w: w, y: y, scratch: col, labels: labels, filterSize: f.size)
-        parallel(xShape[0], Transposed(g: g, p: p, image: image, channels: channels))
+        parallel(
+            xShape[0], Transposed(g: g, p: p, image: image, channels: channels), epilogue: epilogue, perTask: image)
     }
 
     /// `dw [O, C, kh, kw] = Σ_n dy_n [O, oh·ow] · im2col(x_n)ᵀ`; with `groups` (images sorted by

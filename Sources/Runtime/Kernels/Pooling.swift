@@ -39,11 +39,12 @@ enum Pooling {
     /// Routes each output gradient to the first maximum of its window (found again from `x`).
     static func maxPoolGrad(
         _ x: UnsafePointer<Float>, _ shape: [Int], _ dy: UnsafePointer<Float>, _ dyShape: [Int], window: Int,
-        stride: Int, _ dx: UnsafeMutablePointer<Float>
+        stride: Int, _ dx: UnsafeMutablePointer<Float>, epilogue: Epilogue? = nil
     ) {
         let (planes, h, w, oh, ow) = (shape[0] * shape[1], shape[2], shape[3], dyShape[2], dyShape[3])
         Convolution.parallel(
-            planes, GradPlane(x: x, dy: dy, dx: dx, h: h, w: w, oh: oh, ow: ow, window: window, stride: stride))
+            planes, GradPlane(x: x, dy: dy, dx: dx, h: h, w: w, oh: oh, ow: ow, window: window, stride: stride),
+            epilogue: epilogue, perTask: h * w)
     }
 
     /// Routes one plane's output gradients.

@@ -1,0 +1,59 @@
+import Compiler
+import Graph
+import Runtime
+import Testing
+
+@Suite struct EpilogueTests {
+    /// Convolutions down every path that runs an epilogue, each followed by its bias and ReLU:
+    /// summed directly (3 input channels), by Winograd (16 → 16 at 8×8) and by im2col (a 5×5
+    /// kernel). (A per-class convolution's bias, gathered per image, is not fused, so its output
+    /// has a reader outside any group.) In the backward pass the ReLUs' gradient masks run inside
+    /// a max-pool gradient, a Winograd adjoint and a per-class adjoint (im2col with labels).
+    /// Batch 5: the Winograd groups of 4 images end with a group of 1, and the workers' runs
+    /// split unevenly.
+    @Test func epiloguesGiveTheBitsOfSeparateKernels() throws {
+        let model = try Model("conv-epilogues") {
+            let x = Input("image", [.batch, 3, 8, 8])
+            let y = Input("label", [.batch], dtype: .int32)
+            let h = x.conv2d(16, kernel: 3, activation: .relu)
+                .conv2d(16, kernel: 3, activation: .relu)
+                .maxPool(2)
+                .conv2d(8, kernel: 5, activation: .relu)
+                .conv2dByClass(8, kernel: 3, classes: 3, labels: y, activation: .tanh)
+            Loss(softmaxCrossEntropy(logits: h.flattened().dense(3), labels: y))
+        }
+        let step = Simplify.run(try stepGraph(model, weightDecay: 1e-3)).graph
+        func planner(epilogues: Bool) -> (Graph, Int) -> Plan {
+            { MemoryPlanner.plan($0, batch: $1, options: .init(fuseEpilogues: epilogues)).0 }
+        }
+        let plan = planner(epilogues: true)(step, 5)
+        #expect(PlanChecker.check(plan) == [])
+        let producers = plan.instructions.compactMap { i -> String? in
+            guard case .epilogue(let op, _, _, _) = i.kernel else { return nil }
+            return op.name
+        }
+        #expect(producers.sorted() == ["conv2d", "conv2d", "conv2d", "maxPoolGrad", "transposedConv2d", "transposedConv2d"])
+        // A producer's output has no buffer of its own: the kernel's output holds it.
+        let epilogues = plan.instructions.filter {
+            if case .epilogue = $0.kernel { return true }
+            return false
+        }
+        #expect(epilogues.allSatisfy { plan.bufferOf[$0.members[0].index] == -1 })
+        #expect(!planner(epilogues: false)(step, 5).instructions.contains {
+            if case .epilogue = $0.kernel { return true }
+            return false
+        })
+
+        func run(threads: Int, epilogues: Bool) throws -> [String: [UInt32]] {
+            let previous = Threads.count
+            Threads.set(threads)
+            defer { Threads.set(previous) }
+            return try runOnce(step, batch: 5, seed: 13, planner: planner(epilogues: epilogues))
+                .mapValues { $0.map(\.bitPattern) }
+        }
+        let separate = try run(threads: 2, epilogues: false)
+        for threads in [1, 2, 3] { #expect(try run(threads: threads, epilogues: true) == separate, "\(threads) threads") }
+        let reference = try runOnce(step, batch: 5, seed: 13)
+        #expect(worstDifference(reference, try runOnce(step, batch: 5, seed: 13, planner: planner(epilogues: true))) <= 1e-5)
+    }
+}
