@@ -50,6 +50,13 @@ public struct BenchCommand: ParsableCommand {
     @Flag(help: "Also count heap allocations in one more step, in the executor and in the whole step (feeding and reading losses).")
     var allocations = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Also time a plan made without one compiler decision, its steps alternating with the default plan's in this process, and print both medians and their ratio.",
+            discussion: PlannerVariant.allCases.map { "\($0.rawValue): \($0.meaning)" }.joined(separator: "; "),
+            valueName: "variant"))
+    var against: PlannerVariant?
+
     public func validate() throws {
         guard batch > 0 else { throw ValidationError("--batch must be a positive integer, got \(batch)") }
         guard steps > 0 else { throw ValidationError("--steps must be a positive integer, got \(steps)") }
@@ -71,27 +78,51 @@ public struct BenchCommand: ParsableCommand {
         let flops = Double(CostModel.flops(of: step.graph, batch: batch))
         let feeds = SyntheticData.feeds(for: built.graph, batch: batch)
         log("compiled \(model) for batch \(batch) in \(Int(compileSeconds * 1000)) ms (set-up \(Int(setupSeconds * 1000)) ms); \(step.graph.nodes.count) nodes; state \(state.byteCount / 1_000_000) MB")
+        // The variant shares the state: the same graph, planned differently.
+        let other = try against.map {
+            try TrainingStep(
+                built, batch: batch, optimizer: .adam(learningRate: 1e-4), options: CompileOptions(planner: $0.options))
+        }
         var times: [Double] = []
+        var otherTimes: [Double] = []
         for i in 0..<(warmup + steps) {
             if i == warmup && profile { step.profiling = true }
             let start = Date()
             try step.run(state, feeding: feeds)
             let seconds = Date().timeIntervalSince(start)
             if i >= warmup { times.append(seconds) }
-            log("step \(i + 1)/\(warmup + steps)\(i < warmup ? " (warm-up)" : ""): \(Int(seconds * 1000)) ms")
+            var line = "step \(i + 1)/\(warmup + steps)\(i < warmup ? " (warm-up)" : ""): \(Int(seconds * 1000)) ms"
+            if let other, let against {
+                let start = Date()
+                try other.run(state, feeding: feeds)
+                let seconds = Date().timeIntervalSince(start)
+                if i >= warmup { otherTimes.append(seconds) }
+                line += "; \(against.rawValue) \(Int(seconds * 1000)) ms"
+            }
+            log(line)
         }
         let sorted = times.sorted()
-        let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        let median = Self.median(times)
         let imagesPerSecond = Double(batch) / median
         let gflops = flops / median / 1e9
+        let againstJSON = against.map { a in
+            let ratios = zip(times, otherTimes).map { $0 / $1 }
+            return ",\"against\":\"\(a.rawValue)\",\"against_median_ms\":\(ms(Self.median(otherTimes))),\"paired_ratio\":\(fixed3(Self.median(ratios)))"
+        } ?? ""
         if json {
             print(
-                "{\"model\":\"\(model)\",\"batch\":\(batch),\"threads\":\(threads),\"steps\":\(steps),\"median_ms\":\(ms(median)),\"min_ms\":\(ms(sorted.first!)),\"max_ms\":\(ms(sorted.last!)),\"images_per_second\":\(round1(imagesPerSecond)),\"gflops_per_second\":\(round1(gflops)),\"gflop_per_step\":\(round1(flops / 1e9)),\"compile_ms\":\(ms(compileSeconds)),\"peak_rss_mib\":\(round1(peakRSSMiB()))}"
+                "{\"model\":\"\(model)\",\"batch\":\(batch),\"threads\":\(threads),\"steps\":\(steps),\"median_ms\":\(ms(median)),\"min_ms\":\(ms(sorted.first!)),\"max_ms\":\(ms(sorted.last!)),\"images_per_second\":\(round1(imagesPerSecond)),\"gflops_per_second\":\(round1(gflops)),\"gflop_per_step\":\(round1(flops / 1e9)),\"compile_ms\":\(ms(compileSeconds)),\"peak_rss_mib\":\(round1(peakRSSMiB()))\(againstJSON)}"
             )
         } else {
             print("\(model), batch \(batch), \(threads) thread\(threads == 1 ? "" : "s"), \(steps) timed steps")
             print("  median \(ms(median)) ms/step (min \(ms(sorted.first!)), max \(ms(sorted.last!)))")
             print("  \(round1(imagesPerSecond)) images/s, \(round1(gflops)) GFLOP/s (\(round1(flops / 1e9)) GFLOP per step)")
+            if let against {
+                let otherSorted = otherTimes.sorted()
+                let ratios = zip(times, otherTimes).map { $0 / $1 }
+                print("  \(against.rawValue), alternating steps: median \(ms(Self.median(otherTimes))) ms/step (min \(ms(otherSorted.first!)), max \(ms(otherSorted.last!)))")
+                print("  default ÷ \(against.rawValue): \(fixed3(median / Self.median(otherTimes))) (medians), \(fixed3(Self.median(ratios))) (median of \(ratios.count) paired steps)")
+            }
             if profile {
                 let total = step.profile.values.reduce(0, +)
                 print("  time per primitive over \(steps) steps (share of kernel time):")
@@ -138,9 +169,44 @@ public struct BenchCommand: ParsableCommand {
         return Double(usage.ru_maxrss) / 1024
     }
 
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+
+    func fixed3(_ x: Double) -> String { String(format: "%.3f", x) }
     func ms(_ seconds: Double) -> Double { (seconds * 10_000).rounded() / 10 }
     func round1(_ x: Double) -> Double { (x * 10).rounded() / 10 }
     func log(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+}
+
+/// A plan made without one of the compiler's decisions, for `gauge bench --against`.
+enum PlannerVariant: String, ExpressibleByArgument, CaseIterable {
+    case noEpilogues = "no-epilogues"
+    case noInputGradients = "no-input-gradients"
+    case noFusion = "no-fusion"
+    case noSchedule = "no-schedule"
+    case noInPlace = "no-in-place"
+
+    var meaning: String {
+        switch self {
+        case .noEpilogues: return "element-wise groups run after their convolution or max-pool gradient, not inside it"
+        case .noInputGradients: return "per-class input gradients as kernels of their own, not inside the weights' update"
+        case .noFusion: return "no fusion at all (every element-wise op and weight gradient a kernel of its own)"
+        case .noSchedule: return "program order, not the memory-greedy schedule"
+        case .noInPlace: return "no in-place writes (updates copied, no fused kernel over a dying operand)"
+        }
+    }
+
+    var options: MemoryPlanner.Options {
+        switch self {
+        case .noEpilogues: return MemoryPlanner.Options(fuseEpilogues: false)
+        case .noInputGradients: return MemoryPlanner.Options(fuseInputGradients: false)
+        case .noFusion: return MemoryPlanner.Options(fuse: false)
+        case .noSchedule: return MemoryPlanner.Options(schedule: false)
+        case .noInPlace: return MemoryPlanner.Options(inPlace: false)
+        }
+    }
 }
 
 /// Random inputs for a graph: floats uniform in [0, 1), labels uniform over the smallest class
