@@ -102,6 +102,28 @@ func execute(_ name: String, _ arguments: [String], environment: [String: String
         #expect(bad.stderr.contains("--steps must be a positive integer, got 0"))
     }
 
+    /// `--against VARIANT` alternates steps of the default plan and of the variant's, and the
+    /// ratio it prints is the ratio of the two medians it prints.
+    @Test func benchAgainstAVariantAlternatesStepsAndGivesTheirRatio() throws {
+        let r = try gauge([
+            "bench", "conv-classifier", "--batch", "4", "--steps", "3", "--warmup", "0", "--threads", "1", "--against",
+            "no-epilogues",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").filter { $0.contains("; no-epilogues ") && $0.hasSuffix(" ms") }.count == 3)
+        func number(after prefix: String) throws -> Double {
+            let line = try #require(r.stdout.split(separator: "\n").first { $0.contains(prefix) })
+            let rest = line[line.range(of: prefix)!.upperBound...]
+            return try #require(Double(rest.prefix { $0.isNumber || $0 == "." }))
+        }
+        let (mine, theirs) = (try number(after: "  median "), try number(after: "alternating steps: median "))
+        let ratio = try number(after: "default ÷ no-epilogues: ")
+        #expect(abs(ratio - mine / theirs) <= 0.002 + 0.1 / theirs, "\(ratio) vs \(mine) / \(theirs)")
+        let bad = try gauge(["bench", "tiny-vae", "--against", "no-such-thing"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("no-such-thing") && bad.stderr.contains("no-epilogues"))
+    }
+
     /// `--profile --top N` names the N slowest kernel calls with their shapes and DSL lines.
     @Test func profileListsTheSlowestKernelCalls() throws {
         let r = try gauge(["bench", "tiny-vae", "--batch", "4", "--steps", "1", "--warmup", "0", "--threads", "1", "--profile", "--top", "3"])
