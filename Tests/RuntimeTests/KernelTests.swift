@@ -450,6 +450,18 @@ func expectClose(
         expectClose(y, reference, tolerance: 1e-5)
     }
 
+    /// A diverged transform's grid (NaN, infinite or huge coordinates) samples NaN where a
+    /// coordinate is not finite and 0 where a finite point is past the image, instead of trapping.
+    @Test func bilinearSampleOfNonFiniteCoordinatesIsNaNOrZero() throws {
+        let grid: [Float] = [.nan, 0, 0, .infinity, -1e30, 0.2, 0.1, -0.3]
+        let y = try runForward(inputs: ["u": pseudoRandom(2 * 30, seed: 4), "g": grid]) {
+            Output("y", Input("u", [1, 2, 5, 6]).sampled(at: Input("g", [1, 2, 2, 2])))
+        }
+        for c in 0..<2 {
+            #expect(y[c * 4].isNaN && y[c * 4 + 1].isNaN && y[c * 4 + 2] == 0 && y[c * 4 + 3].isFinite, "\(y)")
+        }
+    }
+
     @Test func affineGridOfTheIdentityIsTheBaseGrid() throws {
         let y = try runForward(batch: 1, inputs: ["t": [1, 0, 0, 0, 1, 0]]) {
             Output("y", affineGrid(Input("t", [.batch, 2, 3]), height: 2, width: 3))

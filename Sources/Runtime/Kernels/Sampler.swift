@@ -62,6 +62,13 @@ enum Sampler {
         }
     }
 
+    /// A floored pixel position as an index; a NaN, an infinity or a position past any image
+    /// (a diverged transform) is −2, whose corners are all outside. Such a point then samples
+    /// NaN where a coordinate is not finite (its weights are NaN, and NaN · 0 is NaN) and 0
+    /// otherwise, rather than trapping here.
+    @inline(__always)
+    static func index(_ floored: Float) -> Int { Swift.abs(floored) < 1e9 ? Int(floored) : -2 }
+
     /// The four corners around a sample point, their bilinear weights and where they are in a
     /// plane: worked out once per point, so each channel reads its four values with no test of
     /// its own (a corner outside reads offset 0 and takes 0 instead).
@@ -77,7 +84,7 @@ enum Sampler {
             let (py, sy) = pixel(gy, height, alignCorners)
             let fx = floorf(px)
             let fy = floorf(py)
-            let (x0, y0) = (Int(fx), Int(fy))
+            let (x0, y0) = (Sampler.index(fx), Sampler.index(fy))
             a = px - fx
             b = py - fy
             dx = sx
