@@ -38,7 +38,7 @@ public struct AdamProgram: Hashable, Sendable {
             case .scalar(let k): return .scalar(k)
             case .constant(let c): return .constant(c)
             case .step(let s): return values[s]
-            case .suffix, .blocks: return .other
+            case .suffix, .blocks, .runs: return .other
             }
         }
         for step in program.steps {

@@ -14,6 +14,10 @@ public struct ElementwiseProgram: Hashable, Sendable, CustomStringConvertible {
         /// Input k, repeating over blocks of `inner` elements (a per-channel bias `[C, 1, 1]` on
         /// NCHW): element i reads (i / inner) mod size.
         case blocks(Int, inner: Int, size: Int)
+        /// Input k, one value per run of `inner` elements, as many runs as the output holds (a
+        /// per-image channel value `[N, C, 1, 1]` on NCHW, such as a per-class layer's gathered
+        /// bias): element i reads i / inner.
+        case runs(Int, inner: Int)
         case constant(Float)
         /// The result of an earlier step.
         case step(Int)
@@ -42,6 +46,7 @@ public struct ElementwiseProgram: Hashable, Sendable, CustomStringConvertible {
             case .suffix(let k): return "in\(k)[i mod n]"
             case .scalar(let k): return "in\(k)[0]"
             case .blocks(let k, let inner, let size): return "in\(k)[i / \(inner) mod \(size)]"
+            case .runs(let k, let inner): return "in\(k)[i / \(inner)]"
             case .constant(let v): return "\(v)"
             case .step(let s): return "t\(s)"
             }

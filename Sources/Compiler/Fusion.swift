@@ -37,6 +37,8 @@ public enum Fusion {
         case suffix
         /// Runs of `inner` elements each reading one value, `size` values repeating (a per-channel bias).
         case blocks(inner: Int, size: Int)
+        /// Runs of `inner` elements each reading the next value (a per-image channel value).
+        case runs(inner: Int)
     }
 
     /// How an operand of shape `o` is read by an element-wise op with output shape `out`; nil
@@ -47,7 +49,20 @@ public enum Fusion {
         let trimmed = Array(o.dims.drop { $0 == 1 })
         if !o.hasBatch, trimmed.count <= out.rank, Array(out.dims.suffix(trimmed.count)) == trimmed { return .suffix }
         if let (inner, size) = blocks(o, out) { return .blocks(inner: inner, size: size) }
+        if let inner = runs(o, out) { return .runs(inner: inner) }
         return nil
+    }
+
+    /// For an operand like a per-image channel value `[N, C, 1, 1]` of an output `[N, C, H, W]`
+    /// (the same leading axes, batch included, then only ones): the fixed number of elements
+    /// each of its values covers (`H·W`).
+    static func runs(_ o: Shape, _ out: Shape) -> Int? {
+        guard o.hasBatch, o.rank == out.rank, let last = o.dims.lastIndex(where: { $0 != 1 }), last < out.rank - 1,
+            (0...last).allSatisfy({ o[$0] == out[$0] })
+        else { return nil }
+        let after = out.dims[(last + 1)...]
+        guard after.allSatisfy({ $0.fixedSize != nil }) else { return nil }
+        return after.reduce(1) { $0 * $1.fixedSize! }
     }
 
     /// For an operand like a per-channel bias `[C, 1, 1]` of an output `[N, C, H, W]`: the size of
@@ -230,6 +245,7 @@ public enum Fusion {
             case .full: return .full(k)
             case .scalar: return .scalar(k)
             case .blocks(let inner, let size): return .blocks(k, inner: inner, size: size)
+            case .runs(let inner): return .runs(k, inner: inner)
             case .suffix: return .suffix(k)
             }
         }

@@ -4,13 +4,13 @@ import Runtime
 import Testing
 
 @Suite struct EpilogueTests {
-    /// Convolutions down every path that runs an epilogue, each followed by its bias and ReLU:
-    /// summed directly (3 input channels), by Winograd (16 → 16 at 8×8) and by im2col (a 5×5
-    /// kernel). (A per-class convolution's bias, gathered per image, is not fused, so its output
-    /// has a reader outside any group.) In the backward pass the ReLUs' gradient masks run inside
-    /// a max-pool gradient, a Winograd adjoint and a per-class adjoint (im2col with labels).
-    /// Batch 5: the Winograd groups of 4 images end with a group of 1, and the workers' runs
-    /// split unevenly.
+    /// Convolutions down every path that runs an epilogue, each followed by its bias and
+    /// activation: summed directly (3 input channels), by Winograd (16 → 16 at 8×8), by im2col (a
+    /// 5×5 kernel) and per class (im2col with labels; its bias, gathered per image as
+    /// `[N, 8, 1, 1]`, is read by the fused kernel one value per plane). In the backward pass the
+    /// ReLUs' gradient masks run inside a max-pool gradient, a Winograd adjoint and a per-class
+    /// adjoint. Batch 5: the Winograd groups of 4 images end with a group of 1, and the workers'
+    /// runs split unevenly.
     @Test func epiloguesGiveTheBitsOfSeparateKernels() throws {
         let model = try Model("conv-epilogues") {
             let x = Input("image", [.batch, 3, 8, 8])
@@ -32,7 +32,9 @@ import Testing
             guard case .epilogue(let op, _, _, _) = i.kernel else { return nil }
             return op.name
         }
-        #expect(producers.sorted() == ["conv2d", "conv2d", "conv2d", "maxPoolGrad", "transposedConv2d", "transposedConv2d"])
+        #expect(producers.sorted() == ["conv2d", "conv2d", "conv2d", "conv2d", "maxPoolGrad", "transposedConv2d", "transposedConv2d"])
+        // No bias add runs on its own, the per-image one included.
+        #expect(!plan.instructions.contains { $0.kernel == .primitive(.binary(.add)) })
         // A producer's output has no buffer of its own: the kernel's output holds it.
         let epilogues = plan.instructions.filter {
             if case .epilogue = $0.kernel { return true }

@@ -78,24 +78,28 @@ enum FusedKernel {
         var base = range.lowerBound
         while base < range.upperBound {
             let len = min(chunk, range.upperBound - base)
+            // Operand k's value `value(i / inner)` for each element i of the chunk: one lookup per
+            // run of `inner` equal values, not one division per element.
+            func repeated(_ k: Int, _ inner: Int, _ value: (Int) -> Int) -> Resolved {
+                let staging = temps + (stepCount + k) * chunk
+                let source = args.inputs[k]
+                var j = 0
+                while j < len {
+                    let i = base + j
+                    let run = min(len - j, inner - i % inner)
+                    (staging + j).update(repeating: source[value(i / inner)], count: run)
+                    j += run
+                }
+                return .pointer(UnsafePointer(staging))
+            }
             func resolve(_ o: ElementwiseProgram.Operand) -> Resolved {
                 switch o {
                 case .full(let k): return .pointer(args.inputs[k] + (base - (args.bias?[k] ?? 0)))
                 case .scalar(let k): return .value(args.inputs[k][0])
                 case .constant(let v): return .value(v)
                 case .step(let s): return .pointer(UnsafePointer(temps + s * chunk))
-                case .blocks(let k, let inner, let size):
-                    // One division per run of `inner` equal values, not one per element.
-                    let staging = temps + (stepCount + k) * chunk
-                    let source = args.inputs[k]
-                    var j = 0
-                    while j < len {
-                        let i = base + j
-                        let run = min(len - j, inner - i % inner)
-                        (staging + j).update(repeating: source[(i / inner) % size], count: run)
-                        j += run
-                    }
-                    return .pointer(UnsafePointer(staging))
+                case .blocks(let k, let inner, let size): return repeated(k, inner) { $0 % size }
+                case .runs(let k, let inner): return repeated(k, inner) { $0 }
                 case .suffix(let k):
                     let staging = temps + (stepCount + k) * chunk
                     let size = inputCounts[k]
