@@ -57,6 +57,25 @@ func execute(_ name: String, _ arguments: [String], environment: [String: String
         #expect(stdout.stdout.hasPrefix("digraph \"tiny-vae\" {"))
     }
 
+    /// Graphviz lays out the optimized stage of a paper model, whose fusion clusters cut across
+    /// its scopes (dot's default ranking stopped with "trouble in init_rank" on every ACE model;
+    /// about a minute of Graphviz's time).
+    @Test func graphvizLaysOutTheFusionClustersOfAnACEModel() throws {
+        let graphviz = try #require(
+            ["/usr/bin/dot", "/usr/local/bin/dot"].first { FileManager.default.isExecutableFile(atPath: $0) },
+            "Graphviz is not installed: apt-get install -y graphviz")
+        let directory = FileManager.default.temporaryDirectory
+        let (path, svg) = (directory.appendingPathComponent("gauge-fused-\(getpid()).dot").path,
+            directory.appendingPathComponent("gauge-fused-\(getpid()).svg").path)
+        defer { for file in [path, svg] { try? FileManager.default.removeItem(atPath: file) } }
+        let r = try gauge(["dot", "ace-mnist", "--stage", "optimized", "-o", path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let layout = try execute(graphviz, ["-Tsvg", path, "-o", svg], absolute: true)
+        #expect(layout.status == 0, "dot said: \(layout.stderr.prefix(300))")
+        let drawn = try String(contentsOfFile: svg, encoding: .utf8)
+        #expect(drawn.contains("fused kernel") && drawn.contains("<svg"))
+    }
+
     @Test func unknownModelIsAClearErrorWithNonZeroExit() throws {
         let r = try gauge(["summary", "no-such-model"])
         #expect(r.status != 0)

@@ -30,7 +30,11 @@ public struct DOTWriter: Sendable {
 
     public func write(_ graph: Graph) -> String {
         var out = "digraph \(quote(graph.name)) {\n"
-        out += "  graph [rankdir=TB, fontname=\"Helvetica\", fontsize=11, labelloc=t, label=\(quote(graph.name))];\n"
+        // Fusion clusters cut across the scopes, and dot's default ranking fails on them for the
+        // paper's models ("trouble in init_rank"); its newer ranking lays them out (slower, so
+        // only here: an ace-cifar step takes about a minute).
+        let ranking = clusters == nil ? "" : "newrank=true, "
+        out += "  graph [rankdir=TB, \(ranking)fontname=\"Helvetica\", fontsize=11, labelloc=t, label=\(quote(graph.name))];\n"
         out += "  node [fontname=\"Helvetica\", fontsize=10];\n"
         out += "  edge [fontname=\"Helvetica\", fontsize=8, color=\"gray40\"];\n"
         if let clusters {
