@@ -15,8 +15,9 @@ struct SplitMix: RandomNumberGenerator {
 }
 
 /// Random models for property tests of compiler passes: chains and DAGs of element-wise ops with
-/// broadcasting, reductions, reshapes, transposes, matmuls, scalar constants (including the 0s
-/// and 1s that identities remove), repeated subexpressions, log∘exp and −(−x).
+/// broadcasting, reductions, reshapes, transposes, matmuls, small convolutions with ReLU and
+/// max-pooling (whose element-wise neighbours run as epilogues), scalar constants (including the
+/// 0s and 1s that identities remove), repeated subexpressions, log∘exp and −(−x).
 func randomModel(seed: UInt64) throws -> Model {
     try Model("random-\(seed)") {
         let tail = randomTensors(seed: seed)
@@ -38,7 +39,7 @@ func randomTensors(seed: UInt64) -> [Tensor] {
         let a = pool.randomElement(using: &rng)!
         let b = pool.filter { $0.shape == a.shape }.randomElement(using: &rng)!
         let next: Tensor
-        switch Int.random(in: 0..<13, using: &rng) {
+        switch Int.random(in: 0..<14, using: &rng) {
         case 0: next = a.tanh()
         case 1: next = a.sigmoid() * b
         case 2: next = a + b
@@ -53,6 +54,11 @@ func randomTensors(seed: UInt64) -> [Tensor] {
         case 11:
             next = a.rank == 2 && a.shape[0] == .batch
                 ? a.reshaped([.batch, 2, 2]).transposed([0, 2, 1]).reshaped([.batch, 4]) : a.relu()
+        case 12:
+            next = a.rank == 2 && a.shape[0] == .batch
+                ? a.reshaped([.batch, 1, 2, 2]).conv2d(4, kernel: 3, activation: .relu).maxPool(2).reshaped([.batch, 4])
+                    * b
+                : a.square()
         default: next = a.rank == 1 ? a + pool[0] : a.combine(.min, a * 0.3)
         }
         pool.append(next)
