@@ -90,7 +90,8 @@ public final class Executor {
             case .fused(let p): return FusedKernel.tempFloats(p, inputs: i.inputs.count)
             case .gradientUpdate(let gemm, let p, _, _):
                 return FusedKernel.tempFloats(p, inputs: i.inputs.count - Plan.weightGradientOperands(gemm)! + 1)
-            case .epilogue(_, let operands, let p, _): return FusedKernel.tempFloats(p, inputs: i.inputs.count - operands + 1)
+            case .epilogue(_, let operands, let p, _):
+                return FusedKernel.tempFloats(p, inputs: i.inputs.count - operands + 1)
             case .primitive: return 0
             }
         }.max() ?? 0

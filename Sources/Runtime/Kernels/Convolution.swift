@@ -265,8 +265,8 @@ enum Convolution {
                 x, channels: channels, images: xShape[0], g, padding, w, outputs: out, transposedFilter: true, y, col,
                 epilogue)
                 || winograd(
-                    x, channels: channels, images: xShape[0], g, padding, w, outputs: out, transposedFilter: true, y, col,
-                    epilogue)
+                    x, channels: channels, images: xShape[0], g, padding, w, outputs: out, transposedFilter: true, y,
+                    col, epilogue)
         {
             return
         }
