@@ -450,6 +450,40 @@ func expectClose(
         expectClose(y, reference, tolerance: 1e-5)
     }
 
+    /// The sampler's vector path (whole groups of 8 points, C with AVX2) gives the bits of its
+    /// scalar loop (the rest): of 15 points, the last 7 repeat the first 7 — past the edge, on
+    /// it, straddling it, inside, a NaN — and their samples and grid gradients agree bit for bit.
+    @Test(arguments: [true, false])
+    func bilinearSamplerVectorAndScalarPathsGiveTheSameBits(_ alignCorners: Bool) throws {
+        let head: [Float] = [-1.2, 0.3, 0.95, -0.97, 0.1, 0.2, -0.99, 1.05, 0.5, -0.5, 1.0, -1.0, .nan, 0.1, 0.37, 0.61]
+        let grid = head + Array(head.prefix(14))
+        let w = (0..<2).flatMap { c in
+            let row = pseudoRandom(8, seed: 40 + UInt64(c))
+            return row + Array(row.prefix(7))
+        }
+        let model = try Model("sampler-paths") {
+            let g = Input("g", [1, 1, 15, 2]) + Parameter("d", [1, 1, 15, 2], initializer: .constant(0))
+            let sampled = Input("u", [1, 2, 5, 6]).sampled(at: g, alignCorners: alignCorners)
+            Output("y", sampled)
+            Loss((sampled * Input("w", [1, 2, 1, 15])).sum())
+        }
+        let graph = try gradientGraph(model)
+        let executor = Executor(Plan(graph, batch: 1))
+        executor.initializeParameters(seed: 1)
+        try executor.setInput("u", pseudoRandom(60, seed: 39))
+        try executor.setInput("g", grid)
+        try executor.setInput("w", w)
+        try executor.run()
+        func same(_ a: Float, _ b: Float) -> Bool { a.bitPattern == b.bitPattern || (a.isNaN && b.isNaN) }
+        let y = try executor.values(named: "y")
+        let dg = executor.values(of: try #require(graph.outputs.first { $0.name == "∂d" }).node)
+        for p in 0..<7 {
+            for c in 0..<2 { #expect(same(y[c * 15 + p], y[c * 15 + p + 8]), "sample \(p), channel \(c)") }
+            for axis in 0..<2 { #expect(same(dg[p * 2 + axis], dg[(p + 8) * 2 + axis]), "gradient \(p), axis \(axis)") }
+        }
+        #expect(y[6].isNaN && !y[2].isNaN && dg[4] != 0 && dg[5] != 0)  // point 6 is the NaN, 2 is inside
+    }
+
     /// A diverged transform's grid (NaN, infinite or huge coordinates) samples NaN where a
     /// coordinate is not finite and 0 where a finite point is past the image, instead of trapping.
     @Test func bilinearSampleOfNonFiniteCoordinatesIsNaNOrZero() throws {

@@ -89,4 +89,13 @@ void gauge_few_channel_conv(const float *x, long c, long h, long w, const float 
 void gauge_few_channel_filter_gradient(const float *x, long c, long h, long w, const float *dy, long o, float *dw,
                                        float *scratch);
 
+/// The bilinear sampler for one image (`Sampler.swift`, the same bits): out [c][p] samples image
+/// [c][h][w] at grid [p][2] (normalised x, y); the grid gradient adds nothing, it writes dgrid
+/// [p][2] from dy [c][p]. Whole groups of 8 points with AVX2; each returns how many points it
+/// did (0 without AVX2), the caller does the rest.
+long gauge_bilinear_sample(const float *image, long channels, long h, long w, const float *grid, long points, int align,
+                           float *out);
+long gauge_bilinear_grid_gradient(const float *image, long channels, long h, long w, const float *grid, const float *dy,
+                                  long points, int align, float *dgrid);
+
 #endif

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import CKernels
 
 /// The spatial transformer's affine grid and bilinear sampler (PAPER.md §5), with gradients.
 /// Coordinates are normalised to [−1, 1]; θ maps output → input; samples outside are 0.
@@ -125,7 +126,12 @@ enum Sampler {
         }
 
         func sample(_ n: Int) {
-            for p in 0..<(outH * outW) {
+            let points = outH * outW
+            // Whole groups of 8 points in C with AVX2 (the same arithmetic), the rest here.
+            let done = gauge_bilinear_sample(
+                image! + n * channels * h * w, channels, h, w, grid + n * points * 2, points, alignCorners ? 1 : 0,
+                out + n * channels * points)
+            for p in done..<points {
                 let g = grid + (n * outH * outW + p) * 2
                 let k = Corners(g[0], g[1], width: w, height: h, alignCorners: alignCorners)
                 for c in 0..<channels {
@@ -153,7 +159,11 @@ enum Sampler {
         }
 
         func gridGrad(_ n: Int) {
-            for p in 0..<(outH * outW) {
+            let points = outH * outW
+            let done = gauge_bilinear_grid_gradient(
+                image! + n * channels * h * w, channels, h, w, grid + n * points * 2, dy! + n * channels * points, points,
+                alignCorners ? 1 : 0, out + n * points * 2)
+            for p in done..<points {
                 let g = grid + (n * outH * outW + p) * 2
                 let k = Corners(g[0], g[1], width: w, height: h, alignCorners: alignCorners)
                 var dpx: Float = 0
