@@ -122,6 +122,13 @@ public enum MemoryPlanner {
         // being updated with the same g and labels: each block of weight rows is then read from
         // memory once, for its columns of the input gradient and for its update.
         var inputGradientOf: [Int: (product: NodeID, weights: NodeID)] = [:]
+        /// Unit `u`'s single primitive runs first inside unit `a`, which then waits for what `u`
+        /// waited for (`merge` drops `u` afterwards).
+        func absorb(_ u: Int, into a: Int) {
+            units[a].members.insert(units[u].members[0], at: 0)
+            units[a].dependencies.formUnion(units[u].dependencies)
+            units[a].dependencies.remove(u)
+        }
         /// Units merged into another (`into[u]`): dropped, their dependents now wait for the
         /// unit that holds them.
         func merge(_ into: [Int: Int]) {
@@ -159,9 +166,7 @@ public enum MemoryPlanner {
                     units[a].outputs.allSatisfy({ targetOf[$0] != nil }),
                     !units[a].dependencies.contains(where: { $0 != u && reaches($0, u) })
                 else { continue }
-                units[a].members.insert(id, at: 0)
-                units[a].dependencies.formUnion(units[u].dependencies)
-                units[a].dependencies.remove(u)
+                absorb(u, into: a)
                 into[u] = a
                 gradientOf[a] = (id, slot)
             }
@@ -189,10 +194,8 @@ public enum MemoryPlanner {
                     !units[a].dependencies.contains(where: { $0 != u && reaches($0, u) }),
                     !units[u].dependencies.contains(where: { $0 != a && reaches($0, a) })
                 else { continue }
-                units[a].members.insert(product, at: 0)
+                absorb(u, into: a)
                 units[a].outputs.append(product)
-                units[a].dependencies.formUnion(units[u].dependencies)
-                units[a].dependencies.remove(u)
                 inputGradientOf[a] = (product, weights)
                 merge([u: a])
             }
@@ -212,9 +215,7 @@ public enum MemoryPlanner {
                     !units[a].outputs.contains(where: { targetOf[$0] != nil }),
                     !units[a].dependencies.contains(where: { $0 != u && reaches($0, u) })
                 else { continue }
-                units[a].members.insert(id, at: 0)
-                units[a].dependencies.formUnion(units[u].dependencies)
-                units[a].dependencies.remove(u)
+                absorb(u, into: a)
                 units[a].epilogue = (id, slot)
                 into[u] = a
             }
@@ -313,53 +314,41 @@ public enum MemoryPlanner {
             let unit = units[u]
             let outputs = unit.outputs.map { layout.bufferOf[$0.index] }
             let last = unit.members.last!
+            // The program's inputs after a producer's (the GEMM of an update, an epilogue's
+            // producer), without the one the producer fills.
+            func after(_ producer: NodeID, filling slot: Int, of group: Fusion.Group) -> [NodeID] {
+                var programInputs = group.inputs
+                programInputs.remove(at: slot)
+                return graph[producer].inputs + programInputs
+            }
+            let kernel: Plan.Kernel
+            let inputNodes: [NodeID]
             if let g = unit.group, let fusion, let (gemm, slot) = gradientOf[u] {
                 let group = fusion.groups[g]
-                let gemmNode = graph[gemm]
-                var programInputs = group.inputs
-                programInputs.remove(at: slot)
-                let inputNodes = gemmNode.inputs + programInputs
+                inputNodes = after(gemm, filling: slot, of: group)
                 // The weights are among the program's inputs (checked when the product joined).
                 let weights = inputGradientOf[u].flatMap { entry in inputNodes.firstIndex { root($0) == entry.weights } }
-                instructions.append(
-                    Plan.Instruction(
-                        node: last, members: unit.members,
-                        kernel: .gradientUpdate(
-                            gemm: gemmNode.op, program: group.program, gradientInput: slot, weights: weights),
-                        inputNodes: inputNodes, inputs: inputNodes.map { layout.bufferOf[$0.index] },
-                        inputShapes: inputNodes.map { graph[$0].shape.resolved(batch: batch) }, outputs: outputs,
-                        outputShape: graph[last].shape.resolved(batch: batch)))
+                kernel = .gradientUpdate(
+                    gemm: graph[gemm].op, program: group.program, gradientInput: slot, weights: weights)
             } else if let g = unit.group, let fusion, let (producer, slot) = unit.epilogue {
                 let group = fusion.groups[g]
-                let node = graph[producer]
-                var programInputs = group.inputs
-                programInputs.remove(at: slot)
-                let inputNodes = node.inputs + programInputs
-                instructions.append(
-                    Plan.Instruction(
-                        node: last, members: unit.members,
-                        kernel: .epilogue(
-                            producer: node.op, operands: node.inputs.count, program: group.program, slot: slot),
-                        inputNodes: inputNodes, inputs: inputNodes.map { layout.bufferOf[$0.index] },
-                        inputShapes: inputNodes.map { graph[$0].shape.resolved(batch: batch) }, outputs: outputs,
-                        outputShape: graph[last].shape.resolved(batch: batch)))
+                inputNodes = after(producer, filling: slot, of: group)
+                kernel = .epilogue(
+                    producer: graph[producer].op, operands: graph[producer].inputs.count, program: group.program,
+                    slot: slot)
             } else if let g = unit.group, let fusion {
-                let group = fusion.groups[g]
-                instructions.append(
-                    Plan.Instruction(
-                        node: last, members: unit.members, kernel: .fused(group.program), inputNodes: group.inputs,
-                        inputs: group.inputs.map { layout.bufferOf[$0.index] },
-                        inputShapes: group.inputs.map { graph[$0].shape.resolved(batch: batch) }, outputs: outputs,
-                        outputShape: graph[last].shape.resolved(batch: batch)))
+                inputNodes = fusion.groups[g].inputs
+                kernel = .fused(fusion.groups[g].program)
             } else {
-                let node = graph[last]
-                instructions.append(
-                    Plan.Instruction(
-                        node: last, members: [last], kernel: .primitive(node.op), inputNodes: node.inputs,
-                        inputs: node.inputs.map { layout.bufferOf[$0.index] },
-                        inputShapes: node.inputs.map { graph[$0].shape.resolved(batch: batch) }, outputs: outputs,
-                        outputShape: node.shape.resolved(batch: batch)))
+                inputNodes = graph[last].inputs
+                kernel = .primitive(graph[last].op)
             }
+            instructions.append(
+                Plan.Instruction(
+                    node: last, members: unit.members, kernel: kernel, inputNodes: inputNodes,
+                    inputs: inputNodes.map { layout.bufferOf[$0.index] },
+                    inputShapes: inputNodes.map { graph[$0].shape.resolved(batch: batch) }, outputs: outputs,
+                    outputShape: graph[last].shape.resolved(batch: batch)))
         }
         var plan = Plan(
             graph: graph, batch: batch, buffers: layout.buffers, instructions: instructions, bufferOf: layout.bufferOf)

@@ -44,6 +44,22 @@ public struct Plan: Sendable {
         case epilogue(producer: Op, operands: Int, program: ElementwiseProgram, slot: Int)
     }
 
+    /// A kernel whose element-wise program follows a product or producer of its own
+    /// (`gradientUpdate`, `epilogue`) reads that producer's `producer` operands first, then the
+    /// program's in order except `slot`, which the producer fills. Nil for other kernels.
+    public static func programLayout(_ kernel: Kernel) -> (program: ElementwiseProgram, producer: Int, slot: Int)? {
+        switch kernel {
+        case .gradientUpdate(let gemm, let program, let slot, _): return (program, weightGradientOperands(gemm)!, slot)
+        case .epilogue(_, let operands, let program, let slot): return (program, operands, slot)
+        case .primitive, .fused: return nil
+        }
+    }
+
+    /// The instruction input that program operand `j` reads under `programLayout` (nil at the slot).
+    public static func programInput(_ j: Int, producer: Int, slot: Int) -> Int? {
+        j == slot ? nil : producer + (j < slot ? j : j - 1)
+    }
+
     /// One kernel call.
     public struct Instruction: Sendable {
         /// The node a primitive computes; for a fused kernel, its last member.

@@ -83,19 +83,20 @@ public struct BenchCommand: ParsableCommand {
             try TrainingStep(
                 built, batch: batch, optimizer: .adam(learningRate: 1e-4), options: CompileOptions(planner: $0.options))
         }
+        func timed(_ s: TrainingStep) throws -> Double {
+            let start = Date()
+            try s.run(state, feeding: feeds)
+            return Date().timeIntervalSince(start)
+        }
         var times: [Double] = []
         var otherTimes: [Double] = []
         for i in 0..<(warmup + steps) {
             if i == warmup && profile { step.profiling = true }
-            let start = Date()
-            try step.run(state, feeding: feeds)
-            let seconds = Date().timeIntervalSince(start)
+            let seconds = try timed(step)
             if i >= warmup { times.append(seconds) }
             var line = "step \(i + 1)/\(warmup + steps)\(i < warmup ? " (warm-up)" : ""): \(Int(seconds * 1000)) ms"
             if let other, let against {
-                let start = Date()
-                try other.run(state, feeding: feeds)
-                let seconds = Date().timeIntervalSince(start)
+                let seconds = try timed(other)
                 if i >= warmup { otherTimes.append(seconds) }
                 line += "; \(against.rawValue) \(Int(seconds * 1000)) ms"
             }
@@ -105,9 +106,13 @@ public struct BenchCommand: ParsableCommand {
         let median = Self.median(times)
         let imagesPerSecond = Double(batch) / median
         let gflops = flops / median / 1e9
-        let againstJSON = against.map { a in
-            let ratios = zip(times, otherTimes).map { $0 / $1 }
-            return ",\"against\":\"\(a.rawValue)\",\"against_median_ms\":\(ms(Self.median(otherTimes))),\"paired_ratio\":\(fixed3(Self.median(ratios)))"
+        // The variant's median and the median of the paired ratios (default ÷ variant, step by step).
+        let comparison = against.map { a in
+            (name: a.rawValue, median: Self.median(otherTimes), sorted: otherTimes.sorted(),
+             paired: Self.median(zip(times, otherTimes).map { $0 / $1 }))
+        }
+        let againstJSON = comparison.map { c in
+            ",\"against\":\"\(c.name)\",\"against_median_ms\":\(ms(c.median)),\"paired_ratio\":\(fixed3(c.paired))"
         } ?? ""
         if json {
             print(
@@ -117,11 +122,9 @@ public struct BenchCommand: ParsableCommand {
             print("\(model), batch \(batch), \(threads) thread\(threads == 1 ? "" : "s"), \(steps) timed steps")
             print("  median \(ms(median)) ms/step (min \(ms(sorted.first!)), max \(ms(sorted.last!)))")
             print("  \(round1(imagesPerSecond)) images/s, \(round1(gflops)) GFLOP/s (\(round1(flops / 1e9)) GFLOP per step)")
-            if let against {
-                let otherSorted = otherTimes.sorted()
-                let ratios = zip(times, otherTimes).map { $0 / $1 }
-                print("  \(against.rawValue), alternating steps: median \(ms(Self.median(otherTimes))) ms/step (min \(ms(otherSorted.first!)), max \(ms(otherSorted.last!)))")
-                print("  default ÷ \(against.rawValue): \(fixed3(median / Self.median(otherTimes))) (medians), \(fixed3(Self.median(ratios))) (median of \(ratios.count) paired steps)")
+            if let c = comparison {
+                print("  \(c.name), alternating steps: median \(ms(c.median)) ms/step (min \(ms(c.sorted.first!)), max \(ms(c.sorted.last!)))")
+                print("  default ÷ \(c.name): \(fixed3(median / c.median)) (medians), \(fixed3(c.paired)) (median of \(c.sorted.count) paired steps)")
             }
             if profile {
                 let total = step.profile.values.reduce(0, +)

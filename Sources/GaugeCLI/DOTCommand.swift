@@ -50,9 +50,10 @@ struct DOTCommand: ParsableCommand {
                 writer.clusters = fusion.groups.enumerated().filter { $0.element.members.count > 1 }.map { k, g in
                     DOTWriter.Cluster(label: "fused kernel \(k) (\(g.members.count) ops)", tooltip: g.reason, nodes: g.members)
                 }
-                // The products a per-class layer's update kernel makes (its weight gradient and maybe
-                // its input gradient) are labelled with that kernel, not drawn inside its cluster:
-                // Graphviz cannot lay out clusters that reach back into the gradient graph.
+                // The primitives a fused kernel runs besides its group (an update kernel's weight
+                // gradient and maybe input gradient, an epilogue's producer) are labelled with that
+                // kernel, not drawn inside its cluster: Graphviz cannot lay out clusters that reach
+                // back into the gradient graph.
                 for i in plan.instructions {
                     guard let k = fusion.groupOf[i.node.index] else { continue }
                     for m in i.members where fusion.groupOf[m.index] == nil {

@@ -86,14 +86,9 @@ public final class Executor {
         scratch = .allocate(capacity: max(plan.scratchElements, 1))
         HugePages.advise(UnsafeMutableRawPointer(scratch), bytes: plan.scratchElements * 4)
         fusedTempFloats = plan.instructions.map { i in
-            switch i.kernel {
-            case .fused(let p): return FusedKernel.tempFloats(p, inputs: i.inputs.count)
-            case .gradientUpdate(let gemm, let p, _, _):
-                return FusedKernel.tempFloats(p, inputs: i.inputs.count - Plan.weightGradientOperands(gemm)! + 1)
-            case .epilogue(_, let operands, let p, _):
-                return FusedKernel.tempFloats(p, inputs: i.inputs.count - operands + 1)
-            case .primitive: return 0
-            }
+            if case .fused(let p) = i.kernel { return FusedKernel.tempFloats(p, inputs: i.inputs.count) }
+            guard let layout = Plan.programLayout(i.kernel) else { return 0 }
+            return FusedKernel.tempFloats(layout.program, inputs: i.inputs.count - layout.producer + 1)
         }.max() ?? 0
         fusedWorkers = Threads.count
         fusedTemps = .allocate(capacity: max(fusedTempFloats * fusedWorkers, 1))
@@ -105,16 +100,10 @@ public final class Executor {
         }
         fusedInputCounts = plan.instructions.map { i in
             let counts = i.inputShapes.map { $0.reduce(1, *) }
-            let operands: Int, slot: Int
-            switch i.kernel {
-            case .gradientUpdate(let gemm, _, let gradient, _):
-                (operands, slot) = (Plan.weightGradientOperands(gemm)!, gradient)
-            case .epilogue(_, let count, _, let producerSlot): (operands, slot) = (count, producerSlot)
-            case .primitive, .fused: return counts
-            }
+            guard let layout = Plan.programLayout(i.kernel) else { return counts }
             // The program's operands after the GEMM's or producer's, with the block it makes at `slot`.
-            var rest = Array(counts[operands...])
-            rest.insert(i.outputShape.reduce(1, *), at: slot)
+            var rest = Array(counts[layout.producer...])
+            rest.insert(i.outputShape.reduce(1, *), at: layout.slot)
             return rest
         }
         updateCopies = plan.graph.updates.map { update in
@@ -340,9 +329,9 @@ public final class Executor {
             let operandCount = i.inputs.count - gemmOperands + 1
             let programOutputs = i.outputs.count - (weights == nil ? 0 : 1)
             for w in 0..<workers {
-                for j in 0..<operandCount where j != slot {
+                for j in 0..<operandCount {
                     // The program's operands follow the GEMM's; the gradient's slot has none.
-                    let input = j < slot ? j + gemmOperands : j + gemmOperands - 1
+                    guard let input = Plan.programInput(j, producer: gemmOperands, slot: slot) else { continue }
                     workerOperands[w * operandCount + j] = UnsafePointer(x(input))
                     workerBiases[w * operandCount + j] = 0
                 }
@@ -402,7 +391,7 @@ public final class Executor {
             try growFusedTemps()
             let programInputs = i.inputs.count - operands + 1
             for j in 0..<programInputs {
-                inputPointers[j] = UnsafePointer(j == slot ? y : x(j < slot ? operands + j : operands + j - 1))
+                inputPointers[j] = UnsafePointer(Plan.programInput(j, producer: operands, slot: slot).map(x) ?? y)
             }
             for (j, buffer) in i.outputs.enumerated() { outputPointers[j] = floats(buffer) }
             epilogue = Epilogue(

@@ -132,16 +132,12 @@ enum Convolution {
     /// the epilogue on what its tasks made as it goes.
     static func parallel<J: TaskJob>(_ tasks: Int, _ job: J, epilogue: Epilogue? = nil, perTask: Int = 0) {
         let workers = min(Threads.count, maxWorkers, tasks)
+        let runs = TaskRuns(job: job, tasks: tasks, workers: max(workers, 1), epilogue: epilogue, perTask: perTask)
         if workers <= 1 {
-            guard let epilogue else {
-                for t in 0..<tasks { job.run(task: t, worker: 0) }
-                return
-            }
-            epilogue.follow(job, tasks: 0..<tasks, perTask: perTask, worker: 0)
+            runs.run(part: 0)
             return
         }
-        WorkerPool.shared.run(
-            parts: workers, TaskRuns(job: job, tasks: tasks, workers: workers, epilogue: epilogue, perTask: perTask))
+        WorkerPool.shared.run(parts: workers, runs)
     }
 
     struct TaskRuns<J: TaskJob>: ParallelJob {
