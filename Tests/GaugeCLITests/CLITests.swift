@@ -121,15 +121,17 @@ func execute(_ name: String, _ arguments: [String], environment: [String: String
         #expect(bad.stderr.contains("--steps must be a positive integer, got 0"))
     }
 
-    /// `--against VARIANT` alternates steps of the default plan and of the variant's, and the
-    /// ratio it prints is the ratio of the two medians it prints.
+    /// `--against VARIANT` alternates steps of the default plan and of the variant's, the variant
+    /// first in every other pair, and the ratio it prints is the ratio of the two medians it prints.
     @Test func benchAgainstAVariantAlternatesStepsAndGivesTheirRatio() throws {
         let r = try gauge([
-            "bench", "conv-classifier", "--batch", "4", "--steps", "3", "--warmup", "0", "--threads", "1", "--against",
+            "bench", "conv-classifier", "--batch", "4", "--steps", "4", "--warmup", "1", "--threads", "1", "--against",
             "no-epilogues",
         ])
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stderr.split(separator: "\n").filter { $0.contains("; no-epilogues ") && $0.hasSuffix(" ms") }.count == 3)
+        let pairs = r.stderr.split(separator: "\n").filter { $0.contains("; no-epilogues ") && $0.hasSuffix(" ms") }
+        #expect(pairs.count == 5)
+        #expect(pairs.map { $0.contains("(no-epilogues first)") } == [false, true, false, true, false])
         func number(after prefix: String) throws -> Double {
             let line = try #require(r.stdout.split(separator: "\n").first { $0.contains(prefix) })
             let rest = line[line.range(of: prefix)!.upperBound...]
@@ -138,6 +140,12 @@ func execute(_ name: String, _ arguments: [String], environment: [String: String
         let (mine, theirs) = (try number(after: "  median "), try number(after: "alternating steps: median "))
         let ratio = try number(after: "default ÷ no-epilogues: ")
         #expect(abs(ratio - mine / theirs) <= 0.002 + 0.1 / theirs, "\(ratio) vs \(mine) / \(theirs)")
+        #expect(r.stdout.contains("each plan first in every other pair"))
+        let same = try gauge([
+            "bench", "tiny-vae", "--batch", "4", "--steps", "2", "--warmup", "0", "--threads", "1", "--against", "same",
+        ])
+        #expect(same.status == 0, "\(same.stderr)")
+        #expect(same.stdout.contains("default ÷ same: "))
         let bad = try gauge(["bench", "tiny-vae", "--against", "no-such-thing"])
         #expect(bad.status != 0)
         #expect(bad.stderr.contains("no-such-thing") && bad.stderr.contains("no-epilogues"))
