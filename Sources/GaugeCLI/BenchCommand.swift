@@ -135,10 +135,14 @@ public struct BenchCommand: ParsableCommand {
             }
             if profile {
                 let total = step.profile.values.reduce(0, +)
-                print("  time per primitive over \(steps) steps (share of kernel time):")
+                let idle = step.idleProfile
+                print("  time per primitive over \(steps) steps (share of kernel time; idle: cores waiting inside its parallel jobs):")
                 for (op, seconds) in step.profile.sorted(by: { $0.value > $1.value }) where seconds / total >= 0.001 {
-                    print("    \(op.padding(toLength: 34, withPad: " ", startingAt: 0)) \(ms(seconds / Double(steps))) ms/step  \(round1(100 * seconds / total)) %")
+                    let percent = "\(round1(100 * seconds / total)) %".padding(toLength: 7, withPad: " ", startingAt: 0)
+                    print("    \(op.padding(toLength: 34, withPad: " ", startingAt: 0)) \(ms(seconds / Double(steps))) ms/step  \(percent) idle \(ms((idle[op] ?? 0) / Double(steps))) ms/step")
                 }
+                let idleTotal = idle.values.reduce(0, +)
+                print("  idle core time inside parallel kernels: \(ms(idleTotal / Double(steps))) ms/step, \(round1(100 * idleTotal / (total * Double(threads)))) % of \(threads) × the kernel time")
                 if top > 0, let perInstruction = step.executor.instructionSeconds {
                     print("  slowest \(min(top, perInstruction.count)) kernel calls (ms/step):")
                     for index in perInstruction.indices.sorted(by: { perInstruction[$0] > perInstruction[$1] }).prefix(top) {

@@ -23,13 +23,18 @@ public final class Executor {
     /// When set, seconds spent per primitive (by op name) are added here on every run.
     public var profile: [String: Double]? {
         didSet {
+            WorkerPool.shared.measuring = profile != nil
             if profile == nil {
                 instructionSeconds = nil
+                idleProfile = [:]
             } else if instructionSeconds == nil {
                 instructionSeconds = Array(repeating: 0, count: plan.instructions.count)
             }
         }
     }
+    /// While `profile` is set, idle core seconds inside each primitive's parallel jobs (its
+    /// wall time times its workers, less their time in parts), by op name.
+    public private(set) var idleProfile: [String: Double] = [:]
     /// While `profile` is set, seconds spent in each instruction of the plan, by position.
     public private(set) var instructionSeconds: [Double]?
 
@@ -246,10 +251,11 @@ public final class Executor {
                 try execute(instruction, index)
                 allocationProfile[Self.kernelName(instruction), default: 0] += Int(allocationCounter() - before)
             } else if profile != nil {
-                let start = Clock.now()
+                let (start, idle) = (Clock.now(), WorkerPool.shared.idleSeconds)
                 try execute(instruction, index)
                 let seconds = Clock.now() - start
                 profile![Self.kernelName(instruction), default: 0] += seconds
+                idleProfile[Self.kernelName(instruction), default: 0] += WorkerPool.shared.idleSeconds - idle
                 instructionSeconds![index] += seconds
             } else {
                 try execute(instruction, index)
@@ -361,7 +367,7 @@ public final class Executor {
                     operandCount: operandCount, operands: workerOperands, biases: workerBiases,
                     outputs: UnsafeBufferPointer(rebasing: outputPointers[0..<programOutputs]),
                     total: classes * k * cols, blocks: blocks, temps: fusedTemps, tempsPerWorker: fusedTempFloats)
-                WorkerPool.shared.run(parts: workers, job)
+                WorkerPool.shared.run(parts: job.runs, workers: workers, job)
                 if weights != nil {
                     let inputGradient = outputPointers[programOutputs]
                     for (r, row) in rowGroups.members(c).enumerated() {

@@ -101,6 +101,8 @@ public final class TrainingStep {
 
     /// Seconds per primitive accumulated over runs, when `profiling` is on.
     public var profile: [String: Double] { executor.profile ?? [:] }
+    /// Idle core seconds inside each primitive's parallel jobs while profiling (`Executor.idleProfile`).
+    public var idleProfile: [String: Double] { executor.idleProfile }
 
     /// Times every kernel call by primitive (a little overhead per call).
     public var profiling: Bool {

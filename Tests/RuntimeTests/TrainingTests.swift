@@ -89,6 +89,28 @@ func tinyVAE(hidden: Int = 32) throws -> Model {
         }
     }
 
+    /// Profiling measures the cores idle inside each primitive's parallel jobs: none on one
+    /// thread; on three, some (workers start after the caller), and never more than the
+    /// primitive's time on every thread.
+    @Test func profilingMeasuresIdleCoresInsideParallelKernels() throws {
+        for threads in [1, 3] {
+            let previous = Threads.count
+            Threads.set(threads)
+            defer { Threads.set(previous) }
+            let step = try TrainingStep(tinyVAE(hidden: 384), batch: 128, optimizer: .adam(learningRate: 0.001))
+            let state = step.initialState(seed: 3)
+            step.profiling = true
+            for s in 0..<3 { try step.run(state, feeding: ["image": .float32(barImages(count: 128, seed: UInt64(s)))]) }
+            let idle = step.idleProfile
+            #expect(Set(idle.keys) == Set(step.profile.keys))
+            for (kernel, seconds) in idle {
+                #expect(seconds >= 0 && seconds <= Double(threads) * step.profile[kernel]!, "\(kernel): \(seconds) s idle")
+            }
+            let total = idle.values.reduce(0, +)
+            #expect(threads == 1 ? total == 0 : total > 0, "\(threads) threads: \(total) s idle")
+        }
+    }
+
     @Test func sameSeedGivesBitIdenticalLossesWithOneAndTwoThreads() throws {
         let one = try losses(threads: 1, steps: 5)
         let two = try losses(threads: 2, steps: 5)

@@ -6,9 +6,10 @@ import Compiler
 /// the class's `[k, cols]` slice of the gradient is made
 /// `Plan.gradientRowBlock` rows at a time, and the update runs on each block while it is still in
 /// cache, so neither the whole gradient nor a large block of it is ever written to memory
-/// (scratch: `Plan.scratchElements`). Workers take contiguous runs of blocks, each computing and
-/// updating its own: no result depends on the thread count (every gradient element is one chain
-/// over the class's rows; the update is element-wise).
+/// (scratch: `Plan.scratchElements`). Part r is the r-th of `runs` contiguous runs of blocks,
+/// which the workers take as they go, each computing and updating its blocks: no result depends
+/// on the thread count (every gradient element is one chain over the class's rows; the update is
+/// element-wise).
 struct ClassGradientUpdate: ParallelJob {
     /// The class's rows of the layer input, `[count, k]`, and the packed output gradient
     /// (`gauge_class_gradient_pack` of its `[count, cols]` rows), or for OpenBLAS the rows as
@@ -50,14 +51,17 @@ struct ClassGradientUpdate: ParallelJob {
     let blocks: UnsafeMutablePointer<Float>
     let temps: UnsafeMutablePointer<Float>, tempsPerWorker: Int
 
-    func run(part w: Int) {
+    /// Blocks of `rowBlock` rows in the class's slice, and the runs of them the workers take.
+    var blockCount: Int { (k + rowBlock - 1) / rowBlock }
+    var runs: Int { min(blockCount, workers * WorkerPool.partsPerWorker) }
+
+    func run(part r: Int, worker w: Int) {
         let block = blocks + w * rowBlock * cols
         let ops = operands + w * operandCount
         let bias = biases + w * operandCount
         ops[slot] = UnsafePointer(block)
-        let blockCount = (k + rowBlock - 1) / rowBlock
-        var k0 = blockCount * w / workers * rowBlock
-        let end = min(k, blockCount * (w + 1) / workers * rowBlock)
+        var k0 = blockCount * r / runs * rowBlock
+        let end = min(k, blockCount * (r + 1) / runs * rowBlock)
         while k0 < end {
             let rows = min(rowBlock, k - k0)
             if let d = inputGradient, count > 0 {

@@ -125,28 +125,27 @@ enum Convolution {
     static let maxWorkers = Plan.convWorkers
     static let filterGradBlocks = Plan.convFilterBlocks
 
-    /// Runs `job` for every task; worker w takes the w-th contiguous run of tasks. (Dealt
-    /// round-robin, each worker's planes lay one plane apart, which defeats the hardware
-    /// prefetcher: max-pool and its gradient took 15–23 and 39–53 ms a step, now 8–9 and 31–34.)
-    /// With an `epilogue`, task t makes output elements from t · `perTask`, and each worker runs
-    /// the epilogue on what its tasks made as it goes.
+    /// Runs `job` for every task, in `WorkerPool.partsPerWorker` contiguous runs of tasks per
+    /// worker that the workers take as they go, so a slower core takes fewer. (Dealt round-robin, each worker's
+    /// planes lay one plane apart, which defeats the hardware prefetcher: max-pool and its
+    /// gradient took 15–23 and 39–53 ms a step, contiguous runs 8–9 and 31–34.) With an
+    /// `epilogue`, task t makes output elements from t · `perTask`, and each worker runs the
+    /// epilogue on what its tasks made as it goes.
     static func parallel<J: TaskJob>(_ tasks: Int, _ job: J, epilogue: Epilogue? = nil, perTask: Int = 0) {
-        let workers = min(Threads.count, maxWorkers, tasks)
-        let runs = TaskRuns(job: job, tasks: tasks, workers: max(workers, 1), epilogue: epilogue, perTask: perTask)
-        if workers <= 1 {
-            runs.run(part: 0)
-            return
-        }
-        WorkerPool.shared.run(parts: workers, runs)
+        let workers = max(1, min(Threads.count, maxWorkers, tasks))
+        let runs = TaskRuns(
+            job: job, tasks: tasks, runs: workers == 1 ? 1 : min(tasks, workers * WorkerPool.partsPerWorker), epilogue: epilogue,
+            perTask: perTask)
+        WorkerPool.shared.run(parts: runs.runs, workers: workers, runs)
     }
 
     struct TaskRuns<J: TaskJob>: ParallelJob {
         let job: J
-        let tasks: Int, workers: Int
+        let tasks: Int, runs: Int
         let epilogue: Epilogue?
         let perTask: Int
-        func run(part w: Int) {
-            let run = (tasks * w / workers)..<(tasks * (w + 1) / workers)
+        func run(part r: Int, worker w: Int) {
+            let run = (tasks * r / runs)..<(tasks * (r + 1) / runs)
             guard let epilogue else {
                 for t in run { job.run(task: t, worker: w) }
                 return

@@ -43,25 +43,27 @@ enum FusedKernel {
             return
         }
         let chunks = (size + chunk - 1) / chunk
+        let runs = min(chunks, parts * WorkerPool.partsPerWorker)
         WorkerPool.shared.run(
-            parts: parts,
+            parts: runs, workers: parts,
             ChunkRanges(
-                program: program, args: shared, inputCounts: inputCounts, range: range, chunks: chunks, parts: parts,
+                program: program, args: shared, inputCounts: inputCounts, range: range, chunks: chunks, runs: runs,
                 perWorker: perWorker, adam: adam))
     }
 
-    /// Worker w runs its share of whole chunks with its own slice of the temporaries.
+    /// Part r is the r-th of `runs` runs of whole chunks, made with the running worker's own
+    /// slice of the temporaries.
     struct ChunkRanges: ParallelJob {
         let program: ElementwiseProgram
         let args: FusedArguments
         let inputCounts: [Int]
         let range: Range<Int>
-        let chunks: Int, parts: Int, perWorker: Int
+        let chunks: Int, runs: Int, perWorker: Int
         let adam: AdamProgram?
 
-        func run(part w: Int) {
-            let first = range.lowerBound + chunks * w / parts * chunk
-            let last = min(range.upperBound, range.lowerBound + chunks * (w + 1) / parts * chunk)
+        func run(part r: Int, worker w: Int) {
+            let first = range.lowerBound + chunks * r / runs * chunk
+            let last = min(range.upperBound, range.lowerBound + chunks * (r + 1) / runs * chunk)
             if let adam {
                 runAdam(adam, args, first..<last)
             } else {

@@ -39,12 +39,12 @@ enum GEMM {
         }
         let job = Blocks(
             transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
-            ldb: ldb, beta: beta, c: c, ldc: ldc, byRows: byRows, blocks: blocks, workers: min(Threads.count, blocks))
-        WorkerPool.shared.run(parts: job.workers, job)
+            ldb: ldb, beta: beta, c: c, ldc: ldc, byRows: byRows, blocks: blocks)
+        WorkerPool.shared.run(parts: blocks, workers: min(Threads.count, blocks), job)
     }
 
-    /// A split GEMM: worker w computes blocks w, w + workers, … of rows or columns; block edges
-    /// fall on multiples of 16 (whole micro-kernel tiles).
+    /// A split GEMM: part b is block b of rows or columns, block edges on multiples of 16 (whole
+    /// micro-kernel tiles); the workers take blocks as they finish one.
     struct Blocks: ParallelJob {
         let transposeA: Bool, transposeB: Bool
         let m: Int, n: Int, k: Int
@@ -54,28 +54,24 @@ enum GEMM {
         let beta: Float
         let c: UnsafeMutablePointer<Float>, ldc: Int
         let byRows: Bool
-        let blocks: Int, workers: Int
+        let blocks: Int
 
         func edge(_ block: Int) -> Int {
             let extent = byRows ? m : n
             return block == blocks ? extent : extent * block / blocks / 16 * 16
         }
 
-        func run(part worker: Int) {
-            var block = worker
-            while block < blocks {
-                let (start, end) = (edge(block), edge(block + 1))
-                if byRows {
-                    call(
-                        transposeA: transposeA, transposeB: transposeB, m: end - start, n: n, k: k, alpha: alpha,
-                        transposeA ? a + start : a + start * lda, lda: lda, b, ldb: ldb, beta: beta, c + start * ldc,
-                        ldc: ldc)
-                } else {
-                    call(
-                        transposeA: transposeA, transposeB: transposeB, m: m, n: end - start, k: k, alpha: alpha, a,
-                        lda: lda, transposeB ? b + start * ldb : b + start, ldb: ldb, beta: beta, c + start, ldc: ldc)
-                }
-                block += workers
+        func run(part block: Int, worker: Int) {
+            let (start, end) = (edge(block), edge(block + 1))
+            if byRows {
+                call(
+                    transposeA: transposeA, transposeB: transposeB, m: end - start, n: n, k: k, alpha: alpha,
+                    transposeA ? a + start : a + start * lda, lda: lda, b, ldb: ldb, beta: beta, c + start * ldc,
+                    ldc: ldc)
+            } else {
+                call(
+                    transposeA: transposeA, transposeB: transposeB, m: m, n: end - start, k: k, alpha: alpha, a,
+                    lda: lda, transposeB ? b + start * ldb : b + start, ldb: ldb, beta: beta, c + start, ldc: ldc)
             }
         }
     }
@@ -152,7 +148,7 @@ enum GEMM {
         let x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>
         let workers: Int
 
-        func run(part: Int) {
+        func run(part: Int, worker: Int) {
             let tiles = (n + 3) / 4
             let (start, end) = (tiles * part / workers * 4, min(n, tiles * (part + 1) / workers * 4))
             if start < end { gauge_few_rows_product(m, end - start, k, x, k, w + start * k, k, y + start, n) }

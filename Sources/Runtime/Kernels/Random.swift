@@ -104,7 +104,7 @@ enum RandomKernels {
         let step: UInt64, stream: Int
         let parts: Int
 
-        func run(part w: Int) {
+        func run(part w: Int, worker: Int) {
             let blocks = (n + 3) / 4
             let start = min(n, blocks * w / parts * 4)
             let end = min(n, blocks * (w + 1) / parts * 4)

@@ -74,7 +74,7 @@ enum Reduce {
 
         struct Parts: ParallelJob {
             let sums: RunSums, workers: Int
-            func run(part w: Int) { sums.run((sums.outputs * w / workers)..<(sums.outputs * (w + 1) / workers)) }
+            func run(part w: Int, worker: Int) { sums.run((sums.outputs * w / workers)..<(sums.outputs * (w + 1) / workers)) }
         }
     }
 
