@@ -252,7 +252,8 @@ public struct Plan: Sendable {
                 im2col,
                 convWorkers * winogradWorkerFloats(channels: c, outputs: o, height: h, width: w) + partials)
         case .groupedMatmul:
-            return paddedGroupRows(s[0][0]) * (s[0][1] + output[1])
+            // Every class's rows, each class padded by up to 3 zero rows (`paddedGroupRows`).
+            return (s[0][0] + 3 * s[1][0]) * (s[0][1] + output[1])
         case .groupedMatmulWeightGrad:
             return s[0][0] * (s[0][1] + s[1][1])
         default:

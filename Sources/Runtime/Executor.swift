@@ -55,6 +55,8 @@ public final class Executor {
     private let outputPointers: UnsafeMutableBufferPointer<UnsafeMutablePointer<Float>>
     private let biases: UnsafeMutableBufferPointer<Int>
     /// Each worker's operand list and offsets for the blocks of a per-class gradient update.
+    /// Where a dense layer's one class of rows starts and ends, for `ClassGradientUpdate`.
+    private let denseStarts: UnsafeMutablePointer<Int>
     private let workerOperands: UnsafeMutablePointer<UnsafePointer<Float>>
     private let workerBiases: UnsafeMutablePointer<Int>
     /// Per-class weight gradients by Gauge's AVX2/FMA kernel (false: by OpenBLAS).
@@ -119,6 +121,7 @@ public final class Executor {
         inputPointers = .allocate(capacity: most)
         outputPointers = .allocate(capacity: most)
         biases = .allocate(capacity: most)
+        denseStarts = .allocate(capacity: 2)
         workerOperands = .allocate(capacity: most * Plan.convWorkers)
         workerBiases = .allocate(capacity: most * Plan.convWorkers)
         // Room for the largest grouping any per-class kernel makes: (rows of x, classes).
@@ -143,6 +146,7 @@ public final class Executor {
         inputPointers.deallocate()
         outputPointers.deallocate()
         biases.deallocate()
+        denseStarts.deallocate()
         workerOperands.deallocate()
         workerBiases.deallocate()
         rowGroups.deallocate()
@@ -323,9 +327,13 @@ public final class Executor {
                 try groupRows(i.inputs[2], count: rows, classes: classes, i)
             }
             try growFusedTemps()
-            // Per class: gather its rows, pack its output-gradient rows, then the workers make
-            // the gradient in blocks of rows and update each block at once (first making the
-            // block's columns of the input gradient, where the kernel makes it too).
+            // Every class's rows gathered in class order and its output-gradient rows packed
+            // (classes shared among the workers), then one job in which the workers make the
+            // classes' gradients in blocks of rows and update each block at once (first making
+            // the block's columns of the input gradient, where the kernel makes it too).
+            let dense = gemmOperands == 2
+            if dense { (denseStarts[0], denseStarts[1]) = (0, rows) }
+            let starts = dense ? UnsafePointer(denseStarts) : rowGroups.classStarts
             let gathered = scratch
             let gatheredG = scratch + rows * k
             let packedG = gatheredG + rows * cols
@@ -343,37 +351,32 @@ public final class Executor {
                 }
             }
             for (j, buffer) in i.outputs.enumerated() { outputPointers[j] = floats(buffer) }
-            let dense = gemmOperands == 2
-            for c in 0..<classes {
-                let count = dense ? rows : rowGroups.members(c).count
-                let classInputs = dense ? UnsafePointer(x(0)) : UnsafePointer(gathered)
-                let classGradients = dense ? UnsafePointer(x(1)) : UnsafePointer(gatheredG)
-                if !dense {
-                    rowGroups.gather(c, from: x(0), width: k, into: gathered)
-                    rowGroups.gather(c, from: x(1), width: cols, into: gatheredG)
-                }
-                if classGradientKernel && count > 0 {
-                    gauge_class_gradient_pack(count, cols, classGradients, cols, packedG)
-                }
-                let inputGradient = weights.map { w in
-                    ClassGradientUpdate.InputGradient(
-                        outputGradients: classGradients, weights: x(w) + c * k * cols, product: gatheredInputGradient)
-                }
-                let job = ClassGradientUpdate(
-                    inputs: classInputs, gradients: classGradientKernel ? UnsafePointer(packedG) : classGradients,
-                    count: count, k: k, cols: cols, classStart: c * k * cols, rowBlock: Plan.gradientRowBlock(k), workers: workers,
-                    packed: classGradientKernel, inputGradient: inputGradient, program: program,
-                    adam: adamPrograms[index], inputCounts: fusedInputCounts[index], slot: slot,
-                    operandCount: operandCount, operands: workerOperands, biases: workerBiases,
-                    outputs: UnsafeBufferPointer(rebasing: outputPointers[0..<programOutputs]),
-                    total: classes * k * cols, blocks: blocks, temps: fusedTemps, tempsPerWorker: fusedTempFloats)
-                WorkerPool.shared.run(parts: job.runs, workers: workers, job)
-                if weights != nil {
-                    let inputGradient = outputPointers[programOutputs]
-                    for (r, row) in rowGroups.members(c).enumerated() {
-                        (inputGradient + row * k).update(from: gatheredInputGradient + r * k, count: k)
-                    }
-                }
+            let groups = dense ? nil : rowGroups
+            func classOperands(_ work: ClassOperands.Work) {
+                let job = ClassOperands(
+                    work: work, groups: groups, starts: starts, k: k, cols: cols, gathered: gathered,
+                    gatheredG: gatheredG, packedG: packedG)
+                WorkerPool.shared.run(parts: classes, workers: min(workers, classes), job)
+            }
+            classOperands(.gather(x: x(0), g: x(1), pack: classGradientKernel))
+            let classGradients = dense ? UnsafePointer(x(1)) : UnsafePointer(gatheredG)
+            // A dense layer's input gradient (rows as they are) goes straight to its output.
+            let product = dense ? outputPointers[programOutputs] : gatheredInputGradient
+            let job = ClassGradientUpdate(
+                inputs: dense ? UnsafePointer(x(0)) : UnsafePointer(gathered),
+                gradients: classGradientKernel ? UnsafePointer(packedG) : classGradients, starts: starts,
+                classes: classes, k: k, cols: cols, rowBlock: Plan.gradientRowBlock(k), workers: workers,
+                packed: classGradientKernel,
+                inputGradient: weights.map { w in
+                    ClassGradientUpdate.InputGradient(outputGradients: classGradients, weights: x(w), product: product)
+                },
+                program: program, adam: adamPrograms[index], inputCounts: fusedInputCounts[index], slot: slot,
+                operandCount: operandCount, operands: workerOperands, biases: workerBiases,
+                outputs: UnsafeBufferPointer(rebasing: outputPointers[0..<programOutputs]), blocks: blocks,
+                temps: fusedTemps, tempsPerWorker: fusedTempFloats)
+            WorkerPool.shared.run(parts: job.parts, workers: workers, job)
+            if weights != nil && !dense {
+                classOperands(.scatter(product: gatheredInputGradient, out: outputPointers[programOutputs]))
             }
             return
         }

@@ -116,7 +116,19 @@ func expectClose(
     /// threads.
     @Test(arguments: [false, true])
     func groupedMatmulOffTheTiles(_ transposeWeights: Bool) throws {
-        let (rows, k, n, classes) = (29, 37, 13, 4)
+        try checkGroupedMatmul(k: 37, n: 13, transposeWeights: transposeWeights)
+    }
+
+    /// The same with products large enough to be cut into column blocks (each class's
+    /// [12, 200]·[200, 1040] GEMM in 3 blocks, the last edge off 512): all classes' blocks are
+    /// one job the workers share.
+    @Test(arguments: [false, true])
+    func groupedMatmulInColumnBlocks(_ transposeWeights: Bool) throws {
+        try checkGroupedMatmul(k: 200, n: 1040, transposeWeights: transposeWeights)
+    }
+
+    func checkGroupedMatmul(k: Int, n: Int, transposeWeights: Bool) throws {
+        let (rows, classes) = (29, 4)
         let x = pseudoRandom(rows * k, seed: 5)
         let w = pseudoRandom(classes * k * n, seed: 6)
         let labels = (0..<rows).map { Int32($0 % 3) }
@@ -125,9 +137,9 @@ func expectClose(
             Threads.set(threads)
             defer { Threads.set(previous) }
             return try runForward(batch: rows, inputs: ["x": x, "w": w], labels: ["c": labels]) {
-                let weights = Input("w", transposeWeights ? [4, 13, 37] : [4, 37, 13])
+                let weights = Input("w", Shape((transposeWeights ? [classes, n, k] : [classes, k, n]).map { Dim.fixed($0) }))
                 let c = Input("c", [.batch], dtype: .int32)
-                Output("y", Input("x", [.batch, 37]).groupedMatmul(weights, labels: c, transposeWeights: transposeWeights))
+                Output("y", Input("x", [.batch, .fixed(k)]).groupedMatmul(weights, labels: c, transposeWeights: transposeWeights))
             }
         }
         let one = try run(threads: 1)

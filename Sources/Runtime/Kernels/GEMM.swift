@@ -28,12 +28,8 @@ enum GEMM {
         _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
         _ c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        // A weight gradient (aᵀ·b, the batch inside) splits by its rows as well: each block then
-        // packs a slice of a and the thin b, where column blocks each packed all of a.
-        let byRows = (n < 256 && m >= 64) || (transposeA && m >= n)
-        let extent = byRows ? m : n
-        let blocks = extent < (byRows ? 64 : 256) ? 1 : max(2, (extent + blockColumns - 1) / blockColumns)
-        guard m * n * k >= splitThreshold, blocks > 1 else {
+        let (byRows, blocks) = split(m: m, n: n, k: k, transposeA: transposeA)
+        guard blocks > 1 else {
             call(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb, beta: beta, c, ldc: ldc)
             return
         }
@@ -41,6 +37,16 @@ enum GEMM {
             transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
             ldb: ldb, beta: beta, c: c, ldc: ldc, byRows: byRows, blocks: blocks)
         WorkerPool.shared.run(parts: blocks, workers: min(Threads.count, blocks), job)
+    }
+
+    /// How `sgemm` cuts a product: by rows or by columns, into blocks chosen from its shape alone.
+    static func split(m: Int, n: Int, k: Int, transposeA: Bool) -> (byRows: Bool, blocks: Int) {
+        // A weight gradient (aᵀ·b, the batch inside) splits by its rows as well: each block then
+        // packs a slice of a and the thin b, where column blocks each packed all of a.
+        let byRows = (n < 256 && m >= 64) || (transposeA && m >= n)
+        let extent = byRows ? m : n
+        let blocks = extent < (byRows ? 64 : 256) ? 1 : max(2, (extent + blockColumns - 1) / blockColumns)
+        return (byRows, m * n * k >= splitThreshold ? blocks : 1)
     }
 
     /// A split GEMM: part b is block b of rows or columns, block edges on multiples of 16 (whole
@@ -107,8 +113,10 @@ enum GEMM {
 
     /// `y[b] = x[b] · w[labels[b]]` (or `· w[labels[b]]ᵀ`): one GEMM per class over its rows,
     /// padded with zero rows to `Plan.paddedGroupRows` (each row's result is its own: the padding
-    /// only changes which OpenBLAS micro-kernel runs; the GEMM still never depends on threads).
-    /// With `transposeWeights` (the input gradient of a per-class layer) and AVX2 and FMA, the
+    /// only changes which OpenBLAS micro-kernel runs), cut into blocks as `sgemm` would cut it.
+    /// Three jobs: the classes' rows gathered, every block of every class's GEMM, the rows put
+    /// back (so the workers balance over all classes at once, not one class at a time). With
+    /// `transposeWeights` (the input gradient of a per-class layer) and AVX2 and FMA, each class's
     /// product is `gauge_few_rows_product` instead, its weight rows shared among the workers.
     static func groupedMatmul(
         _ x: UnsafePointer<Float>, rows: Int, k: Int, _ w: UnsafePointer<Float>, classes: Int, n: Int,
@@ -116,25 +124,72 @@ enum GEMM {
         scratch: UnsafeMutablePointer<Float>
     ) {
         let px = scratch
-        let py = scratch + Plan.paddedGroupRows(rows) * k
-        for c in 0..<groups.classes {
-            let members = groups.members(c)
-            if members.isEmpty { continue }
-            groups.gather(c, from: x, width: k, into: px)
-            if transposeWeights && fewRowsProduct {
+        let py = scratch + (rows + 3 * groups.classes) * k
+        if transposeWeights && fewRowsProduct {
+            for c in 0..<groups.classes {
+                let members = groups.members(c)
+                if members.isEmpty { continue }
+                groups.gather(c, from: x, width: k, into: px)
                 let job = FewRows(
                     m: members.count, n: n, k: k, x: px, w: w + c * k * n, y: py, workers: min(Threads.count, (n + 3) / 4))
                 WorkerPool.shared.run(parts: job.workers, job)
                 for (r, row) in members.enumerated() { (y + row * n).update(from: py + r * n, count: n) }
-                continue
             }
-            // Zero rows up to a multiple of 4: OpenBLAS then needs no edge pass over the weights.
+            return
+        }
+        var most = 1
+        for c in 0..<groups.classes {
+            let padded = Plan.paddedGroupRows(groups.members(c).count)
+            most = max(most, split(m: padded, n: n, k: k, transposeA: false).blocks)
+        }
+        let workers = min(Threads.count, groups.classes * most)
+        var job = ClassProducts(
+            phase: .gather, x: x, w: w, y: y, px: px, py: py, k: k, n: n, transposeWeights: transposeWeights,
+            groups: groups, blocksPerClass: most)
+        WorkerPool.shared.run(parts: groups.classes, workers: workers, job)
+        job.phase = .product
+        WorkerPool.shared.run(parts: groups.classes * most, workers: workers, job)
+        job.phase = .scatter
+        WorkerPool.shared.run(parts: groups.classes, workers: workers, job)
+    }
+
+    /// The phases of `groupedMatmul`. Class c's rows, padded with zero rows to a multiple of 4,
+    /// are rows `starts[c] + 3c …` of `px` (inputs) and `py` (results). Gathering and putting
+    /// back, part c is class c; in the product, part `c · blocksPerClass + b` is block b of class
+    /// c's GEMM (nothing where its GEMM has fewer blocks).
+    struct ClassProducts: ParallelJob {
+        enum Phase { case gather, product, scatter }
+        var phase: Phase
+        let x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>
+        let px: UnsafeMutablePointer<Float>, py: UnsafeMutablePointer<Float>
+        let k: Int, n: Int
+        let transposeWeights: Bool
+        let groups: RowGroups
+        let blocksPerClass: Int
+
+        func run(part: Int, worker: Int) {
+            let c = phase == .product ? part / blocksPerClass : part
+            let members = groups.members(c)
+            if members.isEmpty { return }
+            let first = groups.classStarts[c] + 3 * c
             let padded = Plan.paddedGroupRows(members.count)
-            (px + members.count * k).update(repeating: 0, count: (padded - members.count) * k)
-            sgemm(
-                transposeA: false, transposeB: transposeWeights, m: padded, n: n, k: k, px, lda: k,
-                w + c * k * n, ldb: transposeWeights ? k : n, py, ldc: n)
-            for (r, row) in members.enumerated() { (y + row * n).update(from: py + r * n, count: n) }
+            switch phase {
+            case .gather:
+                groups.gather(c, from: x, width: k, into: px + first * k)
+                // Zero rows up to a multiple of 4: OpenBLAS then needs no edge pass over the weights.
+                (px + (first + members.count) * k).update(repeating: 0, count: (padded - members.count) * k)
+            case .product:
+                let (byRows, blocks) = split(m: padded, n: n, k: k, transposeA: false)
+                let b = part % blocksPerClass
+                guard b < blocks else { return }
+                let gemm = Blocks(
+                    transposeA: false, transposeB: transposeWeights, m: padded, n: n, k: k, alpha: 1, a: px + first * k,
+                    lda: k, b: w + c * k * n, ldb: transposeWeights ? k : n, beta: 0, c: py + first * n, ldc: n,
+                    byRows: byRows, blocks: blocks)
+                gemm.run(part: b, worker: worker)
+            case .scatter:
+                for (r, row) in members.enumerated() { (y + row * n).update(from: py + (first + r) * n, count: n) }
+            }
         }
     }
 
@@ -198,6 +253,9 @@ struct RowGroups {
         order.deallocate()
         starts.deallocate()
     }
+
+    /// Where each class's rows start in class order (`classes + 1` entries, the last the count).
+    var classStarts: UnsafePointer<Int> { UnsafePointer(starts) }
 
     /// Class `c`'s rows.
     func members(_ c: Int) -> UnsafeBufferPointer<Int> {
