@@ -143,13 +143,16 @@ public struct BenchCommand: ParsableCommand {
                 }
                 let idleTotal = idle.values.reduce(0, +)
                 print("  idle core time inside parallel kernels: \(ms(idleTotal / Double(steps))) ms/step, \(round1(100 * idleTotal / (total * Double(threads)))) % of \(threads) × the kernel time")
-                if top > 0, let perInstruction = step.executor.instructionSeconds {
-                    print("  slowest \(min(top, perInstruction.count)) kernel calls (ms/step):")
+                if top > 0, let perInstruction = step.executor.instructionSeconds,
+                    let idlePerInstruction = step.executor.instructionIdleSeconds
+                {
+                    print("  slowest \(min(top, perInstruction.count)) kernel calls (ms/step, idle core ms/step):")
                     for index in perInstruction.indices.sorted(by: { perInstruction[$0] > perInstruction[$1] }).prefix(top) {
                         let i = step.plan.instructions[index]
                         let node = step.graph[i.node]
                         let shapes = i.inputShapes.map { "\($0)" }.joined(separator: " ")
-                        print("    #\(index) \(ms(perInstruction[index] / Double(steps)))  \(Executor.kernelName(i)) \(shapes) → \(i.outputShape)  \(node.name)  \(node.location.shortDescription)")
+                        let idle = ms(idlePerInstruction[index] / Double(steps))
+                        print("    #\(index) \(ms(perInstruction[index] / Double(steps))) (\(idle))  \(Executor.kernelName(i)) \(shapes) → \(i.outputShape)  \(node.name)  \(node.location.shortDescription)")
                     }
                 }
             }

@@ -26,17 +26,21 @@ public final class Executor {
             WorkerPool.shared.measuring = profile != nil
             if profile == nil {
                 instructionSeconds = nil
+                instructionIdleSeconds = nil
                 idleProfile = [:]
             } else if instructionSeconds == nil {
                 instructionSeconds = Array(repeating: 0, count: plan.instructions.count)
+                instructionIdleSeconds = Array(repeating: 0, count: plan.instructions.count)
             }
         }
     }
     /// While `profile` is set, idle core seconds inside each primitive's parallel jobs (its
     /// wall time times its workers, less their time in parts), by op name.
     public private(set) var idleProfile: [String: Double] = [:]
-    /// While `profile` is set, seconds spent in each instruction of the plan, by position.
+    /// While `profile` is set, seconds spent in each instruction of the plan, by position, and
+    /// idle core seconds inside its parallel jobs.
     public private(set) var instructionSeconds: [Double]?
+    public private(set) var instructionIdleSeconds: [Double]?
 
     /// Scratch for kernels (im2col columns, packed rows) and for fused kernels' chunks.
     private let scratch: UnsafeMutablePointer<Float>
@@ -259,8 +263,10 @@ public final class Executor {
                 try execute(instruction, index)
                 let seconds = Clock.now() - start
                 profile![Self.kernelName(instruction), default: 0] += seconds
-                idleProfile[Self.kernelName(instruction), default: 0] += WorkerPool.shared.idleSeconds - idle
+                let idleSeconds = WorkerPool.shared.idleSeconds - idle
+                idleProfile[Self.kernelName(instruction), default: 0] += idleSeconds
                 instructionSeconds![index] += seconds
+                instructionIdleSeconds![index] += idleSeconds
             } else {
                 try execute(instruction, index)
             }

@@ -151,13 +151,16 @@ func execute(_ name: String, _ arguments: [String], environment: [String: String
         #expect(bad.stderr.contains("no-such-thing") && bad.stderr.contains("no-epilogues"))
     }
 
-    /// `--profile --top N` names the N slowest kernel calls with their shapes and DSL lines.
+    /// `--profile --top N` names the N slowest kernel calls with their shapes, DSL lines and idle
+    /// core time (none on one thread).
     @Test func profileListsTheSlowestKernelCalls() throws {
         let r = try gauge(["bench", "tiny-vae", "--batch", "4", "--steps", "1", "--warmup", "0", "--threads", "1", "--profile", "--top", "3"])
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout.contains("slowest 3 kernel calls (ms/step):"))
+        #expect(r.stdout.contains("slowest 3 kernel calls (ms/step, idle core ms/step):"))
         let calls = r.stdout.split(separator: "\n").filter { $0.hasPrefix("    #") }
         #expect(calls.count == 3 && calls.allSatisfy { $0.contains("SmallModels.swift:") && $0.contains(" → [") }, "\(calls)")
+        #expect(calls.allSatisfy { $0.contains(" (0.0)  ") }, "\(calls)")
+        #expect(r.stdout.contains("idle core time inside parallel kernels: 0.0 ms/step"))
         let bad = try gauge(["bench", "tiny-vae", "--top=-1"])
         #expect(bad.status != 0)
         #expect(bad.stderr.contains("--top must not be negative, got -1"))
