@@ -58,9 +58,9 @@ public final class Executor {
     private let inputPointers: UnsafeMutableBufferPointer<UnsafePointer<Float>>
     private let outputPointers: UnsafeMutableBufferPointer<UnsafeMutablePointer<Float>>
     private let biases: UnsafeMutableBufferPointer<Int>
-    /// Each worker's operand list and offsets for the blocks of a per-class gradient update.
     /// Where a dense layer's one class of rows starts and ends, for `ClassGradientUpdate`.
     private let denseStarts: UnsafeMutablePointer<Int>
+    /// Each worker's operand list and offsets for the blocks of a per-class gradient update.
     private let workerOperands: UnsafeMutablePointer<UnsafePointer<Float>>
     private let workerBiases: UnsafeMutablePointer<Int>
     /// Per-class weight gradients by Gauge's AVX2/FMA kernel (false: by OpenBLAS).
@@ -262,9 +262,10 @@ public final class Executor {
                 let (start, idle) = (Clock.now(), WorkerPool.shared.idleSeconds)
                 try execute(instruction, index)
                 let seconds = Clock.now() - start
-                profile![Self.kernelName(instruction), default: 0] += seconds
                 let idleSeconds = WorkerPool.shared.idleSeconds - idle
-                idleProfile[Self.kernelName(instruction), default: 0] += idleSeconds
+                let name = Self.kernelName(instruction)
+                profile![name, default: 0] += seconds
+                idleProfile[name, default: 0] += idleSeconds
                 instructionSeconds![index] += seconds
                 instructionIdleSeconds![index] += idleSeconds
             } else {

@@ -126,17 +126,16 @@ enum Convolution {
     static let filterGradBlocks = Plan.convFilterBlocks
 
     /// Runs `job` for every task, in `WorkerPool.partsPerWorker` contiguous runs of tasks per
-    /// worker that the workers take as they go, so a slower core takes fewer. (Dealt round-robin, each worker's
-    /// planes lay one plane apart, which defeats the hardware prefetcher: max-pool and its
-    /// gradient took 15–23 and 39–53 ms a step, contiguous runs 8–9 and 31–34.) With an
-    /// `epilogue`, task t makes output elements from t · `perTask`, and each worker runs the
-    /// epilogue on what its tasks made as it goes.
+    /// worker that the workers take as they go, so a slower core takes fewer. (Dealt
+    /// round-robin, each worker's planes lay one plane apart, which defeats the hardware
+    /// prefetcher: max-pool and its gradient took 15–23 and 39–53 ms a step, contiguous runs 8–9
+    /// and 31–34.) With an `epilogue`, task t makes output elements from t · `perTask`, and each
+    /// worker runs the epilogue on what its tasks made as it goes.
     static func parallel<J: TaskJob>(_ tasks: Int, _ job: J, epilogue: Epilogue? = nil, perTask: Int = 0) {
         let workers = max(1, min(Threads.count, maxWorkers, tasks))
-        let runs = TaskRuns(
-            job: job, tasks: tasks, runs: workers == 1 ? 1 : min(tasks, workers * WorkerPool.partsPerWorker), epilogue: epilogue,
-            perTask: perTask)
-        WorkerPool.shared.run(parts: runs.runs, workers: workers, runs)
+        let runs = workers == 1 ? 1 : min(tasks, workers * WorkerPool.partsPerWorker)
+        let job = TaskRuns(job: job, tasks: tasks, runs: runs, epilogue: epilogue, perTask: perTask)
+        WorkerPool.shared.run(parts: runs, workers: workers, job)
     }
 
     struct TaskRuns<J: TaskJob>: ParallelJob {
