@@ -38,10 +38,10 @@ public struct BenchCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
-    @Flag(help: "Also print the time per primitive over the timed steps and its share of the step.")
+    @Flag(help: "Also print the time per primitive over the timed steps, its share of the step, and the core time left idle inside its parallel jobs (a core waiting for another to finish).")
     var profile = false
 
-    @Option(help: "With --profile, also list the N slowest kernel calls: position in the plan, kernel, operand shapes and the DSL line that made it.")
+    @Option(help: "With --profile, also list the N slowest kernel calls: position in the plan, time and idle core time, kernel, operand shapes and the DSL line that made it.")
     var top: Int = 0
 
     @Flag(help: "Check every kernel's output for NaN or infinity (also GAUGE_CHECK_NUMERICS=1); slower.")
