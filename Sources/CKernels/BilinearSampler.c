@@ -1,4 +1,5 @@
 #include "CKernels.h"
+#include "PixelPairs.h"
 
 // The spatial transformer's bilinear sampler and its grid gradient for one image, 8 sample
 // points at a time with AVX2 (no FMA: every product and sum rounds as in Gauge's Swift loop,
@@ -37,11 +38,10 @@ typedef struct {
     __m256 in00, in01, in10, in11;    // corner masks
 } corners;
 
-// The 8 points at grid + 2p … (x, y interleaved).
+// The 8 points at grid + 2p … (x, y interleaved: pairs, as `split_pairs` takes them apart).
 AVX2 static inline corners corners_of(const float *grid, long h, long w, int align) {
-    __m256 lo = _mm256_loadu_ps(grid), hi = _mm256_loadu_ps(grid + 8);
-    __m256 gx = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xD8));
-    __m256 gy = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD)), 0xD8));
+    __m256 gx, gy;
+    split_pairs(grid, grid + 8, &gx, &gy);
     __m256 px = pixel(gx, w, align), py = pixel(gy, h, align);
     __m256 fx = _mm256_floor_ps(px), fy = _mm256_floor_ps(py);
     __m256i x0 = index_of(fx), y0 = index_of(fy);
@@ -109,11 +109,7 @@ AVX2 static long grid_grad_avx2(const float *image, long channels, long h, long 
             dpx = _mm256_add_ps(dpx, _mm256_mul_ps(g, tx));
             dpy = _mm256_add_ps(dpy, _mm256_mul_ps(g, ty));
         }
-        dpx = _mm256_mul_ps(dpx, sx);
-        dpy = _mm256_mul_ps(dpy, sy);
-        __m256 lo = _mm256_unpacklo_ps(dpx, dpy), hi = _mm256_unpackhi_ps(dpx, dpy);
-        _mm256_storeu_ps(dgrid + 2 * p, _mm256_permute2f128_ps(lo, hi, 0x20));
-        _mm256_storeu_ps(dgrid + 2 * p + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+        merge_pairs(dgrid + 2 * p, dgrid + 2 * p + 8, _mm256_mul_ps(dpx, sx), _mm256_mul_ps(dpy, sy));
     }
     return p;
 }

@@ -2,7 +2,8 @@
 #define GAUGE_PIXEL_PAIRS_H
 
 // Pairs of neighbouring pixels (2i, 2i + 1) taken apart and put back together, 8 pairs at a time
-// with AVX2: the 2×2 max-pool's windows and Winograd's 2×2 blocks. Private to CKernels.
+// with AVX2: the 2×2 max-pool's windows, Winograd's 2×2 blocks and the sampler's (x, y)
+// points. Private to CKernels.
 
 #if defined(__x86_64__)
 #include <immintrin.h>

@@ -117,35 +117,27 @@ enum GEMM {
     /// Three jobs: the classes' rows gathered, every block of every class's GEMM, the rows put
     /// back (so the workers balance over all classes at once, not one class at a time). With
     /// `transposeWeights` (the input gradient of a per-class layer) and AVX2 and FMA, each class's
-    /// product is `gauge_few_rows_product` instead, its weight rows shared among the workers.
+    /// product is `gauge_few_rows_product` instead, its weight rows cut into runs of whole 4-row
+    /// tiles (each output is made by one call whatever the cut).
     static func groupedMatmul(
         _ x: UnsafePointer<Float>, rows: Int, k: Int, _ w: UnsafePointer<Float>, classes: Int, n: Int,
         transposeWeights: Bool, groups: RowGroups, _ y: UnsafeMutablePointer<Float>,
         scratch: UnsafeMutablePointer<Float>
     ) {
-        let px = scratch
-        let py = scratch + (rows + 3 * groups.classes) * k
-        if transposeWeights && fewRowsProduct {
-            for c in 0..<groups.classes {
-                let members = groups.members(c)
-                if members.isEmpty { continue }
-                groups.gather(c, from: x, width: k, into: px)
-                let job = FewRows(
-                    m: members.count, n: n, k: k, x: px, w: w + c * k * n, y: py, workers: min(Threads.count, (n + 3) / 4))
-                WorkerPool.shared.run(parts: job.workers, job)
-                for (r, row) in members.enumerated() { (y + row * n).update(from: py + r * n, count: n) }
-            }
-            return
-        }
+        let fewRows = transposeWeights && fewRowsProduct
         var most = 1
-        for c in 0..<groups.classes {
-            let padded = Plan.paddedGroupRows(groups.members(c).count)
-            most = max(most, split(m: padded, n: n, k: k, transposeA: false).blocks)
+        if fewRows {
+            most = min((n + 3) / 4, Threads.count * WorkerPool.partsPerWorker)
+        } else {
+            for c in 0..<groups.classes {
+                let padded = Plan.paddedGroupRows(groups.members(c).count)
+                most = max(most, split(m: padded, n: n, k: k, transposeA: false).blocks)
+            }
         }
         let workers = min(Threads.count, groups.classes * most)
         var job = ClassProducts(
-            phase: .gather, x: x, w: w, y: y, px: px, py: py, k: k, n: n, transposeWeights: transposeWeights,
-            groups: groups, blocksPerClass: most)
+            phase: .gather, x: x, w: w, y: y, px: scratch, py: scratch + (rows + 3 * groups.classes) * k, k: k, n: n,
+            transposeWeights: transposeWeights, fewRows: fewRows, groups: groups, blocksPerClass: most)
         WorkerPool.shared.run(parts: groups.classes, workers: workers, job)
         job.phase = .product
         WorkerPool.shared.run(parts: groups.classes * most, workers: workers, job)
@@ -156,14 +148,15 @@ enum GEMM {
     /// The phases of `groupedMatmul`. Class c's rows, padded with zero rows to a multiple of 4,
     /// are rows `starts[c] + 3c …` of `px` (inputs) and `py` (results). Gathering and putting
     /// back, part c is class c; in the product, part `c · blocksPerClass + b` is block b of class
-    /// c's GEMM (nothing where its GEMM has fewer blocks).
+    /// c's GEMM (nothing where its GEMM has fewer blocks), or with `fewRows` its b-th run of
+    /// weight-row tiles.
     struct ClassProducts: ParallelJob {
         enum Phase { case gather, product, scatter }
         var phase: Phase
         let x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>
         let px: UnsafeMutablePointer<Float>, py: UnsafeMutablePointer<Float>
         let k: Int, n: Int
-        let transposeWeights: Bool
+        let transposeWeights: Bool, fewRows: Bool
         let groups: RowGroups
         let blocksPerClass: Int
 
@@ -179,8 +172,18 @@ enum GEMM {
                 // Zero rows up to a multiple of 4: OpenBLAS then needs no edge pass over the weights.
                 (px + (first + members.count) * k).update(repeating: 0, count: (padded - members.count) * k)
             case .product:
-                let (byRows, blocks) = split(m: padded, n: n, k: k, transposeA: false)
                 let b = part % blocksPerClass
+                if fewRows {
+                    let tiles = (n + 3) / 4
+                    let (start, end) = (tiles * b / blocksPerClass * 4, min(n, tiles * (b + 1) / blocksPerClass * 4))
+                    if start < end {
+                        gauge_few_rows_product(
+                            members.count, end - start, k, px + first * k, k, w + c * k * n + start * k, k,
+                            py + first * n + start, n)
+                    }
+                    return
+                }
+                let (byRows, blocks) = split(m: padded, n: n, k: k, transposeA: false)
                 guard b < blocks else { return }
                 let gemm = Blocks(
                     transposeA: false, transposeB: transposeWeights, m: padded, n: n, k: k, alpha: 1, a: px + first * k,
@@ -195,20 +198,6 @@ enum GEMM {
 
     /// Whether `gauge_few_rows_product` can run here (AVX2 and FMA).
     static let fewRowsProduct = gauge_cpu_has_avx2_fma() != 0
-
-    /// `y = x · wᵀ` for a class's few rows, worker `part` taking a contiguous run of w's rows
-    /// (whole tiles of 4); each output is made by one call whatever the split.
-    struct FewRows: ParallelJob {
-        let m: Int, n: Int, k: Int
-        let x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>
-        let workers: Int
-
-        func run(part: Int, worker: Int) {
-            let tiles = (n + 3) / 4
-            let (start, end) = (tiles * part / workers * 4, min(n, tiles * (part + 1) / workers * 4))
-            if start < end { gauge_few_rows_product(m, end - start, k, x, k, w + start * k, k, y + start, n) }
-        }
-    }
 
     /// `out[c] = Σ_{b in class c} a[b]ᵀ · g[b]`: `[classes, k, n]`, zero for classes with no rows.
     static func groupedWeightGrad(
