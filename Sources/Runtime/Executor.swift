@@ -257,7 +257,9 @@ public final class Executor {
             if let allocationCounter {
                 let before = allocationCounter()
                 try execute(instruction, index)
-                allocationProfile[Self.kernelName(instruction), default: 0] += Int(allocationCounter() - before)
+                // Counted before the name is made: an epilogue's name is built by interpolation.
+                let count = Int(allocationCounter() - before)
+                allocationProfile[Self.kernelName(instruction), default: 0] += count
             } else if profile != nil {
                 let (start, idle) = (Clock.now(), WorkerPool.shared.idleSeconds)
                 try execute(instruction, index)
