@@ -531,9 +531,11 @@ func expectClose(
     }
 
     /// Sums over trailing runs big enough to be split among the workers by output (a bias
-    /// gradient over N, H, W, and runs whose outputs skip a reduced axis in between): against a
-    /// Double reference, and the same bits on 1, 2 and 3 threads.
-    @Test(arguments: [([9, 5, 160, 160], [0, 2, 3]), ([4, 6, 7, 6400], [1, 3])])
+    /// gradient over N, H, W, and runs whose outputs skip a reduced axis in between; and a small
+    /// one with runs of 25): against a Double reference, and the same bits on 1, 2 and 3 threads.
+    /// A bias gradient's sums are also the documented float chains: each run in 8 lanes from +0,
+    /// the lanes in order, the tail, added to its channel's total image by image.
+    @Test(arguments: [([9, 5, 160, 160], [0, 2, 3]), ([4, 6, 7, 6400], [1, 3]), ([3, 7, 5, 5], [0, 2, 3])])
     func largeRunSumsSplitAmongWorkers(_ config: ([Int], [Int])) throws {
         let (shape, axes) = config
         let x = pseudoRandom(shape.reduce(1, *), seed: 31)
@@ -560,6 +562,26 @@ func expectClose(
         }
         let one = try run(threads: 1)
         expectClose(one, reference, tolerance: 1e-4)  // float sums of 38,400–230,400 terms
+        if axes == [0, 2, 3] {
+            let (images, channels, run) = (shape[0], shape[1], shape[2] * shape[3])
+            var chains = [Float](repeating: 0, count: channels)
+            for n in 0..<images {
+                for c in 0..<channels {
+                    let start = (n * channels + c) * run
+                    var lanes = [Float](repeating: 0, count: 8)
+                    var i = 0
+                    while i + 8 <= run {
+                        for j in 0..<8 { lanes[j] += x[start + i + j] }
+                        i += 8
+                    }
+                    var total = lanes[0]
+                    for j in 1..<8 { total += lanes[j] }
+                    for t in i..<run { total += x[start + t] }
+                    chains[c] += total
+                }
+            }
+            #expect(one.map(\.bitPattern) == chains.map(\.bitPattern))
+        }
         for threads in [2, 3] { #expect(try run(threads: threads).map(\.bitPattern) == one.map(\.bitPattern), "\(threads) threads") }
     }
 

@@ -52,6 +52,12 @@ void gauge_max_pool_2x2_grad(const float *x, const float *g, float *dx, long oh,
 void gauge_few_rows_product(long m, long n, long k, const float *x, long ldx, const float *w, long ldw, float *y,
                             long ldy);
 
+/// out[c] += Σ_n (the sum of run x[n][c][0 ..< run]) for c in [first, last), x [outer][channels][run],
+/// n in order: each run summed in 8 lanes from +0 (lane j takes elements j, j + 8, …), the lanes
+/// added in order, then the tail in order (Reduce.sum in Swift, the same bits). Four channels at
+/// a time with AVX.
+void gauge_run_sums(long outer, long channels, long run, const float *x, long first, long last, float *out);
+
 /// Winograd F(2×2, 3×3) for a 3×3 convolution with stride 1 and zero padding 1 of one h×w image
 /// (h, w even, w a multiple of 8, h·w/4 a multiple of 8; AVX2: `gauge_cpu_has_avx2`):
 /// filters U[16][o][c] (`transposed`: for the adjoint, from w [c][o][3][3] turned 180°), the

@@ -1,3 +1,4 @@
+import CKernels
 import Graph
 
 /// Reductions over axes, log-softmax along an axis.
@@ -41,12 +42,30 @@ enum Reduce {
                 runStrides[i] = sx[i]
                 outStrides[i] = so[i]
             }
-            shape[lead] = run
-            runStrides[lead] = 1
-            let job = RunSums(x: x, out: out, shape: shape, strides: StrideSets(runStrides, outStrides), run: run,
-                outputs: outCount)
-            let workers = xShape.reduce(1, *) >= 1 << 20 ? min(Threads.count, outCount) : 1
-            if workers > 1 { WorkerPool.shared.run(parts: workers, RunSums.Parts(sums: job, workers: workers)) } else { job.run(0..<outCount) }
+            // Reduced lead axes all before the kept ones (a bias gradient's batch, then its
+            // channels): x is [outer, channels, run] and channel blocks go to the workers.
+            var (outer, channels, ordered) = (1, 1, true)
+            for i in 0..<lead where xShape[i] > 1 {
+                if kept[i] > 1 {
+                    channels *= xShape[i]
+                } else {
+                    ordered = ordered && channels == 1
+                    outer *= xShape[i]
+                }
+            }
+            if ordered {
+                let workers = xShape.reduce(1, *) >= 1 << 20 ? Threads.count : 1
+                let job = ChannelSums(x: x, out: out, outer: outer, channels: channels, run: run, workers: workers)
+                WorkerPool.shared.run(parts: job.parts, workers: min(workers, job.parts), job)
+            } else {
+                shape[lead] = run
+                runStrides[lead] = 1
+                let job = RunSums(
+                    x: x, out: out, shape: shape, strides: StrideSets(runStrides, outStrides), run: run,
+                    outputs: outCount)
+                let workers = xShape.reduce(1, *) >= 1 << 20 ? min(Threads.count, outCount) : 1
+                if workers > 1 { WorkerPool.shared.run(parts: workers, RunSums.Parts(sums: job, workers: workers)) } else { job.run(0..<outCount) }
+            }
         } else {
             forEachRow(xShape, StrideSets(sx, so)) { o in
                 for j in 0..<inner { out[o[1] + j * io] += x[o[0] + j] }
@@ -55,6 +74,26 @@ enum Reduce {
         if r == .mean {
             let count = Float(axes.reduce(1) { $0 * xShape[$1] })
             for i in 0..<outCount { out[i] /= count }
+        }
+    }
+
+    /// `out[c] += Σ_n sum(x[n][c])` over x `[outer, channels, run]`: part p is a contiguous run of
+    /// 4-channel blocks, all images in order (`gauge_run_sums`, the same chains as `sum`), so no
+    /// output depends on the thread count.
+    struct ChannelSums: ParallelJob {
+        let x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
+        let outer: Int, channels: Int, run: Int
+        let parts: Int
+
+        init(x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outer: Int, channels: Int, run: Int, workers: Int) {
+            (self.x, self.out, self.outer, self.channels, self.run) = (x, out, outer, channels, run)
+            parts = min((channels + 3) / 4, workers * WorkerPool.partsPerWorker)
+        }
+
+        func run(part p: Int, worker: Int) {
+            let blocks = (channels + 3) / 4
+            let (first, last) = (blocks * p / parts * 4, min(channels, blocks * (p + 1) / parts * 4))
+            gauge_run_sums(outer, channels, run, x, first, last, out)
         }
     }
 
