@@ -561,7 +561,7 @@ func expectClose(
             reference[o] += Double(value)
         }
         let one = try run(threads: 1)
-        expectClose(one, reference, tolerance: 1e-4)  // float sums of 38,400–230,400 terms
+        expectClose(one, reference, tolerance: 1e-4)  // float sums of up to 230,400 terms
         if axes == [0, 2, 3] {
             let (images, channels, run) = (shape[0], shape[1], shape[2] * shape[3])
             var chains = [Float](repeating: 0, count: channels)
