@@ -53,7 +53,7 @@ struct ClassGradientUpdate: ParallelJob {
     /// Blocks of `rowBlock` rows in a class's slice, the runs of them the workers take, and the
     /// job's parts.
     var blockCount: Int { (k + rowBlock - 1) / rowBlock }
-    var runsPerClass: Int { min(blockCount, workers * WorkerPool.partsPerWorker) }
+    var runsPerClass: Int { WorkerPool.balancedParts(blockCount, workers: workers) }
     var parts: Int { classes * runsPerClass }
 
     func run(part p: Int, worker w: Int) {
@@ -66,9 +66,9 @@ struct ClassGradientUpdate: ParallelJob {
         let ops = operands + w * operandCount
         let bias = biases + w * operandCount
         ops[slot] = UnsafePointer(block)
-        var k0 = blockCount * r / runsPerClass * rowBlock
-        let end = min(k, blockCount * (r + 1) / runsPerClass * rowBlock)
-        while k0 < end {
+        let share = WorkerPool.share(r, of: runsPerClass, count: k, unit: rowBlock)
+        var k0 = share.lowerBound
+        while k0 < share.upperBound {
             let rows = min(rowBlock, k - k0)
             if let d = inputGradient, count > 0 {
                 // As the unfused product: Gauge's kernel with AVX2 and FMA (each output one sum

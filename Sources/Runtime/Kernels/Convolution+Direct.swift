@@ -77,7 +77,7 @@ extension Convolution {
         func run(task b: Int, worker: Int) {
             let partial = partials + b * outputs * channels * 9
             partial.update(repeating: 0, count: outputs * channels * 9)
-            for n in (images * b / blocks)..<(images * (b + 1) / blocks) {
+            for n in WorkerPool.share(b, of: blocks, count: images) {
                 gauge_few_channel_filter_gradient(
                     x + n * channels * h * w, channels, h, w, dy + n * outputs * h * w, outputs, partial,
                     scratch + worker * perWorker)

@@ -113,11 +113,11 @@ extension Convolution {
             let dm = v + 16 * channels * row
             let padded = dm + 16 * outputs * row
             let partial = partials + b * 16 * outputs * channels
-            var n = images * b / blocks
-            let end = images * (b + 1) / blocks
+            let share = WorkerPool.share(b, of: blocks, count: images)
+            var n = share.lowerBound
             var first = true
-            while n < end {
-                let count = min(group, end - n)
+            while n < share.upperBound {
+                let count = min(group, share.upperBound - n)
                 for k in 0..<count {
                     gauge_winograd_input(x + (n + k) * channels * h * w, channels, h, w, v + k * perImage, row, padded)
                     gauge_winograd_output_gradient(dy + (n + k) * outputs * h * w, outputs, h, w, dm + k * perImage, row)

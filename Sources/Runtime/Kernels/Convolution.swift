@@ -133,7 +133,7 @@ enum Convolution {
     /// worker runs the epilogue on what its tasks made as it goes.
     static func parallel<J: TaskJob>(_ tasks: Int, _ job: J, epilogue: Epilogue? = nil, perTask: Int = 0) {
         let workers = max(1, min(Threads.count, maxWorkers, tasks))
-        let runs = workers == 1 ? 1 : min(tasks, workers * WorkerPool.partsPerWorker)
+        let runs = workers == 1 ? 1 : WorkerPool.balancedParts(tasks, workers: workers)
         let job = TaskRuns(job: job, tasks: tasks, runs: runs, epilogue: epilogue, perTask: perTask)
         WorkerPool.shared.run(parts: runs, workers: workers, job)
     }
@@ -144,7 +144,7 @@ enum Convolution {
         let epilogue: Epilogue?
         let perTask: Int
         func run(part r: Int, worker w: Int) {
-            let run = (tasks * r / runs)..<(tasks * (r + 1) / runs)
+            let run = WorkerPool.share(r, of: runs, count: tasks)
             guard let epilogue else {
                 for t in run { job.run(task: t, worker: w) }
                 return
@@ -185,12 +185,13 @@ enum Convolution {
         func run(task b: Int, worker: Int) {
             let col = p.scratch + worker * g.columnRows * g.columnCols
             let partial = p.y + b * filter
-            for n in (images * b / blocks)..<(images * (b + 1) / blocks) {
+            let share = WorkerPool.share(b, of: blocks, count: images)
+            for n in share {
                 g.im2col(p.x + n * g.channels * g.height * g.width, col)
                 GEMM.call(
                     transposeA: false, transposeB: true, m: out, n: g.columnRows, k: g.columnCols,
                     p.w + n * out * g.columnCols, lda: g.columnCols, col, ldb: g.columnCols,
-                    beta: n == images * b / blocks ? 0 : 1, partial, ldc: g.columnRows)
+                    beta: n == share.lowerBound ? 0 : 1, partial, ldc: g.columnRows)
             }
         }
     }

@@ -43,7 +43,7 @@ enum FusedKernel {
             return
         }
         let chunks = (size + chunk - 1) / chunk
-        let runs = min(chunks, parts * WorkerPool.partsPerWorker)
+        let runs = WorkerPool.balancedParts(chunks, workers: parts)
         WorkerPool.shared.run(
             parts: runs, workers: parts,
             ChunkRanges(
@@ -62,8 +62,8 @@ enum FusedKernel {
         let adam: AdamProgram?
 
         func run(part r: Int, worker w: Int) {
-            let first = range.lowerBound + chunks * r / runs * chunk
-            let last = min(range.upperBound, range.lowerBound + chunks * (r + 1) / runs * chunk)
+            let share = WorkerPool.share(r, of: runs, count: range.count, unit: chunk)
+            let (first, last) = (range.lowerBound + share.lowerBound, range.lowerBound + share.upperBound)
             if let adam {
                 runAdam(adam, args, first..<last)
             } else {

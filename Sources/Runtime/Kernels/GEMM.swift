@@ -127,7 +127,7 @@ enum GEMM {
         let fewRows = transposeWeights && fewRowsProduct
         var most = 1
         if fewRows {
-            most = min((n + 3) / 4, Threads.count * WorkerPool.partsPerWorker)
+            most = WorkerPool.balancedParts((n + 3) / 4, workers: Threads.count)
         } else {
             for c in 0..<groups.classes {
                 let padded = Plan.paddedGroupRows(groups.members(c).count)
@@ -174,12 +174,11 @@ enum GEMM {
             case .product:
                 let b = part % blocksPerClass
                 if fewRows {
-                    let tiles = (n + 3) / 4
-                    let (start, end) = (tiles * b / blocksPerClass * 4, min(n, tiles * (b + 1) / blocksPerClass * 4))
-                    if start < end {
+                    let share = WorkerPool.share(b, of: blocksPerClass, count: n, unit: 4)
+                    if !share.isEmpty {
                         gauge_few_rows_product(
-                            members.count, end - start, k, px + first * k, k, w + c * k * n + start * k, k,
-                            py + first * n + start, n)
+                            members.count, share.count, k, px + first * k, k, w + c * k * n + share.lowerBound * k, k,
+                            py + first * n + share.lowerBound, n)
                     }
                     return
                 }

@@ -105,13 +105,11 @@ enum RandomKernels {
         let parts: Int
 
         func run(part w: Int, worker: Int) {
-            let blocks = (n + 3) / 4
-            let start = min(n, blocks * w / parts * 4)
-            let end = min(n, blocks * (w + 1) / parts * 4)
-            if start >= end { return }
-            philox.uniforms(step: step, stream: stream, y + start, end - start, from: start)
+            let share = WorkerPool.share(w, of: parts, count: n, unit: 4)
+            if share.isEmpty { return }
+            philox.uniforms(step: step, stream: stream, y + share.lowerBound, share.count, from: share.lowerBound)
             let scale = 1 / (1 - rate)
-            for i in start..<end { y[i] = y[i] >= rate ? x[i] * scale : 0 }
+            for i in share { y[i] = y[i] >= rate ? x[i] * scale : 0 }
         }
     }
 }

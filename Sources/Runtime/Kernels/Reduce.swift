@@ -45,8 +45,9 @@ enum Reduce {
                     outer *= xShape[i]
                 }
             }
+            let large = xShape.reduce(1, *) >= 1 << 20
             if ordered {
-                let workers = xShape.reduce(1, *) >= 1 << 20 ? Threads.count : 1
+                let workers = large ? Threads.count : 1
                 let job = ChannelSums(x: x, out: out, outer: outer, channels: channels, run: run, workers: workers)
                 WorkerPool.shared.run(parts: job.parts, workers: min(workers, job.parts), job)
             } else {
@@ -63,7 +64,7 @@ enum Reduce {
                 let job = RunSums(
                     x: x, out: out, shape: shape, strides: StrideSets(runStrides, outStrides), run: run,
                     outputs: outCount)
-                let workers = xShape.reduce(1, *) >= 1 << 20 ? min(Threads.count, outCount) : 1
+                let workers = large ? min(Threads.count, outCount) : 1
                 if workers > 1 { WorkerPool.shared.run(parts: workers, RunSums.Parts(sums: job, workers: workers)) } else { job.run(0..<outCount) }
             }
         } else {
@@ -87,13 +88,12 @@ enum Reduce {
 
         init(x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outer: Int, channels: Int, run: Int, workers: Int) {
             (self.x, self.out, self.outer, self.channels, self.run) = (x, out, outer, channels, run)
-            parts = min((channels + 3) / 4, workers * WorkerPool.partsPerWorker)
+            parts = WorkerPool.balancedParts((channels + 3) / 4, workers: workers)
         }
 
         func run(part p: Int, worker: Int) {
-            let blocks = (channels + 3) / 4
-            let (first, last) = (blocks * p / parts * 4, min(channels, blocks * (p + 1) / parts * 4))
-            gauge_run_sums(outer, channels, run, x, first, last, out)
+            let share = WorkerPool.share(p, of: parts, count: channels, unit: 4)
+            gauge_run_sums(outer, channels, run, x, share.lowerBound, share.upperBound, out)
         }
     }
 
@@ -113,7 +113,7 @@ enum Reduce {
 
         struct Parts: ParallelJob {
             let sums: RunSums, workers: Int
-            func run(part w: Int, worker: Int) { sums.run((sums.outputs * w / workers)..<(sums.outputs * (w + 1) / workers)) }
+            func run(part w: Int, worker: Int) { sums.run(WorkerPool.share(w, of: workers, count: sums.outputs)) }
         }
     }
 

@@ -139,3 +139,17 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 }
+
+extension WorkerPool {
+    /// How many parts to cut `units` of work into for `workers` threads balanced as they run:
+    /// `partsPerWorker` each, at most one unit a part.
+    static func balancedParts(_ units: Int, workers: Int) -> Int { min(units, workers * partsPerWorker) }
+
+    /// The items of part `part` when `count` items, in groups of `unit` (the last one may be
+    /// short), are cut into `parts` contiguous runs of whole groups: a cut fixed by the counts
+    /// alone, so which part makes an item never depends on the threads.
+    static func share(_ part: Int, of parts: Int, count: Int, unit: Int = 1) -> Range<Int> {
+        let groups = (count + unit - 1) / unit
+        return min(count, groups * part / parts * unit)..<min(count, groups * (part + 1) / parts * unit)
+    }
+}
