@@ -31,9 +31,11 @@ public struct DOTWriter: Sendable {
     public func write(_ graph: Graph) -> String {
         var out = "digraph \(quote(graph.name)) {\n"
         // Fusion clusters cut across the scopes, and dot's default ranking fails on them for the
-        // paper's models ("trouble in init_rank"); its newer ranking lays them out (slower, so
-        // only here: an ace-cifar step takes about a minute).
-        let ranking = clusters == nil ? "" : "newrank=true, "
+        // paper's models ("trouble in init_rank"); its newer ranking lays them out. Their long
+        // forward-to-gradient edges give dot ~36,000 virtual nodes on an ace-cifar step, which
+        // took 91 s to place and route; one network-simplex pass for x and straight edges take
+        // 8.5 s (`dot -Gsplines=spline` routes curves around the nodes again: about 30 s).
+        let ranking = clusters == nil ? "" : "newrank=true, nslimit=1, splines=line, "
         out += "  graph [rankdir=TB, \(ranking)fontname=\"Helvetica\", fontsize=11, labelloc=t, label=\(quote(graph.name))];\n"
         out += "  node [fontname=\"Helvetica\", fontsize=10];\n"
         out += "  edge [fontname=\"Helvetica\", fontsize=8, color=\"gray40\"];\n"
