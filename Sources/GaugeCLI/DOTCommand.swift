@@ -15,7 +15,8 @@ struct DOTCommand: ParsableCommand {
             parameters are yellow 3-D boxes, inputs blue, named scopes are clusters, edges carry shapes. \
             The optimized and planned stages of a paper model have about 800 nodes: their files \
             ask for straight edges, which Graphviz lays out in 5-10 s (add -Gsplines=spline for \
-            curves routed around the nodes, about 30 s).
+            curves routed around the nodes, about 30 s). --scope draws one part, e.g. \
+            gauge dot ace-cifar --stage optimized --scope decoder --scope gradient/decoder
             """)
 
     /// The compilation stages a graph can be shown at.
@@ -37,6 +38,19 @@ struct DOTCommand: ParsableCommand {
 
     @Option(help: "Batch size for the planned stage.")
     var batch: Int = 250
+
+    @Option(
+        name: .customLong("scope"),
+        help: ArgumentHelp(
+            "Draw only the nodes in this named scope, e.g. decoder, or gradient/decoder for its gradient (repeat for several), with the values they read from outside as dashed grey boxes.",
+            valueName: "path"))
+    var scopes: [String] = []
+
+    func validate() throws {
+        if let empty = scopes.first(where: { $0.split(separator: "/").isEmpty }) {
+            throw ValidationError("--scope needs a scope path such as decoder or gradient/decoder, got '\(empty)'")
+        }
+    }
 
     func run() throws {
         let built = try buildModel(model)
@@ -90,6 +104,10 @@ struct DOTCommand: ParsableCommand {
                 }
             }
         }
+        if !scopes.isEmpty {
+            writer.only = try part(of: graph)
+            writer.title = "\(graph.name), \(stage.rawValue) stage: " + scopes.joined(separator: ", ")
+        }
         let text = writer.write(graph)
         guard let output else {
             print(text, terminator: "")
@@ -104,6 +122,27 @@ struct DOTCommand: ParsableCommand {
         } catch {
             throw CLIError("cannot write \(output): \(error.localizedDescription)")
         }
-        FileHandle.standardError.write(Data("wrote \(output) (\(graph.nodes.count) nodes)\n".utf8))
+        let count = writer.only.map { "\($0.count) of \(graph.nodes.count)" } ?? "\(graph.nodes.count)"
+        FileHandle.standardError.write(Data("wrote \(output) (\(count) nodes)\n".utf8))
+    }
+
+    /// The nodes in the `--scope` paths: a node is in `a/b` when its scope path (its scopes
+    /// joined by "/", as the optimizer names its `adam/decoder/…` scopes) begins with a, b. A path
+    /// no node is in is an error that lists the stage's scopes two levels deep.
+    func part(of graph: Graph) throws -> Set<NodeID> {
+        let paths = graph.nodes.map { $0.scope.joined(separator: "/").split(separator: "/") }
+        var part = Set<NodeID>()
+        for scope in scopes {
+            let wanted = scope.split(separator: "/")
+            let members = graph.nodes.indices.filter { paths[$0].starts(with: wanted) }
+            guard !members.isEmpty else {
+                let known = Set(paths.flatMap { path in (0..<min(path.count, 2)).map { path[...$0].joined(separator: "/") } })
+                throw CLIError(
+                    "no node of \(model) is in scope '\(scope)' at the \(stage.rawValue) stage; its scopes are "
+                        + known.sorted().joined(separator: ", ") + " (and the scopes inside them)")
+            }
+            part.formUnion(members.map { graph.nodes[$0].id })
+        }
+        return part
     }
 }

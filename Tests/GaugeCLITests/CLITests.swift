@@ -76,6 +76,29 @@ func execute(_ name: String, _ arguments: [String], environment: [String: String
         #expect(drawn.contains("fused kernel") && drawn.contains("<svg"))
     }
 
+    /// `--scope` draws one part of a stage (laid out with curves, being small) and names the
+    /// stage's scopes when a path matches nothing.
+    @Test func dotDrawsOnePartOfAStage() throws {
+        let part = try gauge(["dot", "ace-cifar", "--stage", "optimized", "--scope", "gradient/decoder", "--scope", "decoder"])
+        #expect(part.status == 0, "\(part.stderr)")
+        #expect(part.stdout.contains("label=\"ace-cifar, optimized stage: gradient/decoder, decoder\"];"))
+        #expect(!part.stdout.contains("splines=line"))
+        #expect(part.stdout.contains("fused kernel"))
+        #expect(part.stdout.contains("groupedMatmulWeightGrad"))
+        #expect(!part.stdout.contains("conv2d"))
+        let whole = try gauge(["dot", "ace-cifar", "--stage", "optimized"])
+        #expect(whole.stdout.contains("newrank=true, nslimit=1, splines=line"))
+
+        let unknown = try gauge(["dot", "ace-cifar", "--scope", "nothing"])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains(
+            "no node of ace-cifar is in scope 'nothing' at the forward stage; its scopes are classifier, decoder, encoder, latent, ssn, unwarp, warp (and the scopes inside them)"))
+        #expect(unknown.stdout.isEmpty)
+        let empty = try gauge(["dot", "ace-cifar", "--scope", "/"])
+        #expect(empty.status != 0)
+        #expect(empty.stderr.contains("--scope needs a scope path such as decoder or gradient/decoder, got '/'"))
+    }
+
     @Test func unknownModelIsAClearErrorWithNonZeroExit() throws {
         let r = try gauge(["summary", "no-such-model"])
         #expect(r.status != 0)

@@ -31,6 +31,38 @@ import Testing
         #expect(dot.contains("loss_class [label=\"loss \\\"class\\\"\", shape=doubleoctagon"))
     }
 
+    /// One part of a graph: its nodes in their scope cluster, the values they read from outside
+    /// as dashed boundary boxes, and no edge with an end that is not drawn.
+    @Test func drawsOnlyAPartWithItsBoundary() throws {
+        let graph = try snapshotModel().graph
+        let encoder = Set(graph.nodes.filter { $0.scope.first == "encoder" }.map(\.id))
+        #expect(!encoder.isEmpty)
+        let dot = DOTWriter(only: encoder, title: "snapshot: encoder").write(graph)
+        #expect(dot.contains("label=\"snapshot: encoder\"];"))
+        #expect(dot.contains("subgraph \"cluster_encoder\" {"))
+        #expect(!dot.contains("cluster_head"))
+        #expect(!dot.contains("loss_class"))
+        // The image input is outside the encoder scope: a boundary box with its name and shape.
+        let image = try #require(graph.nodes.first { $0.name == "image" })
+        #expect(dot.contains("  n\(image.id.index) [label=\"image\\n[batch, 1, 4, 4]\", tooltip=\"outside the part drawn: image"))
+        #expect(dot.contains("style=\"rounded,dashed\", color=gray60"))
+        let declared = Set(dot.split(separator: "\n").compactMap { line -> Substring? in
+            let text = line.drop { $0 == " " }
+            guard let space = text.firstIndex(of: " "), text[space...].hasPrefix(" [") else { return nil }
+            let id = text[..<space]
+            return id.hasPrefix("n") && id.count > 1 && id.dropFirst().allSatisfy(\.isNumber) ? id : nil
+        })
+        // Every encoder node and the boundary are declared; head nodes are not.
+        #expect(declared.count == encoder.count + Set(encoder.flatMap { graph[$0].inputs }).subtracting(encoder).count)
+        var edges = 0
+        for line in dot.split(separator: "\n") where line.contains(" -> ") {
+            let ends = line.split(separator: " ").filter { $0.hasPrefix("n") && $0.dropFirst().allSatisfy(\.isNumber) }
+            #expect(ends.count == 2 && ends.allSatisfy(declared.contains), "edge to a node not drawn: \(line)")
+            edges += 1
+        }
+        #expect(edges == encoder.reduce(0) { $0 + graph[$1].inputs.count })
+    }
+
     @Test func leavesLocationsOutWhenAsked() throws {
         let dot = try snapshotModel().graph.dot(showLocations: false)
         #expect(!dot.contains("SnapshotModel.swift:9\""))

@@ -21,54 +21,81 @@ public struct DOTWriter: Sendable {
     public var showLocations: Bool
     /// When set, these clusters replace the scope clusters.
     public var clusters: [Cluster]?
+    /// The graph's heading (default: its name).
+    public var title: String?
+    /// Clustered graphs of more nodes than this are laid out with straight edges and one
+    /// placement pass (see `write`).
+    public static let largeGraph = 300
+    /// When set, only these nodes are drawn (one part of a large graph); the values they read
+    /// from outside it are drawn as dashed grey boundary nodes, so every edge keeps both ends.
+    public var only: Set<NodeID>?
 
-    public init(annotations: [NodeID: String] = [:], showLocations: Bool = true, clusters: [Cluster]? = nil) {
+    public init(
+        annotations: [NodeID: String] = [:], showLocations: Bool = true, clusters: [Cluster]? = nil,
+        only: Set<NodeID>? = nil, title: String? = nil
+    ) {
         self.annotations = annotations
         self.showLocations = showLocations
         self.clusters = clusters
+        self.only = only
+        self.title = title
     }
 
     public func write(_ graph: Graph) -> String {
         var out = "digraph \(quote(graph.name)) {\n"
+        func shown(_ id: NodeID) -> Bool { only?.contains(id) ?? true }
+        let drawn = graph.nodes.filter { shown($0.id) }
         // Fusion clusters cut across the scopes, and dot's default ranking fails on them for the
-        // paper's models ("trouble in init_rank"); its newer ranking lays them out. Their long
-        // forward-to-gradient edges give dot ~36,000 virtual nodes on an ace-cifar step, which
-        // took 91 s to place and route; one network-simplex pass for x and straight edges take
-        // 8.5 s (`dot -Gsplines=spline` routes curves around the nodes again: about 30 s).
-        let ranking = clusters == nil ? "" : "newrank=true, nslimit=1, splines=line, "
-        out += "  graph [rankdir=TB, \(ranking)fontname=\"Helvetica\", fontsize=11, labelloc=t, label=\(quote(graph.name))];\n"
+        // paper's models ("trouble in init_rank"); its newer ranking lays them out. The long
+        // forward-to-gradient edges of a whole ace-cifar step give dot ~36,000 virtual nodes,
+        // which took 91 s to place and route; one network-simplex pass for x and straight edges
+        // take 8.5 s (`dot -Gsplines=spline` routes curves around the nodes again: about 30 s).
+        var layout = clusters == nil ? "" : "newrank=true, "
+        if clusters != nil && drawn.count > Self.largeGraph { layout += "nslimit=1, splines=line, " }
+        out += "  graph [rankdir=TB, \(layout)fontname=\"Helvetica\", fontsize=11, labelloc=t, label=\(quote(title ?? graph.name))];\n"
         out += "  node [fontname=\"Helvetica\", fontsize=10];\n"
         out += "  edge [fontname=\"Helvetica\", fontsize=8, color=\"gray40\"];\n"
         if let clusters {
             var clustered = Set<NodeID>()
             for (k, cluster) in clusters.enumerated() {
+                let members = cluster.nodes.filter(shown)
+                if members.isEmpty { continue }
                 out += "  subgraph \"cluster_\(k)\" {\n"
                 out += "    label=\(quote(cluster.label)); tooltip=\(quote(cluster.tooltip)); style=\"rounded,filled\"; fillcolor=\"#eef3fb\"; color=\"#6d9eeb\";\n"
-                for id in cluster.nodes {
+                for id in members {
                     out += "    " + node(graph[id], in: graph) + "\n"
                     clustered.insert(id)
                 }
                 out += "  }\n"
             }
-            for n in graph.nodes where !clustered.contains(n.id) { out += "  " + node(n, in: graph) + "\n" }
+            for n in drawn where !clustered.contains(n.id) { out += "  " + node(n, in: graph) + "\n" }
         } else {
-            let tree = ScopeTree(graph)
+            let tree = ScopeTree(drawn)
             out += tree.render(graph: graph, indent: "  ") { node($0, in: graph) }
         }
-        for node in graph.nodes {
+        // The values a part reads from the rest of the graph, once each, in id order.
+        var boundary = Set<NodeID>()
+        for n in drawn { for input in n.inputs where !shown(input) { boundary.insert(input) } }
+        for id in boundary.sorted(by: { $0.index < $1.index }) {
+            let outside = graph[id]
+            let label = quote("\(outside.name)\n\(outside.type.description)")
+            out += "  n\(id.index) [label=\(label), tooltip=\(quote("outside the part drawn: \(outside.name) — \(outside.location)")), shape=box, style=\"rounded,dashed\", color=gray60, fontcolor=gray40];\n"
+        }
+        for node in drawn {
             for input in node.inputs {
                 out += "  n\(input.index) -> n\(node.id.index) [label=\(quote(graph[input].type.description))];\n"
             }
         }
         for (kind, outputs) in [("output", graph.outputs), ("loss", graph.losses)] {
-            for output in outputs {
+            for output in outputs where shown(output.node) {
                 let id = "\(kind)_\(sanitize(output.name))"
                 let shape = kind == "loss" ? "doubleoctagon" : "oval"
                 out += "  \(id) [label=\(quote("\(kind) \"\(output.name)\"")), shape=\(shape), style=filled, fillcolor=\"#f4cccc\"];\n"
                 out += "  n\(output.node.index) -> \(id);\n"
             }
         }
-        for update in graph.updates {
+        for update in graph.updates
+        where shown(update.value) && (shown(update.target) || boundary.contains(update.target)) {
             out += "  n\(update.value.index) -> n\(update.target.index) [style=dashed, color=\"#cc0000\", constraint=false, label=\"update\"];\n"
         }
         return out + "}\n"
@@ -101,8 +128,8 @@ private struct ScopeTree {
 
     init() {}
 
-    init(_ graph: Graph) {
-        for node in graph.nodes { insert(node.id, path: node.scope[...]) }
+    init(_ nodes: [Node]) {
+        for node in nodes { insert(node.id, path: node.scope[...]) }
     }
 
     mutating func insert(_ id: NodeID, path: ArraySlice<String>) {
