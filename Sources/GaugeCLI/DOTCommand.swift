@@ -85,6 +85,7 @@ struct DOTCommand: ParsableCommand {
                 }
             }
             if stage == .planned {
+                writer.inPlace = Self.inPlace(graph, plan, fusion: compiled.report.memory?.fusion)
                 var live: [Int: Plan.LiveRange] = [:]
                 for r in plan.liveRanges { live[r.buffer] = r }
                 for node in graph.nodes {
@@ -95,11 +96,12 @@ struct DOTCommand: ParsableCommand {
                     }
                     let buffer = plan.buffers[b]
                     let kernel = writer.annotations[node.id].map { $0 + "; " } ?? ""
+                    let over = writer.inPlace[node.id].map { ", in place over \(graph[$0].name)" } ?? ""
                     switch buffer.placement {
-                    case .own: writer.annotations[node.id] = kernel + "buffer \(b): own \(byteText(buffer.bytes))"
+                    case .own: writer.annotations[node.id] = kernel + "buffer \(b): own \(byteText(buffer.bytes))\(over)"
                     case .arena(let offset):
                         let range = live[b].map { ", live \($0.first)–\($0.last)" } ?? ""
-                        writer.annotations[node.id] = kernel + "buffer \(b): arena @\(byteText(offset)), \(byteText(buffer.bytes))\(range)"
+                        writer.annotations[node.id] = kernel + "buffer \(b): arena @\(byteText(offset)), \(byteText(buffer.bytes))\(range)\(over)"
                     }
                 }
             }
@@ -124,6 +126,21 @@ struct DOTCommand: ParsableCommand {
         }
         let count = writer.only.map { "\($0.count) of \(graph.nodes.count)" } ?? "\(graph.nodes.count)"
         FileHandle.standardError.write(Data("wrote \(output) (\(count) nodes)\n".utf8))
+    }
+
+    /// The plan's in-place decisions: each value that shares its buffer with a value it reads,
+    /// directly or through its fused kernel's other members (an update written into its
+    /// parameter, an element-wise output over an operand that dies in its kernel).
+    static func inPlace(_ graph: Graph, _ plan: Plan, fusion: Fusion.Result?) -> [NodeID: NodeID] {
+        var pairs: [NodeID: NodeID] = [:]
+        for node in graph.nodes {
+            let b = plan.bufferOf[node.id.index]
+            guard b >= 0 else { continue }
+            var read = node.inputs
+            if let fusion, let k = fusion.groupOf[node.id.index] { read += fusion.groups[k].members.flatMap { graph[$0].inputs } }
+            pairs[node.id] = read.first { $0 != node.id && plan.bufferOf[$0.index] == b }
+        }
+        return pairs
     }
 
     /// The nodes in the `--scope` paths: a node is in `a/b` when its scope path (its scopes

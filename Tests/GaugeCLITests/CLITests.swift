@@ -99,6 +99,30 @@ func execute(_ name: String, _ arguments: [String], environment: [String: String
         #expect(empty.stderr.contains("--scope needs a scope path such as decoder or gradient/decoder, got '/'"))
     }
 
+    /// The planned stage names each in-place decision, and the value written over shares the
+    /// buffer of the value it names.
+    @Test func plannedStageShowsInPlaceValuesOverTheirBuffers() throws {
+        let r = try gauge(["dot", "tiny-vae", "--stage", "planned", "--batch", "8"])
+        #expect(r.status == 0, "\(r.stderr)")
+        var bufferOfName: [String: String] = [:]
+        var pairs: [(buffer: String, over: String)] = []
+        for line in r.stdout.split(separator: "\n") where line.contains("\\nbuffer ") {
+            guard let tooltip = line.range(of: "tooltip=\""), let dash = line.range(of: " — ", range: tooltip.upperBound..<line.endIndex),
+                let buffer = line.range(of: "\\nbuffer ")
+            else { continue }
+            let name = String(line[tooltip.upperBound..<dash.lowerBound])
+            let number = String(line[buffer.upperBound...].prefix { $0 != ":" })
+            bufferOfName[name] = number
+            if let over = line.range(of: ", in place over ") {
+                pairs.append((number, String(line[over.upperBound...].prefix { $0 != "\"" })))
+            }
+        }
+        #expect(pairs.count >= 10, "\(pairs.count) in-place values")
+        for pair in pairs { #expect(bufferOfName[pair.over] == pair.buffer, "\(pair.over) is not in buffer \(pair.buffer)") }
+        #expect(r.stdout.contains("in place\", color=\"#38761d\"") || r.stdout.contains("[label=\"in place\", style=dotted"))
+        #expect(r.stdout.contains("label=\"update, in place\""))
+    }
+
     @Test func unknownModelIsAClearErrorWithNonZeroExit() throws {
         let r = try gauge(["summary", "no-such-model"])
         #expect(r.status != 0)

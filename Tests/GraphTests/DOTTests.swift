@@ -63,6 +63,25 @@ import Testing
         #expect(edges == encoder.reduce(0) { $0 + graph[$1].inputs.count })
     }
 
+    /// In-place pairs: the edge a value reads the other by is drawn thick and green; a pair
+    /// without such an edge gets a dotted one that does not move the layout.
+    @Test func marksInPlaceValues() throws {
+        let graph = try snapshotModel().graph
+        let tanh = try #require(graph.nodes.first { $0.op.name == "tanh" })
+        let read = try #require(tanh.inputs.first)
+        let image = try #require(graph.nodes.first { $0.name == "image" })
+        var writer = DOTWriter()
+        writer.inPlace = [tanh.id: read]
+        let direct = writer.write(graph)
+        #expect(direct.contains("  n\(read.index) -> n\(tanh.id.index) [label=\"\(graph[read].type.description) in place\", color=\"#38761d\""))
+        #expect(!direct.contains("style=dotted"))
+        writer.inPlace = [tanh.id: image.id]
+        let indirect = writer.write(graph)
+        #expect(indirect.contains("  n\(image.id.index) -> n\(tanh.id.index) [label=\"in place\", style=dotted, constraint=false"))
+        #expect(indirect.contains("  n\(read.index) -> n\(tanh.id.index) [label=\"\(graph[read].type.description)\"];"))
+        #expect(writer.write(graph).components(separatedBy: " -> ").count == direct.components(separatedBy: " -> ").count + 1)
+    }
+
     @Test func leavesLocationsOutWhenAsked() throws {
         let dot = try snapshotModel().graph.dot(showLocations: false)
         #expect(!dot.contains("SnapshotModel.swift:9\""))

@@ -26,6 +26,11 @@ public struct DOTWriter: Sendable {
     /// Clustered graphs of more nodes than this are laid out with straight edges and one
     /// placement pass (see `write`).
     public static let largeGraph = 300
+    /// Values written over another value's memory (the planned stage's in-place decisions),
+    /// each with the value whose memory it takes. The edge between them is drawn thick and
+    /// green, or added dotted (without moving the layout) where the value reads the other only
+    /// through its fused kernel; an update written into its parameter says "update, in place".
+    public var inPlace: [NodeID: NodeID] = [:]
     /// When set, only these nodes are drawn (one part of a large graph); the values they read
     /// from outside it are drawn as dashed grey boundary nodes, so every edge keeps both ends.
     public var only: Set<NodeID>?
@@ -81,9 +86,17 @@ public struct DOTWriter: Sendable {
             let label = quote("\(outside.name)\n\(outside.type.description)")
             out += "  n\(id.index) [label=\(label), tooltip=\(quote("outside the part drawn: \(outside.name) — \(outside.location)")), shape=box, style=\"rounded,dashed\", color=gray60, fontcolor=gray40];\n"
         }
+        let updates = Set(graph.updates.map { [$0.value, $0.target] })
+        let green = "color=\"#38761d\", fontcolor=\"#38761d\", penwidth=2"
         for node in drawn {
+            let over = inPlace[node.id]
             for input in node.inputs {
-                out += "  n\(input.index) -> n\(node.id.index) [label=\(quote(graph[input].type.description))];\n"
+                let shape = graph[input].type.description
+                out += "  n\(input.index) -> n\(node.id.index) "
+                out += input == over ? "[label=\(quote("\(shape) in place")), \(green)];\n" : "[label=\(quote(shape))];\n"
+            }
+            if let over, !node.inputs.contains(over), !updates.contains([node.id, over]), shown(over) || boundary.contains(over) {
+                out += "  n\(over.index) -> n\(node.id.index) [label=\"in place\", style=dotted, constraint=false, \(green)];\n"
             }
         }
         for (kind, outputs) in [("output", graph.outputs), ("loss", graph.losses)] {
@@ -96,7 +109,8 @@ public struct DOTWriter: Sendable {
         }
         for update in graph.updates
         where shown(update.value) && (shown(update.target) || boundary.contains(update.target)) {
-            out += "  n\(update.value.index) -> n\(update.target.index) [style=dashed, color=\"#cc0000\", constraint=false, label=\"update\"];\n"
+            let label = inPlace[update.value] == update.target ? "update, in place" : "update"
+            out += "  n\(update.value.index) -> n\(update.target.index) [style=dashed, color=\"#cc0000\", constraint=false, label=\"\(label)\"];\n"
         }
         return out + "}\n"
     }
