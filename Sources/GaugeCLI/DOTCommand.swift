@@ -15,8 +15,9 @@ struct DOTCommand: ParsableCommand {
             parameters are yellow 3-D boxes, inputs blue, named scopes are clusters, edges carry shapes. \
             The optimized and planned stages of a paper model have about 800 nodes: their files \
             ask for straight edges, which Graphviz lays out in 5-10 s (add -Gsplines=spline for \
-            curves routed around the nodes, about 30 s). --scope draws one part, e.g. \
-            gauge dot ace-cifar --stage optimized --scope decoder --scope gradient/decoder
+            curves routed around the nodes, about 30 s). --scope draws one part, --collapse \
+            draws scopes as boxes, e.g. gauge dot ace-cifar --stage optimized --scope decoder \
+            --scope gradient/decoder, or gauge dot ace-cifar --stage optimized --collapse 2
             """)
 
     /// The compilation stages a graph can be shown at.
@@ -46,7 +47,16 @@ struct DOTCommand: ParsableCommand {
             valueName: "path"))
     var scopes: [String] = []
 
+    @Option(
+        help: ArgumentHelp(
+            "Draw each named scope, cut to at most this many levels, as one box with its op count, most frequent ops and parameters (1: encoder, decoder, gradient, …; 2: also gradient/decoder, adam/decoder, …), edges between boxes merged.",
+            valueName: "depth"))
+    var collapse: Int?
+
     func validate() throws {
+        if let collapse, collapse < 1 {
+            throw ValidationError("--collapse must be a positive depth (1 for the top-level scopes), got \(collapse)")
+        }
         if let empty = scopes.first(where: { $0.split(separator: "/").isEmpty }) {
             throw ValidationError("--scope needs a scope path such as decoder or gradient/decoder, got '\(empty)'")
         }
@@ -106,10 +116,16 @@ struct DOTCommand: ParsableCommand {
                 }
             }
         }
+        var parts: [String] = []
         if !scopes.isEmpty {
             writer.only = try part(of: graph)
-            writer.title = "\(graph.name), \(stage.rawValue) stage: " + scopes.joined(separator: ", ")
+            parts.append(scopes.joined(separator: ", "))
         }
+        if let collapse {
+            writer.collapseDepth = collapse
+            parts.append("scopes collapsed to \(collapse) level\(collapse == 1 ? "" : "s")")
+        }
+        if !parts.isEmpty { writer.title = "\(graph.name), \(stage.rawValue) stage: " + parts.joined(separator: "; ") }
         let text = writer.write(graph)
         guard let output else {
             print(text, terminator: "")

@@ -123,6 +123,27 @@ func execute(_ name: String, _ arguments: [String], environment: [String: String
         #expect(r.stdout.contains("label=\"update, in place\""))
     }
 
+    /// `--collapse` draws the paper's model as its scopes: the decoder's ten classes of three
+    /// layers as one box with their 104,970,240 parameters, the encoder's two latent heads as
+    /// one edge.
+    @Test func dotCollapsesScopes() throws {
+        let r = try gauge(["dot", "ace-cifar", "--collapse", "1"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("label=\"ace-cifar, forward stage: scopes collapsed to 1 level\"];"))
+        #expect(r.stdout.contains("\"scope decoder\" [label=\"decoder\\n13 ops: 3 add, 3 gatherRows, 3 groupedMatmul, …\\n105.0 M parameters\""))
+        #expect(r.stdout.contains("\"scope encoder\" -> \"scope latent\" [label=\"2 values\"];"))
+        let boxes = r.stdout.components(separatedBy: "\n").filter { $0.hasPrefix("  \"scope ") && !$0.contains(" -> ") }
+        #expect(boxes.count == 7, "\(boxes)")
+        let step = try gauge(["dot", "ace-cifar", "--stage", "optimized", "--scope", "adam", "--collapse", "2"])
+        #expect(step.status == 0, "\(step.stderr)")
+        #expect(step.stdout.contains("\"scope adam/decoder\" [label=\"adam/decoder\\n"))
+        // Adam's two moments of the decoder's 104,970,240 parameters.
+        #expect(step.stdout.contains("adam/decoder\\n72 ops: 30 mul, 18 add, 6 div, …\\n209.9 M in variables"))
+        let zero = try gauge(["dot", "ace-cifar", "--collapse", "0"])
+        #expect(zero.status != 0)
+        #expect(zero.stderr.contains("--collapse must be a positive depth (1 for the top-level scopes), got 0"))
+    }
+
     @Test func unknownModelIsAClearErrorWithNonZeroExit() throws {
         let r = try gauge(["summary", "no-such-model"])
         #expect(r.status != 0)

@@ -82,6 +82,28 @@ import Testing
         #expect(writer.write(graph).components(separatedBy: " -> ").count == direct.components(separatedBy: " -> ").count + 1)
     }
 
+    /// Each scope one box with its ops and parameters (encoder: flatten, matmul, add, tanh and a
+    /// [16, 3] weight with 3 biases; head: matmul, add, [3, 2] + 2), edges between boxes and the
+    /// unscoped loss nodes, which stay as they are.
+    @Test func collapsesScopesIntoBoxes() throws {
+        let graph = try snapshotModel().graph
+        var writer = DOTWriter()
+        writer.collapseDepth = 1
+        let dot = writer.write(graph)
+        #expect(dot.contains("\"scope encoder\" [label=\"encoder\\n4 ops: 1 add, 1 matmul, 1 reshape, …\\n51 parameters\", tooltip=\"1 add, 1 matmul, 1 reshape, 1 tanh\""))
+        #expect(dot.contains("\"scope head\" [label=\"head\\n2 ops: 1 add, 1 matmul\\n8 parameters\""))
+        let image = try #require(graph.nodes.first { $0.name == "image" })
+        #expect(dot.contains("  n\(image.id.index) -> \"scope encoder\" [label=\"[batch, 1, 4, 4]\"];"))
+        #expect(dot.contains("  \"scope encoder\" -> \"scope head\" [label=\"[batch, 3]\"];"))
+        #expect(dot.contains("  \"scope head\" -> output_logits;"))
+        // No node of a scope is drawn alone, and no edge stays inside a box.
+        for node in graph.nodes where !node.scope.isEmpty { #expect(!dot.contains("  n\(node.id.index) [")) }
+        #expect(!dot.contains("\"scope encoder\" -> \"scope encoder\""))
+        let unscoped = graph.nodes.filter { $0.scope.isEmpty }
+        #expect(dot.components(separatedBy: " -> ").count - 1
+            == unscoped.reduce(0) { $0 + $1.inputs.count } + 2 + graph.outputs.count + graph.losses.count)
+    }
+
     @Test func leavesLocationsOutWhenAsked() throws {
         let dot = try snapshotModel().graph.dot(showLocations: false)
         #expect(!dot.contains("SnapshotModel.swift:9\""))

@@ -31,6 +31,9 @@ public struct DOTWriter: Sendable {
     /// green, or added dotted (without moving the layout) where the value reads the other only
     /// through its fused kernel; an update written into its parameter says "update, in place".
     public var inPlace: [NodeID: NodeID] = [:]
+    /// When set, each named scope cut to at most this many levels is drawn as one box (see
+    /// `writeCollapsed`); fusion clusters and annotations are then left out.
+    public var collapseDepth: Int?
     /// When set, only these nodes are drawn (one part of a large graph); the values they read
     /// from outside it are drawn as dashed grey boundary nodes, so every edge keeps both ends.
     public var only: Set<NodeID>?
@@ -47,6 +50,7 @@ public struct DOTWriter: Sendable {
     }
 
     public func write(_ graph: Graph) -> String {
+        if let collapseDepth { return writeCollapsed(graph, depth: collapseDepth) }
         var out = "digraph \(quote(graph.name)) {\n"
         func shown(_ id: NodeID) -> Bool { only?.contains(id) ?? true }
         let drawn = graph.nodes.filter { shown($0.id) }
@@ -81,11 +85,7 @@ public struct DOTWriter: Sendable {
         // The values a part reads from the rest of the graph, once each, in id order.
         var boundary = Set<NodeID>()
         for n in drawn { for input in n.inputs where !shown(input) { boundary.insert(input) } }
-        for id in boundary.sorted(by: { $0.index < $1.index }) {
-            let outside = graph[id]
-            let label = quote("\(outside.name)\n\(outside.type.description)")
-            out += "  n\(id.index) [label=\(label), tooltip=\(quote("outside the part drawn: \(outside.name) — \(outside.location)")), shape=box, style=\"rounded,dashed\", color=gray60, fontcolor=gray40];\n"
-        }
+        for id in boundary.sorted(by: { $0.index < $1.index }) { out += "  " + outsideNode(graph[id]) + "\n" }
         let updates = Set(graph.updates.map { [$0.value, $0.target] })
         let green = "color=\"#38761d\", fontcolor=\"#38761d\", penwidth=2"
         for node in drawn {
@@ -115,7 +115,7 @@ public struct DOTWriter: Sendable {
         return out + "}\n"
     }
 
-    private func node(_ node: Node, in graph: Graph) -> String {
+    func node(_ node: Node, in graph: Graph) -> String {
         var lines = [node.op.detailedName, node.type.description]
         if node.call != node.op.name, !node.isParameter, !node.isInput { lines.insert(node.call, at: 0) }
         if node.isParameter, case .parameter(_, let initializer) = node.op { lines.append(initializer.description) }
