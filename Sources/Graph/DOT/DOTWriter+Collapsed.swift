@@ -14,10 +14,7 @@ extension DOTWriter {
         }
         func item(_ id: NodeID) -> String { scopeOf(graph[id]).map { quote("scope " + $0) } ?? "n\(id.index)" }
 
-        var out = "digraph \(quote(graph.name)) {\n"
-        out += "  graph [rankdir=TB, fontname=\"Helvetica\", fontsize=11, labelloc=t, label=\(quote(title ?? graph.name))];\n"
-        out += "  node [fontname=\"Helvetica\", fontsize=10];\n"
-        out += "  edge [fontname=\"Helvetica\", fontsize=8, color=\"gray40\"];\n"
+        var out = "digraph \(quote(graph.name)) {\n" + defaults(graph)
         let drawn = graph.nodes.filter { shown($0.id) }
         var boundary: [NodeID] = []
         var seen = Set<NodeID>()
@@ -62,14 +59,7 @@ extension DOTWriter {
             let label = edge.values.count == 1 ? graph[edge.values[0]].type.description : "\(edge.values.count) values"
             out += "  \(edge.from) -> \(edge.to) [label=\(quote(label))];\n"
         }
-        for (kind, outputs) in [("output", graph.outputs), ("loss", graph.losses)] {
-            for output in outputs where shown(output.node) {
-                let id = "\(kind)_\(sanitize(output.name))"
-                let shape = kind == "loss" ? "doubleoctagon" : "oval"
-                out += "  \(id) [label=\(quote("\(kind) \"\(output.name)\"")), shape=\(shape), style=filled, fillcolor=\"#f4cccc\"];\n"
-                out += "  \(item(output.node)) -> \(id);\n"
-            }
-        }
+        out += results(graph, shown: shown, item: item)
         var updates: [[String]: Int] = [:]
         var updateOrder: [[String]] = []
         for update in graph.updates where shown(update.value) && (shown(update.target) || seen.contains(update.target)) {

@@ -61,9 +61,7 @@ public struct DOTWriter: Sendable {
         // take 8.5 s (`dot -Gsplines=spline` routes curves around the nodes again: about 30 s).
         var layout = clusters == nil ? "" : "newrank=true, "
         if clusters != nil && drawn.count > Self.largeGraph { layout += "nslimit=1, splines=line, " }
-        out += "  graph [rankdir=TB, \(layout)fontname=\"Helvetica\", fontsize=11, labelloc=t, label=\(quote(title ?? graph.name))];\n"
-        out += "  node [fontname=\"Helvetica\", fontsize=10];\n"
-        out += "  edge [fontname=\"Helvetica\", fontsize=8, color=\"gray40\"];\n"
+        out += defaults(graph, layout: layout)
         if let clusters {
             var clustered = Set<NodeID>()
             for (k, cluster) in clusters.enumerated() {
@@ -99,20 +97,35 @@ public struct DOTWriter: Sendable {
                 out += "  n\(over.index) -> n\(node.id.index) [label=\"in place\", style=dotted, constraint=false, \(green)];\n"
             }
         }
-        for (kind, outputs) in [("output", graph.outputs), ("loss", graph.losses)] {
-            for output in outputs where shown(output.node) {
-                let id = "\(kind)_\(sanitize(output.name))"
-                let shape = kind == "loss" ? "doubleoctagon" : "oval"
-                out += "  \(id) [label=\(quote("\(kind) \"\(output.name)\"")), shape=\(shape), style=filled, fillcolor=\"#f4cccc\"];\n"
-                out += "  n\(output.node.index) -> \(id);\n"
-            }
-        }
+        out += results(graph, shown: shown) { "n\($0.index)" }
         for update in graph.updates
         where shown(update.value) && (shown(update.target) || boundary.contains(update.target)) {
             let label = inPlace[update.value] == update.target ? "update, in place" : "update"
             out += "  n\(update.value.index) -> n\(update.target.index) [style=dashed, color=\"#cc0000\", constraint=false, label=\"\(label)\"];\n"
         }
         return out + "}\n"
+    }
+
+    /// The graph's heading and its node and edge defaults.
+    func defaults(_ graph: Graph, layout: String = "") -> String {
+        "  graph [rankdir=TB, \(layout)fontname=\"Helvetica\", fontsize=11, labelloc=t, label=\(quote(title ?? graph.name))];\n"
+            + "  node [fontname=\"Helvetica\", fontsize=10];\n"
+            + "  edge [fontname=\"Helvetica\", fontsize=8, color=\"gray40\"];\n"
+    }
+
+    /// The outputs and losses of the part drawn, each a marker with an edge from the item (node
+    /// or box) that makes it.
+    func results(_ graph: Graph, shown: (NodeID) -> Bool, item: (NodeID) -> String) -> String {
+        var out = ""
+        for (kind, outputs) in [("output", graph.outputs), ("loss", graph.losses)] {
+            for output in outputs where shown(output.node) {
+                let id = "\(kind)_\(sanitize(output.name))"
+                let shape = kind == "loss" ? "doubleoctagon" : "oval"
+                out += "  \(id) [label=\(quote("\(kind) \"\(output.name)\"")), shape=\(shape), style=filled, fillcolor=\"#f4cccc\"];\n"
+                out += "  \(item(output.node)) -> \(id);\n"
+            }
+        }
+        return out
     }
 
     func node(_ node: Node, in graph: Graph) -> String {
