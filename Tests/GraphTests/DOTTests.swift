@@ -102,6 +102,12 @@ import Testing
         let unscoped = graph.nodes.filter { $0.scope.isEmpty }
         #expect(dot.components(separatedBy: " -> ").count - 1
             == unscoped.reduce(0) { $0 + $1.inputs.count } + 2 + graph.outputs.count + graph.losses.count)
+        // With a part, the values it reads from outside are boxes of their own, dashed.
+        writer.only = Set(graph.nodes.filter { $0.scope.first == "head" }.map(\.id))
+        let part = writer.write(graph)
+        #expect(part.contains("  \"outside encoder\" [label=\"encoder\\n1 op: 1 tanh\", tooltip=\"1 tanh\", shape=box, style=\"rounded,dashed\""))
+        #expect(part.contains("  \"outside encoder\" -> \"scope head\" [label=\"[batch, 3]\"];"))
+        #expect(!part.contains("\"scope encoder\""))
     }
 
     @Test func leavesLocationsOutWhenAsked() throws {

@@ -12,7 +12,10 @@ extension DOTWriter {
             let path = node.scope.joined(separator: "/").split(separator: "/")
             return path.isEmpty ? nil : path.prefix(depth).joined(separator: "/")
         }
-        func item(_ id: NodeID) -> String { scopeOf(graph[id]).map { quote("scope " + $0) } ?? "n\(id.index)" }
+        // A box's DOT id; the part's outside inputs get boxes of their own.
+        func item(_ id: NodeID) -> String {
+            scopeOf(graph[id]).map { quote((shown(id) ? "scope " : "outside ") + $0) } ?? "n\(id.index)"
+        }
 
         var out = "digraph \(quote(graph.name)) {\n" + defaults(graph)
         let drawn = graph.nodes.filter { shown($0.id) }
@@ -23,7 +26,7 @@ extension DOTWriter {
         }
         boundary.sort()
         // Boxes in order of their first node; the part's own nodes first, then its boundary.
-        var boxes: [(name: String, members: [Node], outside: Bool)] = []
+        var boxes: [(id: String, scope: String, members: [Node], outside: Bool)] = []
         var boxIndex: [String: Int] = [:]
         for (nodes, outside) in [(drawn, false), (boundary.map { graph[$0] }, true)] {
             for n in nodes {
@@ -31,15 +34,16 @@ extension DOTWriter {
                     out += "  " + (outside ? outsideNode(n) : node(n, in: graph)) + "\n"
                     continue
                 }
-                if let b = boxIndex[scope] {
+                let id = item(n.id)
+                if let b = boxIndex[id] {
                     boxes[b].members.append(n)
                 } else {
-                    boxIndex[scope] = boxes.count
-                    boxes.append((scope, [n], outside))
+                    boxIndex[id] = boxes.count
+                    boxes.append((id, scope, [n], outside))
                 }
             }
         }
-        for box in boxes { out += "  " + scopeBox(box.name, box.members, outside: box.outside) + "\n" }
+        for box in boxes { out += "  " + scopeBox(box.id, box.scope, box.members, outside: box.outside) + "\n" }
         // Merged edges, in order of first appearance.
         var edges: [(from: String, to: String, values: [NodeID])] = []
         var edgeIndex: [[String]: Int] = [:]
@@ -78,7 +82,7 @@ extension DOTWriter {
 
     /// One collapsed scope: its name, its ops (count and the most frequent), and the elements of
     /// its parameters, of its variables (optimizer state) and its inputs.
-    private func scopeBox(_ scope: String, _ members: [Node], outside: Bool) -> String {
+    private func scopeBox(_ id: String, _ scope: String, _ members: [Node], outside: Bool) -> String {
         var counts: [String: Int] = [:]
         var (parameters, variables, inputs) = (0, 0, 0)
         for n in members {
@@ -101,7 +105,7 @@ extension DOTWriter {
         let style = outside
             ? "style=\"rounded,dashed\", color=gray60, fontcolor=gray40"
             : "style=\"rounded,filled\", fillcolor=\"#eef3fb\", color=\"#6d9eeb\""
-        return "\(quote("scope " + scope)) [label=\(quote(lines.joined(separator: "\n"))), tooltip=\(quote(tooltip)), shape=box, \(style)];"
+        return "\(id) [label=\(quote(lines.joined(separator: "\n"))), tooltip=\(quote(tooltip)), shape=box, \(style)];"
     }
 
     /// A node outside the part drawn: its name and type, dashed.
