@@ -163,7 +163,7 @@ struct DOTCommand: ParsableCommand {
     /// joined by "/", as the optimizer names its `adam/decoder/…` scopes) begins with a, b. A path
     /// no node is in is an error that lists the stage's scopes two levels deep.
     func part(of graph: Graph) throws -> Set<NodeID> {
-        let paths = graph.nodes.map { $0.scope.joined(separator: "/").split(separator: "/") }
+        let paths = graph.nodes.map(\.scopePath)
         var part = Set<NodeID>()
         for scope in scopes {
             let wanted = scope.split(separator: "/")

@@ -7,10 +7,9 @@
 /// and drawn dashed.
 extension DOTWriter {
     func writeCollapsed(_ graph: Graph, depth: Int) -> String {
-        func shown(_ id: NodeID) -> Bool { only?.contains(id) ?? true }
+        let shown = shows
         func scopeOf(_ node: Node) -> String? {
-            let path = node.scope.joined(separator: "/").split(separator: "/")
-            return path.isEmpty ? nil : path.prefix(depth).joined(separator: "/")
+            node.scopePath.isEmpty ? nil : node.scopePath.prefix(depth).joined(separator: "/")
         }
         // A box's DOT id; the part's outside inputs get boxes of their own.
         func item(_ id: NodeID) -> String {
@@ -19,12 +18,8 @@ extension DOTWriter {
 
         var out = "digraph \(quote(graph.name)) {\n" + defaults(graph)
         let drawn = graph.nodes.filter { shown($0.id) }
-        var boundary: [NodeID] = []
-        var seen = Set<NodeID>()
-        for n in drawn {
-            for input in n.inputs where !shown(input) && seen.insert(input).inserted { boundary.append(input) }
-        }
-        boundary.sort()
+        let boundary = outsideInputs(of: drawn)
+        let outside = Set(boundary)
         // Boxes in order of their first node; the part's own nodes first, then its boundary.
         var boxes: [(id: String, scope: String, members: [Node], outside: Bool)] = []
         var boxIndex: [String: Int] = [:]
@@ -66,7 +61,7 @@ extension DOTWriter {
         out += results(graph, shown: shown, item: item)
         var updates: [[String]: Int] = [:]
         var updateOrder: [[String]] = []
-        for update in graph.updates where shown(update.value) && (shown(update.target) || seen.contains(update.target)) {
+        for update in graph.updates where shown(update.value) && (shown(update.target) || outside.contains(update.target)) {
             let pair = [item(update.value), item(update.target)]
             guard pair[0] != pair[1] else { continue }
             if updates[pair] == nil { updateOrder.append(pair) }

@@ -52,7 +52,7 @@ public struct DOTWriter: Sendable {
     public func write(_ graph: Graph) -> String {
         if let collapseDepth { return writeCollapsed(graph, depth: collapseDepth) }
         var out = "digraph \(quote(graph.name)) {\n"
-        func shown(_ id: NodeID) -> Bool { only?.contains(id) ?? true }
+        let shown = shows
         let drawn = graph.nodes.filter { shown($0.id) }
         // Fusion clusters cut across the scopes, and dot's default ranking fails on them for the
         // paper's models ("trouble in init_rank"); its newer ranking lays them out. The long
@@ -80,10 +80,9 @@ public struct DOTWriter: Sendable {
             let tree = ScopeTree(drawn)
             out += tree.render(graph: graph, indent: "  ") { node($0, in: graph) }
         }
-        // The values a part reads from the rest of the graph, once each, in id order.
-        var boundary = Set<NodeID>()
-        for n in drawn { for input in n.inputs where !shown(input) { boundary.insert(input) } }
-        for id in boundary.sorted(by: { $0.index < $1.index }) { out += "  " + outsideNode(graph[id]) + "\n" }
+        let outside = outsideInputs(of: drawn)
+        for id in outside { out += "  " + outsideNode(graph[id]) + "\n" }
+        let boundary = Set(outside)
         let updates = Set(graph.updates.map { [$0.value, $0.target] })
         let green = "color=\"#38761d\", fontcolor=\"#38761d\", penwidth=2"
         for node in drawn {
@@ -104,6 +103,16 @@ public struct DOTWriter: Sendable {
             out += "  n\(update.value.index) -> n\(update.target.index) [style=dashed, color=\"#cc0000\", constraint=false, label=\"\(label)\"];\n"
         }
         return out + "}\n"
+    }
+
+    /// Whether a node is in the part drawn (every node without `only`).
+    func shows(_ id: NodeID) -> Bool { only?.contains(id) ?? true }
+
+    /// The values the part drawn reads from the rest of the graph, once each, in id order.
+    func outsideInputs(of drawn: [Node]) -> [NodeID] {
+        var outside = Set<NodeID>()
+        for n in drawn { for input in n.inputs where !shows(input) { outside.insert(input) } }
+        return outside.sorted()
     }
 
     /// The graph's heading and its node and edge defaults.

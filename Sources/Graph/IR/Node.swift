@@ -45,6 +45,10 @@ public struct Node: Hashable, Sendable {
         return false
     }
 
+    /// The scope path, its scopes joined by "/" and cut at each "/" (the optimizer's scope
+    /// `decoder/denseByClass/weight` inside `adam` gives adam, decoder, denseByClass, weight).
+    public var scopePath: [Substring] { scope.joined(separator: "/").split(separator: "/") }
+
     /// True for values fed at run time.
     public var isInput: Bool {
         if case .input = op { return true }
