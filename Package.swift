@@ -36,8 +36,9 @@ let package = Package(
                 "Graph", "Compiler", "Runtime", "Models", "Datasets",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        // Counting wrappers around glibc's malloc, linked only into the `gauge` executable.
-        .target(name: "CAllocationCounter"),
+        // Counting wrappers around glibc's malloc, linked only into the `gauge` executable; calls made
+        // inside OpenBLAS (marked by CKernels) are counted apart.
+        .target(name: "CAllocationCounter", dependencies: ["CKernels"]),
         .executableTarget(name: "gauge", dependencies: ["GaugeCLI", "CAllocationCounter"]),
         .target(
             name: "Experiments",

@@ -6,8 +6,11 @@ import Runtime
 
 /// `gauge bench MODEL`: times whole training steps on synthetic data.
 public struct BenchCommand: ParsableCommand {
-    /// The process's heap-allocation count, when the executable counts them (`gauge` does).
+    /// The process's heap-allocation count outside OpenBLAS calls, when the executable counts
+    /// them (`gauge` does).
     nonisolated(unsafe) public static var heapAllocations: (() -> UInt64)?
+    /// The heap allocations made inside OpenBLAS calls (the BLAS library's own), when counted.
+    nonisolated(unsafe) public static var blasHeapAllocations: (() -> UInt64)?
 
     public init() {}
 
@@ -47,7 +50,7 @@ public struct BenchCommand: ParsableCommand {
     @Flag(help: "Check every kernel's output for NaN or infinity (also GAUGE_CHECK_NUMERICS=1); slower.")
     var checkNumerics = false
 
-    @Flag(help: "Also count heap allocations in one more step, in the executor and in the whole step (feeding and reading losses).")
+    @Flag(help: "Also count heap allocations in one more step, in the executor and in the whole step (feeding and reading losses); those made inside OpenBLAS calls (which depend on the kernel OpenBLAS picked for the CPU) are counted apart.")
     var allocations = false
 
     @Option(
@@ -126,7 +129,7 @@ public struct BenchCommand: ParsableCommand {
                 "{\"model\":\"\(model)\",\"batch\":\(batch),\"threads\":\(threads),\"steps\":\(steps),\"median_ms\":\(ms(median)),\"min_ms\":\(ms(sorted.first!)),\"max_ms\":\(ms(sorted.last!)),\"images_per_second\":\(round1(imagesPerSecond)),\"gflops_per_second\":\(round1(gflops)),\"gflop_per_step\":\(round1(flops / 1e9)),\"compile_ms\":\(ms(compileSeconds)),\"peak_rss_mib\":\(round1(peakRSSMiB()))\(againstJSON)}"
             )
         } else {
-            print("\(model), batch \(batch), \(threads) thread\(threads == 1 ? "" : "s"), \(steps) timed steps")
+            print("\(model), batch \(batch), \(threads) thread\(threads == 1 ? "" : "s"), \(steps) timed steps, OpenBLAS core \(Threads.blasCore)")
             print("  median \(ms(median)) ms/step (min \(ms(sorted.first!)), max \(ms(sorted.last!)))")
             print("  \(round1(imagesPerSecond)) images/s, \(round1(gflops)) GFLOP/s (\(round1(flops / 1e9)) GFLOP per step)")
             if let c = comparison {
@@ -163,12 +166,15 @@ public struct BenchCommand: ParsableCommand {
                 print("  heap allocations: not counted (this executable has no allocation counter)")
                 return
             }
-            let before = count()
+            let (before, blasBefore) = (count(), Self.blasHeapAllocations?() ?? 0)
             try step.executor.run()
             let inExecutor = count() - before
+            let inBLAS = (Self.blasHeapAllocations?() ?? 0) - blasBefore
             let beforeStep = count()
             try step.run(state, feeding: feeds)
             let inStep = count() - beforeStep
+            // OpenBLAS's own first: they depend on the kernel it picked for this CPU, not on Gauge.
+            print("  inside OpenBLAS (core \(Threads.blasCore)), not counted below: \(inBLAS) heap allocations in the executor's run")
             print("  heap allocations in one step after warm-up: \(inExecutor) in the executor's run, \(inStep) in the whole step (feeding inputs, reading losses)")
             step.executor.allocationCounter = count
             try step.executor.run()

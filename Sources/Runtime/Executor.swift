@@ -535,6 +535,11 @@ public enum Threads {
         return max(1, fromEnvironment ?? 2)
     }()
 
+    /// The OpenBLAS kernel picked for this CPU (`openblas_get_corename`): `Zen` on AMD Zen 2 and
+    /// 3, `Cooperlake` on Zen 4. Its products round the same on every thread count, but what it
+    /// allocates inside `sgemm` differs (see the README's allocation promise).
+    public static var blasCore: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+
     /// The number of worker threads (default 2, or `GAUGE_THREADS`).
     public static var count: Int { workers }
 

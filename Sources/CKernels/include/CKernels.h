@@ -8,6 +8,13 @@
 int gauge_cpu_has_avx2(void);
 int gauge_cpu_has_avx2_fma(void);
 
+/// Marks the calling thread as inside an OpenBLAS call (calls nest); `gauge_inside_blas` tells
+/// whether it is. An allocation counter uses it to count the BLAS library's allocations apart
+/// from Gauge's own.
+void gauge_blas_enter(void);
+void gauge_blas_leave(void);
+int gauge_inside_blas(void);
+
 /// One Adam update over n elements, in one pass (outputs may be the inputs themselves):
 ///   m' = m·b1 + g·c1,  v' = v·b2 + (g·g)·c2,
 ///   p' = p − ((m' / (sqrt(v') + eps))·s)[·f] [− p·d]
