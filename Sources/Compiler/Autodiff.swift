@@ -11,12 +11,14 @@ public enum Autodiff {
         public var graph: Graph
         /// The scalar that was differentiated: the sum of the model's losses.
         public var loss: NodeID
-        /// Gradient node of every parameter, in the order of `graph.parameters`.
+        /// Gradient node of every parameter not frozen, in the order of `graph.parameters`.
         public var gradients: [(parameter: NodeID, gradient: NodeID)]
     }
 
-    /// Differentiates the sum of `graph.losses` with respect to every parameter.
-    public static func differentiate(_ graph: Graph) throws(CompilerError) -> Result {
+    /// Differentiates the sum of `graph.losses` with respect to every parameter but the
+    /// `frozen` ones, which are constants here: no gradient flows into them, and the nodes that
+    /// only they make differentiable get no gradient either (pruned, not computed and dropped).
+    public static func differentiate(_ graph: Graph, frozen: Set<NodeID> = []) throws(CompilerError) -> Result {
         guard !graph.losses.isEmpty else { throw CompilerError("\(graph.name) has no Loss to differentiate") }
         var editor = GraphEditor(graph)
         editor.scope = ["loss"]
@@ -29,7 +31,7 @@ public enum Autodiff {
         var depends = Array(repeating: false, count: g.nodes.count)
         for node in g.nodes {
             switch node.op {
-            case .parameter: depends[node.id.index] = true
+            case .parameter: depends[node.id.index] = !frozen.contains(node.id)
             case .stopGradient, .random, .compare, .oneHot, .variable, .input, .constant: depends[node.id.index] = false
             default: depends[node.id.index] = node.dtype == .float32 && node.inputs.contains { depends[$0.index] }
             }
@@ -60,7 +62,7 @@ public enum Autodiff {
         editor.call = "∂loss"
         editor.location = .generated
         var result: [(NodeID, NodeID)] = []
-        for parameter in g.parameters {
+        for parameter in g.parameters where !frozen.contains(parameter.id) {
             let grad: NodeID
             if let existing = gradient[parameter.id] { grad = existing } else { grad = try editor.zeros(parameter.shape) }
             result.append((parameter.id, grad))

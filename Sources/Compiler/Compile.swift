@@ -32,6 +32,8 @@ public enum Compile {
         public var graph: Graph
         public var plan: Plan
         public var report: CompileReport
+        /// The optimizer's scalars (step size, decays) the host feeds before each run.
+        public var fedScalars: [Optimizer.FedScalar]
     }
 
     public static func trainingStep(
@@ -45,12 +47,11 @@ public enum Compile {
             return result
         }
         report.passes.append(("model", 0, forward.nodes.count))
-        let differentiated = try timed("autodiff", { try Autodiff.differentiate(forward) }, nodes: { $0.graph.nodes.count })
-        let step = try timed("optimizer update", {
-            switch optimizer {
-            case .adam(let adam): return try adam.append(to: differentiated)
-            }
-        }, nodes: { $0.nodes.count })
+        let frozen = try optimizer.frozenParameters(in: forward)
+        let differentiated = try timed(
+            "autodiff", { try Autodiff.differentiate(forward, frozen: frozen) }, nodes: { $0.graph.nodes.count })
+        let appended = try timed("optimizer update", { try optimizer.append(to: differentiated) }, nodes: { $0.graph.nodes.count })
+        let step = appended.graph
         _ = try timed("shape inference", { try ShapeInference.run(step) }, nodes: { $0.nodes.count })
         var graph = step
         if options.simplify {
@@ -68,6 +69,8 @@ public enum Compile {
             plan = planned
             report.memory = memory
         }
-        return TrainingStep(gradientGraph: differentiated.graph, stepGraph: step, graph: graph, plan: plan, report: report)
+        return TrainingStep(
+            gradientGraph: differentiated.graph, stepGraph: step, graph: graph, plan: plan, report: report,
+            fedScalars: appended.fedScalars)
     }
 }

@@ -225,8 +225,11 @@ public enum Fusion {
     }
 
     /// Forward ops are the model's own; autodiff and the optimizer put theirs in the
-    /// `gradient` and `adam` scopes.
-    static func isForward(_ node: Node) -> Bool { node.scope.first != "gradient" && node.scope.first != "adam" }
+    /// `gradient` scope and the optimizer's (`adam`, `sgd`).
+    static func isForward(_ node: Node) -> Bool {
+        guard let first = node.scope.first else { return true }
+        return first != "gradient" && !Optimizer.updateScopes.contains(first)
+    }
 
     static func isGraphResult(_ id: NodeID, _ graph: Graph) -> Bool {
         graph.outputs.contains { $0.node == id } || graph.losses.contains { $0.node == id }

@@ -1,106 +1,144 @@
 import Foundation
 import Graph
 
-/// An optimizer and its settings. Its update is appended to the training graph as ordinary ops.
-public enum Optimizer: Sendable {
-    case adam(Adam)
+/// An optimizer and its settings. Its update is appended to the training graph as ordinary ops
+/// (one fused kernel per parameter); the learning rate and weight decay are scalars the host
+/// feeds each step, so a `Schedule` never recompiles the step.
+///
+/// ```swift
+/// .adamW(learningRate: 1e-3, weightDecay: 1e-4, schedule: .cosine(warmupSteps: 500, totalSteps: 20_000),
+///        clipGradientNorm: 5, groups: [.init("encoder", frozen: true)])
+/// ```
+public struct Optimizer: Sendable {
+    /// The update rule.
+    public enum Rule: Sendable, Equatable {
+        /// p ← p − r·b' with b' = μ·b + g (plain SGD when μ = 0); Nesterov: p ← p − r·(g + μ·b').
+        case sgd(momentum: Float, nesterov: Bool)
+        /// Adam (Kingma & Ba) with bias correction folded into the fed step size
+        /// r·√(1 − β2ᵗ)/(1 − β1ᵗ), and ε added to √v.
+        case adam(beta1: Float, beta2: Float, epsilon: Float)
+    }
+
+    public var rule: Rule
+    /// The base learning rate; `schedule` makes each update's rate from it.
+    public var learningRate: Float
+    public var schedule: Schedule
+    /// Decoupled weight decay (as AdamW): every step shrinks each parameter by p·rate·weightDecay,
+    /// or by p·weightDecay when `decayFollowsLearningRate` is false (the 2015 code's constant
+    /// shrink). Groups can set their own.
+    public var weightDecay: Float
+    public var decayFollowsLearningRate: Bool
+    /// When set, every gradient is scaled by min(1, clip / ‖g‖) with ‖g‖ the global norm over all
+    /// trained parameters, before the update.
+    public var clipGradientNorm: Float?
+    /// Per-parameter settings by name pattern; the first match wins.
+    public var groups: [ParameterGroup]
+
+    public init(
+        rule: Rule, learningRate: Float, schedule: Schedule = .constant, weightDecay: Float = 0,
+        decayFollowsLearningRate: Bool = true, clipGradientNorm: Float? = nil, groups: [ParameterGroup] = []
+    ) {
+        self.rule = rule
+        self.learningRate = learningRate
+        self.schedule = schedule
+        self.weightDecay = weightDecay
+        self.decayFollowsLearningRate = decayFollowsLearningRate
+        self.clipGradientNorm = clipGradientNorm
+        self.groups = groups
+    }
 
     /// Adam with the paper's defaults (β1 0.9, β2 0.999, ε 1e-8, no weight decay, constant rate).
+    /// `halfLifeEpochs` is the paper's schedule (`Schedule.halfLife`); `rateFactors` gives the
+    /// parameters below a top-level scope a rate factor (`["ssn": 0.1]`), as groups.
     public static func adam(
         learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
         weightDecay: Float = 0, decayFollowsLearningRate: Bool = true, halfLifeEpochs: Double? = nil,
-        rateFactors: [String: Float] = [:]
+        rateFactors: [String: Float] = [:], schedule: Schedule = .constant, clipGradientNorm: Float? = nil,
+        groups: [ParameterGroup] = []
     ) -> Optimizer {
-        var adam = Adam(
-            learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay,
-            halfLifeEpochs: halfLifeEpochs)
-        adam.decayFollowsLearningRate = decayFollowsLearningRate
-        adam.rateFactors = rateFactors
-        return .adam(adam)
-    }
-}
-
-/// Adam (Kingma & Ba) with bias correction, optional decoupled weight decay, and the paper's
-/// learning-rate half-life in epochs (lr·0.5^(epoch / halfLife), PAPER.md §3.1).
-public struct Adam: Sendable {
-    public var learningRate: Float
-    public var beta1: Float
-    public var beta2: Float
-    public var epsilon: Float
-    /// Per-step shrink of every parameter: p ← p − lr·weightDecay·p (decoupled, as AdamW), or
-    /// p ← p − weightDecay·p when `decayFollowsLearningRate` is false (the 2015 code's
-    /// `p·1e-4·batch/P`, which ignores the learning rate and its half-life).
-    public var weightDecay: Float
-    public var decayFollowsLearningRate = true
-    public var halfLifeEpochs: Double?
-    /// Learning-rate factors by outermost scope: `["ssn": 0.1]` gives the symmetry-statistics
-    /// net a 10× lower rate (as the spatial-transformer paper did on SVHN). Others use 1.
-    public var rateFactors: [String: Float] = [:]
-
-    public init(
-        learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 0,
-        halfLifeEpochs: Double? = nil
-    ) {
-        self.learningRate = learningRate
-        self.beta1 = beta1
-        self.beta2 = beta2
-        self.epsilon = epsilon
-        self.weightDecay = weightDecay
-        self.halfLifeEpochs = halfLifeEpochs
+        Optimizer(
+            rule: .adam(beta1: beta1, beta2: beta2, epsilon: epsilon), learningRate: learningRate,
+            schedule: halfLifeEpochs.map { .halfLife(epochs: $0) } ?? schedule, weightDecay: weightDecay,
+            decayFollowsLearningRate: decayFollowsLearningRate, clipGradientNorm: clipGradientNorm,
+            groups: groups + rateFactors.sorted { $0.key < $1.key }.map { ParameterGroup($0.key, rateFactor: $0.value) })
     }
 
-    /// Names of the scalar inputs the host feeds each step.
-    public static let stepSizeInput = "adam/step_size"
-    public static let decayInput = "adam/decay"
-
-    /// The learning rate in an epoch (0-based).
-    public func learningRate(epoch: Int) -> Float {
-        guard let halfLifeEpochs else { return learningRate }
-        return learningRate * Float(pow(0.5, Double(epoch) / halfLifeEpochs))
+    /// AdamW (Loshchilov & Hutter): Adam with decoupled weight decay following the rate
+    /// (PyTorch's default decay 0.01).
+    public static func adamW(
+        learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
+        weightDecay: Float = 0.01, schedule: Schedule = .constant, clipGradientNorm: Float? = nil,
+        groups: [ParameterGroup] = []
+    ) -> Optimizer {
+        Optimizer(
+            rule: .adam(beta1: beta1, beta2: beta2, epsilon: epsilon), learningRate: learningRate, schedule: schedule,
+            weightDecay: weightDecay, clipGradientNorm: clipGradientNorm, groups: groups)
     }
 
-    /// The decay fed for an epoch: the shrink p·decay of every parameter in one step.
-    public func decay(epoch: Int) -> Float {
-        decayFollowsLearningRate ? learningRate(epoch: epoch) * weightDecay : weightDecay
+    /// Stochastic gradient descent, with heavy-ball or Nesterov momentum when `momentum` > 0
+    /// (PyTorch's form: b ← μ·b + g, no dampening), and decoupled weight decay.
+    public static func sgd(
+        learningRate: Float, momentum: Float = 0, nesterov: Bool = false, weightDecay: Float = 0,
+        schedule: Schedule = .constant, clipGradientNorm: Float? = nil, groups: [ParameterGroup] = []
+    ) -> Optimizer {
+        Optimizer(
+            rule: .sgd(momentum: momentum, nesterov: nesterov), learningRate: learningRate, schedule: schedule,
+            weightDecay: weightDecay, clipGradientNorm: clipGradientNorm, groups: groups)
     }
 
-    /// The bias-corrected step size lr·√(1 − β2ᵗ)/(1 − β1ᵗ) for update number `t` (1-based).
-    public func stepSize(update t: Int, epoch: Int) -> Float {
-        let b1 = 1 - pow(Double(beta1), Double(t))
-        let b2 = 1 - pow(Double(beta2), Double(t))
-        return Float(Double(learningRate(epoch: epoch)) * b2.squareRoot() / b1)
-    }
+    /// Every rule's `scopeName`.
+    public static let updateScopes: Set<String> = ["adam", "sgd"]
 
-    /// Appends m, v and parameter updates for every (parameter, gradient) pair:
-    /// m' = β1m + (1−β1)g, v' = β2v + (1−β2)g², p' = p − f·s·m'/(√v' + ε) − d·p, with f the
-    /// rate factor of the parameter's scope.
-    public func append(to result: Autodiff.Result) throws(CompilerError) -> Graph {
-        var editor = GraphEditor(result.graph)
-        editor.scope = ["adam"]
-        editor.call = "adam"
-        let stepSize = editor.addLeaf(.input(name: Self.stepSizeInput), type: TensorType(.scalar), name: "step_size")
-        let decay = editor.addLeaf(.input(name: Self.decayInput), type: TensorType(.scalar), name: "decay")
-        var updates: [Graph.Update] = []
-        for (parameter, gradient) in result.gradients {
-            let node = result.graph[parameter]
-            editor.scope = ["adam", node.name]
-            editor.location = node.location
-            let m = editor.addLeaf(.variable(name: "\(node.name)/adam_m"), type: node.type, name: "m")
-            let v = editor.addLeaf(.variable(name: "\(node.name)/adam_v"), type: node.type, name: "v")
-            let m2 = try editor.add(editor.mul(m, beta1), editor.mul(gradient, 1 - beta1))
-            let v2 = try editor.add(editor.mul(v, beta2), editor.mul(editor.unary(.square, gradient), 1 - beta2))
-            let denominator = try editor.add(editor.unary(.sqrt, v2), editor.constant(epsilon))
-            var change = try editor.mul(editor.div(m2, denominator), stepSize)
-            if let factor = rateFactors[node.scope.first ?? ""], factor != 1 { change = try editor.mul(change, factor) }
-            var p2 = try editor.sub(parameter, change)
-            if weightDecay != 0 { p2 = try editor.sub(p2, editor.mul(parameter, decay)) }
-            updates += [
-                Graph.Update(target: m, value: m2), Graph.Update(target: v, value: v2),
-                Graph.Update(target: parameter, value: p2),
-            ]
+    /// The scope of the update's nodes and the prefix of its fed scalars' names.
+    public var scopeName: String {
+        switch rule {
+        case .sgd: return "sgd"
+        case .adam: return "adam"
         }
-        var graph = editor.graph
-        graph.updates = updates
-        return graph
+    }
+
+    /// The learning rate of update `step` (0-based) in `epoch`.
+    public func rate(step: Int, epoch: Int) -> Float { schedule.rate(base: learningRate, step: step, epoch: epoch) }
+
+    /// A scalar the host feeds before each step.
+    public struct FedScalar: Sendable, Equatable {
+        public enum Kind: Sendable, Equatable {
+            /// Adam's bias-corrected step size, or SGD's rate.
+            case stepSize
+            /// The shrink p·d of a weight decay.
+            case decay(Float)
+        }
+        public var name: String
+        public var kind: Kind
+    }
+
+    /// The value fed for a scalar before update `step` (0-based) in `epoch`.
+    public func value(of kind: FedScalar.Kind, step: Int, epoch: Int) -> Float {
+        let rate = rate(step: step, epoch: epoch)
+        switch kind {
+        case .stepSize:
+            switch rule {
+            case .sgd: return rate
+            case .adam(let beta1, let beta2, _):
+                let t = Double(step + 1)
+                return Float(Double(rate) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
+            }
+        case .decay(let weightDecay):
+            return decayFollowsLearningRate ? rate * weightDecay : weightDecay
+        }
+    }
+
+    /// The group a parameter takes (nil: the optimizer's own settings).
+    public func group(of name: String) -> ParameterGroup? { groups.first { $0.matches(name) } }
+
+    /// The parameters of `graph` that a frozen group holds. Throws when a group's pattern matches
+    /// no parameter, naming the parameters there are (a typo would otherwise train everything).
+    public func frozenParameters(in graph: Graph) throws(CompilerError) -> Set<NodeID> {
+        let names = graph.parameters.map(\.name)
+        for g in groups where !names.contains(where: g.matches) {
+            let shown = names.prefix(12).joined(separator: ", ") + (names.count > 12 ? ", …" : "")
+            throw CompilerError("parameter group \"\(g.pattern)\" matches no parameter of \(graph.name); its parameters are \(shown)")
+        }
+        return Set(graph.parameters.filter { group(of: $0.name)?.frozen == true }.map(\.id))
     }
 }

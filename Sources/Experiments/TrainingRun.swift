@@ -107,7 +107,7 @@ public final class TrainingRun {
         let adam = Optimizer.adam(
             learningRate: o.learningRate, weightDecay: o.weightDecay * Float(o.batch) / Float(train.count),
             decayFollowsLearningRate: false, halfLifeEpochs: o.halfLife,
-            rateFactors: o.symmetryRateFactor == 1 ? [:] : ["ssn": o.symmetryRateFactor])
+            rateFactors: o.symmetryRateFactor == 1 || o.configuration.symmetryNet == nil ? [:] : ["ssn": o.symmetryRateFactor])
         let step = try TrainingStep(model, batch: o.batch, optimizer: adam)
         progress.line(
             "compiled \(o.configuration.name) at batch \(o.batch) in \(Int(step.compileSeconds * 1000)) ms: \(step.plan.instructions.count) kernels, arena \(step.plan.arenaBytes / 1_000_000) MB")
@@ -158,7 +158,7 @@ public final class TrainingRun {
                 let (test, first) = try evaluate(evaluation, state)
                 let metrics = EpochMetrics(
                     epoch: epoch + 1, steps: counted, seconds: elapsed,
-                    learningRate: Double(adamRate(adam, epoch: epoch)),
+                    learningRate: Double(adam.rate(step: state.step - 1, epoch: epoch)),
                     train: .init(
                         reconstruction: mean(Self.terms[0]), kl: mean(Self.terms[1]), classification: mean(Self.terms[2]),
                         total: mean("total")),
@@ -183,10 +183,6 @@ public final class TrainingRun {
                 break
             }
         }
-    }
-
-    func adamRate(_ optimizer: Optimizer, epoch: Int) -> Float {
-        switch optimizer { case .adam(let a): return a.learningRate(epoch: epoch) }
     }
 
     /// What the figures need from the first test batch.

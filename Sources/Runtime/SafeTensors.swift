@@ -133,8 +133,9 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
     case cannotRead(path: String, reason: String)
     case badHeader(path: String, reason: String)
     case truncated(path: String, tensor: String, needed: Int, size: Int)
-    case missingTensor(path: String, tensor: String)
-    case wrongShape(tensor: String, expected: [Int], found: [Int])
+    /// The file's tensors are not what `what` needs: every one missing, of another shape, or
+    /// (for a whole training state) unexpected.
+    case doesNotFit(path: String, what: String, differences: [LayoutDifference])
     case wrongType(tensor: String, found: String, expected: String)
 
     public var description: String {
@@ -144,8 +145,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
         case .badHeader(let p, let r): return "checkpoint \(p) has a bad safetensors header: \(r)"
         case .truncated(let p, let t, let n, let s):
             return "checkpoint \(p) is truncated: tensor \"\(t)\" needs \(n) bytes, the file has \(s)"
-        case .missingTensor(let p, let t): return "checkpoint \(p) has no tensor \"\(t)\""
-        case .wrongShape(let t, let e, let f): return "tensor \"\(t)\" has shape \(f) in the checkpoint; the model needs \(e)"
+        case .doesNotFit(let p, let w, let d):
+            return "checkpoint \(p) does not fit \(w) (\(d.count) difference\(d.count == 1 ? "" : "s")):\n" + LayoutDifference.lines(d)
         case .wrongType(let t, let f, let e): return "tensor \"\(t)\" has dtype \(f) in the checkpoint; expected \(e)"
         }
     }

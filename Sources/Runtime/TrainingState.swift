@@ -6,50 +6,38 @@ public enum TensorData: Sendable {
     case int32([Int32])
 }
 
-/// Everything a training run needs to continue: parameters, optimizer variables (Adam moments),
-/// the update count (also the random-number counter), the epoch and the seed. The tensors live
-/// in memory owned here, outside any executor, and are updated in place by each step.
+/// Everything a training run needs to continue: parameters, optimizer slots (Adam moments, SGD
+/// momentum), the update count (also the random-number counter), the epoch and the seed. The
+/// tensors live in memory owned here, outside any executor, and are updated in place by each
+/// step. The state records its layout; a step of another layout refuses it with the differences.
 public final class TrainingState: @unchecked Sendable {
-    /// One stored tensor: a parameter or optimizer variable of the step graph.
-    public struct Tensor: @unchecked Sendable {
-        public let name: String
-        public let shape: [Int]
-        let node: NodeID
-        let memory: UnsafeMutablePointer<Float>
-        var count: Int { shape.reduce(1, *) }
-    }
-
-    public private(set) var tensors: [Tensor]
+    /// What the state holds: each tensor's name and shape, sorted by name.
+    public let layout: StateLayout
+    /// The tensors, in the layout's order.
+    public let tensors: [StoredTensor]
     /// Updates done so far; random numbers of the next step are keyed by it.
     public var step: Int = 0
-    /// The current epoch (the learning-rate schedule reads it; the training loop advances it).
+    /// The current epoch (a schedule may read it; the training loop advances it).
     public var epoch: Int = 0
     public var seed: UInt64
     /// Extra facts to keep with the state (e.g. a data cursor), saved as safetensors metadata.
     public var metadata: [String: String] = [:]
 
-    init(graph: Graph, seed: UInt64) {
+    /// Zeros for every tensor of a layout; `reusing` gives tensors of the same name and shape
+    /// (parameters loaded for fine-tuning) to share instead.
+    init(layout: StateLayout, seed: UInt64, reusing shared: [StoredTensor] = []) {
+        self.layout = layout
         self.seed = seed
-        tensors = graph.nodes.compactMap { node in
-            switch node.op {
-            case .parameter(let name, _), .variable(let name):
-                let shape = node.shape.resolved(batch: 1)
-                let memory = UnsafeMutablePointer<Float>.allocate(capacity: max(shape.reduce(1, *), 1))
-                HugePages.advise(UnsafeMutableRawPointer(memory), bytes: shape.reduce(1, *) * 4)
-                memory.initialize(repeating: 0, count: max(shape.reduce(1, *), 1))
-                return Tensor(name: name, shape: shape, node: node.id, memory: memory)
-            default:
-                return nil
-            }
+        var byName: [String: StoredTensor] = [:]
+        for t in shared { byName[t.name] = t }
+        tensors = layout.entries.map { e in
+            if let t = byName[e.name], t.shape == e.shape { return t }
+            return StoredTensor(name: e.name, shape: e.shape)
         }
     }
 
-    deinit { for t in tensors { t.memory.deallocate() } }
-
     /// A copy of a stored tensor's values.
-    public func values(_ name: String) -> [Float]? {
-        tensors.first { $0.name == name }.map { Array(UnsafeBufferPointer(start: $0.memory, count: $0.count)) }
-    }
+    public func values(_ name: String) -> [Float]? { tensors.first { $0.name == name }?.values }
 
     /// Overwrites a stored tensor.
     public func setValues(_ name: String, _ values: [Float]) throws(RuntimeError) {
@@ -58,10 +46,15 @@ public final class TrainingState: @unchecked Sendable {
         values.withUnsafeBufferPointer { t.memory.update(from: $0.baseAddress!, count: t.count) }
     }
 
+    /// The parameters alone (sharing this state's memory): for `Inference` or another step.
+    public var parameters: Parameters {
+        Parameters(zip(layout.entries, tensors).filter { $0.0.isParameter }.map(\.1))
+    }
+
     /// Total bytes of the stored tensors.
     public var byteCount: Int { tensors.reduce(0) { $0 + $1.count * 4 } }
 
-    /// Saves as safetensors (atomically): one F32 tensor per parameter and Adam moment, and
+    /// Saves as safetensors (atomically): one F32 tensor per parameter and optimizer slot, and
     /// `step`, `epoch`, `seed` and `metadata` in the header's `__metadata__`.
     public func save(to path: String) throws(CheckpointError) {
         var meta = metadata
@@ -74,18 +67,18 @@ public final class TrainingState: @unchecked Sendable {
             to: path)
     }
 
-    /// Replaces every tensor and counter with a file's; the file must hold every tensor with its shape.
+    /// Replaces every tensor and counter with a file's. The file must hold exactly this layout:
+    /// otherwise the error lists every tensor missing, unexpected or of another shape, and
+    /// nothing is changed.
     func load(from path: String) throws(CheckpointError) {
         let (entries, meta, dataStart) = try SafeTensors.readHeader(path)
+        let differences = layout.differences(from: StateLayout(entries: entries.map { .init(name: $0.name, shape: $0.shape) }))
+        guard differences.isEmpty else { throw .doesNotFit(path: path, what: "this training step", differences: differences) }
         var byName: [String: SafeTensors.Entry] = [:]
         for e in entries { byName[e.name] = e }
-        for t in tensors {
-            guard let entry = byName[t.name] else { throw .missingTensor(path: path, tensor: t.name) }
-            guard entry.shape == t.shape else { throw .wrongShape(tensor: t.name, expected: t.shape, found: entry.shape) }
-        }
-        for t in tensors {
-            try SafeTensors.read(byName[t.name]!, from: path, dataStart: dataStart, into: t.memory, count: t.count)
-        }
+        // The header was checked whole (every tensor present, in range, of its shape) before
+        // any data is read.
+        for t in tensors { try SafeTensors.read(byName[t.name]!, from: path, dataStart: dataStart, into: t.memory, count: t.count) }
         step = meta["gauge.step"].flatMap { Int($0) } ?? 0
         epoch = meta["gauge.epoch"].flatMap { Int($0) } ?? 0
         seed = meta["gauge.seed"].flatMap { UInt64($0) } ?? seed

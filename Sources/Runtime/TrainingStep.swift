@@ -29,6 +29,11 @@ public final class TrainingStep {
     let losses: [Graph.Output]
     /// The model's input names, for the check that every one is fed.
     let inputNames: [String]
+    /// What a state of this step holds, and each entry's node in `graph`.
+    public let layout: StateLayout
+    let stateNodes: [NodeID]
+    /// The optimizer's scalars fed before each run.
+    let fedScalars: [Optimizer.FedScalar]
     /// Seconds spent building the step graph: autodiff, optimizer update, shape check, plan.
     public let compileSeconds: Double
 
@@ -52,28 +57,59 @@ public final class TrainingStep {
         executor = Executor(plan, adamLoops: adamLoops)
         losses = graph.losses
         inputNames = model.graph.inputs.compactMap(\.op.inputName)
+        let stored = StateLayout.stored(graph)
+        layout = StateLayout(entries: stored.map(\.entry))
+        stateNodes = stored.map(\.node)
+        fedScalars = compiled.fedScalars
     }
 
     /// Fresh parameters from their initializers (parameter k from random stream k of `seed`),
-    /// zero optimizer moments, step 0.
+    /// zero optimizer slots, step 0.
     public func initialState(seed: UInt64) -> TrainingState {
-        let state = TrainingState(graph: graph, seed: seed)
-        let memory = Dictionary(uniqueKeysWithValues: state.tensors.map { ($0.node, $0.memory) })
+        let state = TrainingState(layout: layout, seed: seed)
+        var memory: [NodeID: UnsafeMutablePointer<Float>] = [:]
+        for (node, t) in zip(stateNodes, state.tensors) { memory[node] = t.memory }
         ParameterInitializer.initialize(graph, seed: seed) { memory[$0]! }
         return state
     }
 
-    /// A state read from a safetensors checkpoint written by `TrainingState.save(to:)`.
+    /// A state starting from `parameters` (copied; loaded with `Parameters.load` or taken from
+    /// another state), with zero optimizer slots and step 0: fine-tuning, perhaps with another
+    /// optimizer or frozen groups. Every parameter of the step must be there with its shape.
+    public func initialState(seed: UInt64, parameters: Parameters) throws -> TrainingState {
+        let needed = StateLayout(entries: layout.entries.filter(\.isParameter))
+        let differences = needed.differences(from: parameters.layout, allowExtra: true)
+        guard differences.isEmpty else {
+            throw LayoutMismatch(what: "the parameters do not fit this training step", differences: differences)
+        }
+        let state = TrainingState(layout: layout, seed: seed)
+        for t in state.tensors {
+            guard let source = parameters.tensors.first(where: { $0.name == t.name }) else { continue }
+            t.memory.update(from: source.memory, count: t.count)
+        }
+        return state
+    }
+
+    /// A state read from a safetensors checkpoint written by `TrainingState.save(to:)`; the file
+    /// must hold exactly this step's layout (else `CheckpointError.doesNotFit` lists the
+    /// differences).
     public func loadState(from path: String) throws -> TrainingState {
-        let state = TrainingState(graph: graph, seed: 0)
+        let state = TrainingState(layout: layout, seed: 0)
         try state.load(from: path)
         return state
     }
 
     /// Runs one step on a batch, updating `state` in place; returns each loss term (and "total").
+    /// A state of another layout (made by a step of another model, optimizer or frozen groups)
+    /// is refused with `LayoutMismatch`, before anything runs.
     @discardableResult
     public func run(_ state: TrainingState, feeding inputs: [String: TensorData]) throws -> [String: Float] {
-        for t in state.tensors { executor.bind(t.node, to: t.memory) }
+        // Equal arrays sharing storage compare in constant time: a state made here costs nothing.
+        guard state.layout == layout else {
+            throw LayoutMismatch(
+                what: "this state was made for another training step", differences: layout.differences(from: state.layout))
+        }
+        for (node, t) in zip(stateNodes, state.tensors) { executor.bind(node, to: t.memory) }
         for (name, data) in inputs {
             switch data {
             case .float32(let values): try executor.setInput(name, values)
@@ -85,10 +121,8 @@ public final class TrainingStep {
             let missing = inputNames.filter { inputs[$0] == nil }
             throw RuntimeError("no values fed for input \(missing.joined(separator: ", "))")
         }
-        switch optimizer {
-        case .adam(let adam):
-            try executor.setInput(Adam.stepSizeInput, scalar: adam.stepSize(update: state.step + 1, epoch: state.epoch))
-            try executor.setInput(Adam.decayInput, scalar: adam.decay(epoch: state.epoch))
+        for scalar in fedScalars {
+            try executor.setInput(scalar.name, scalar: optimizer.value(of: scalar.kind, step: state.step, epoch: state.epoch))
         }
         executor.seed = state.seed
         executor.step = UInt64(state.step)
@@ -98,6 +132,9 @@ public final class TrainingStep {
         for loss in losses { result[loss.name] = executor.scalar(of: loss.node) }
         return result
     }
+
+    /// The learning rate the next step of `state` uses (its schedule at the state's step and epoch).
+    public func learningRate(_ state: TrainingState) -> Float { optimizer.rate(step: state.step, epoch: state.epoch) }
 
     /// Seconds per primitive accumulated over runs, when `profiling` is on.
     public var profile: [String: Double] { executor.profile ?? [:] }

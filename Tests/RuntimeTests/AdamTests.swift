@@ -7,15 +7,7 @@ import Testing
 /// One Adam step against the formula, per parameter: rate factors by scope and the 2015 code's
 /// constant weight decay (not scaled by the learning rate or its half-life).
 @Suite struct AdamTests {
-    /// L = Σ x·a + Σ x·b²: ∂L/∂a = Σ_batch x, ∂L/∂b = 2b·Σ_batch x.
-    func model() throws -> Model {
-        try Model("two-scopes") {
-            let x = Input("x", [.batch, 3])
-            let a = Scope("a") { Parameter("w", [3], initializer: .uniform(low: -1, high: 1)) }
-            let b = Scope("b") { Parameter("w", [3], initializer: .uniform(low: -1, high: 1)) }
-            Loss((x * a).sum() + (x * b * b).sum())
-        }
-    }
+    func model() throws -> Model { try twoScopesModel() }
 
     @Test(arguments: [true, false])
     func oneStepMatchesTheFormula(decayFollowsLearningRate: Bool) throws {

@@ -79,7 +79,7 @@ func runOnce(
         let n = input.shape.elementCount(batch: batch)
         if input.dtype == .int32 {
             try executor.setInput(name, (0..<n).map { Int32($0 % 3) })
-        } else if name == Adam.stepSizeInput || name == Adam.decayInput {
+        } else if name == "adam/step_size" || name == "adam/decay" {
             try executor.setInput(name, [1e-2])
         } else {
             try executor.setInput(name, pseudoRandom(n, seed: seed &+ UInt64(input.id.index)))
@@ -108,8 +108,7 @@ func gradientGraph(_ model: Model) throws -> Graph {
 
 /// A model's whole training step (autodiff and Adam), unoptimised.
 func stepGraph(_ model: Model, weightDecay: Float = 0) throws -> Graph {
-    try Adam(learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: weightDecay, halfLifeEpochs: nil)
-        .append(to: Autodiff.differentiate(model.graph))
+    try Optimizer.adam(learningRate: 0.01, weightDecay: weightDecay).append(to: Autodiff.differentiate(model.graph)).graph
 }
 
 /// The worst relative difference between two runs' results (infinite if their keys differ).

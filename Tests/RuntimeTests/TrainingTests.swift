@@ -231,8 +231,8 @@ func tinyVAE(hidden: Int = 32) throws -> Model {
         #expect(throws: CheckpointError.self) { try step.loadState(from: cut) }
         do { _ = try step.loadState(from: cut) } catch let e as CheckpointError {
             guard case .truncated(_, let tensor, _, _) = e else { Issue.record("got \(e)"); return }
-            #expect(tensor == "dense/bias/adam_v")
-            #expect(e.description.contains("is truncated: tensor \"dense/bias/adam_v\" needs"))
+            #expect(tensor == "dense/weight/adam_v")
+            #expect(e.description.contains("is truncated: tensor \"dense/weight/adam_v\" needs"))
         }
     }
 
@@ -256,13 +256,27 @@ func tinyVAE(hidden: Int = 32) throws -> Model {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let wider = try TrainingStep(smallModel(width: 4), batch: 2, optimizer: .adam(learningRate: 0.01))
         do { _ = try wider.loadState(from: path); Issue.record("expected an error") } catch let e as CheckpointError {
-            #expect(e == .wrongShape(tensor: "dense/weight", expected: [2, 4], found: [2, 3]))
+            #expect(
+                e == .doesNotFit(
+                    path: path, what: "this training step",
+                    differences: [
+                        .shape(name: "dense/bias", needed: [4], found: [3]),
+                        .shape(name: "dense/bias/adam_m", needed: [4], found: [3]),
+                        .shape(name: "dense/bias/adam_v", needed: [4], found: [3]),
+                        .shape(name: "dense/weight", needed: [2, 4], found: [2, 3]),
+                        .shape(name: "dense/weight/adam_m", needed: [2, 4], found: [2, 3]),
+                        .shape(name: "dense/weight/adam_v", needed: [2, 4], found: [2, 3]),
+                    ]))
+            #expect(e.description.hasPrefix("checkpoint \(path) does not fit this training step (6 differences):\n  \"dense/bias\" has shape [3]; needed [4]\n"))
         }
         let other = try TrainingStep(
             try Model("other") { Loss(Input("x", [.batch, 2]).dense(3).dense(1).sum()) }, batch: 2,
             optimizer: .adam(learningRate: 0.01))
         do { _ = try other.loadState(from: path); Issue.record("expected an error") } catch let e as CheckpointError {
-            #expect(e == .missingTensor(path: path, tensor: "dense_1/weight"))
+            let missing = ["dense_1/bias": [1], "dense_1/weight": [3, 1]].sorted { $0.key < $1.key }.flatMap { name, shape in
+                ["", "/adam_m", "/adam_v"].map { LayoutDifference.missing(name: name + $0, shape: shape) }
+            }
+            #expect(e == .doesNotFit(path: path, what: "this training step", differences: missing))
         }
         do { _ = try other.loadState(from: "/nonexistent/x.safetensors"); Issue.record("expected an error") } catch let e as CheckpointError {
             #expect(e.description == "cannot read checkpoint /nonexistent/x.safetensors: no such file or not readable")
