@@ -13,7 +13,12 @@ public struct TrainingProgress {
         self.write = write
     }
 
-    public static func standardOutput(_ text: String) { FileHandle.standardOutput.write(Data(text.utf8)) }
+    /// Writes through the C standard output stream, as `print` does, and flushes: progress and
+    /// printed lines keep their order in a pipe.
+    public static func standardOutput(_ text: String) {
+        print(text, terminator: "")
+        fflush(nil)
+    }
 
     /// Reports `done` of `total` steps of this epoch with a status text.
     public func update(done: Int, total: Int, status: String) {

@@ -1,0 +1,233 @@
+import Compiler
+import Datasets
+import Foundation
+import Graph
+import Runtime
+
+/// What `Trainer.fit` reports after each epoch; also its line of `metrics.jsonl`.
+public struct EpochReport: Sendable {
+    /// 1-based.
+    public var epoch: Int
+    /// Updates done so far (the state's step).
+    public var steps: Int
+    public var seconds: Double
+    /// The rate of the epoch's last update.
+    public var learningRate: Float
+    /// Each loss term (and "total") per row, averaged over this run's steps of the epoch.
+    public var train: [String: Double]
+    /// Over the whole test set: each loss term per row, and the mean of every element of each
+    /// declared `Output`.
+    public var test: [String: Double]
+}
+
+/// Why `fit` stopped before its epochs were done.
+public enum TrainingError: Error, CustomStringConvertible, Sendable {
+    /// A loss became NaN or infinite. `firstNonFinite` names the first kernel (op and DSL line)
+    /// that made a non-finite value, found by replaying the step from the last checkpoint with
+    /// numeric checks; the checkpoint on disk is the last good one.
+    case diverged(step: Int, epoch: Int, losses: [String: Float], firstNonFinite: String?, checkpoint: String?)
+
+    public var description: String {
+        switch self {
+        case .diverged(let step, let epoch, let losses, let first, let checkpoint):
+            let terms = losses.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            return "training diverged at step \(step + 1) (epoch \(epoch + 1)): \(terms)"
+                + (first.map { "\nfirst non-finite value: \($0)" } ?? "")
+                + "\n" + (checkpoint.map { "the last good checkpoint is \($0); lower the learning rate or clip gradients (clipGradientNorm) and resume" }
+                    ?? "no checkpoint was written before it; lower the learning rate or clip gradients (clipGradientNorm)")
+        }
+    }
+}
+
+/// The training loop for any DSL model: shuffled batches with the data cursor in the
+/// checkpoint, progress (a bar with ETA on a terminal, ordered plain lines in a pipe),
+/// `metrics.jsonl` with every loss term and declared output over the test set, atomic
+/// checkpoints every epoch (and every `checkpointEvery` steps), bit-identical resume, a
+/// divergence guard, and a callback after each epoch.
+///
+/// ```swift
+/// let trainer = try Trainer(model, batch: 100, optimizer: .adamW(learningRate: 1e-3))
+/// try trainer.fit(train: mnist.train, test: mnist.test, epochs: 10, output: "runs/cvae")  // resumes if present
+/// ```
+public final class Trainer {
+    public let model: Model
+    public let step: TrainingStep
+    public var batch: Int { step.batch }
+    /// Parameters, data order and random numbers come from it.
+    public let seed: UInt64
+    public var progress: TrainingProgress
+    /// Also write the checkpoint every this many steps (0: after each epoch only).
+    public var checkpointEvery = 0
+    /// Called after each epoch's checkpoint and metrics, with the report and the state
+    /// (figures, samples); an error stops the run.
+    public var onEpoch: ((EpochReport, TrainingState) throws -> Void)?
+    /// One inference plan per batch size met in evaluation (a last partial batch compiles its own).
+    var evaluators: [Int: Inference] = [:]
+
+    public init(
+        _ model: Model, batch: Int, optimizer: Optimizer, seed: UInt64 = 1,
+        progress: TrainingProgress = TrainingProgress(every: 50)
+    ) throws {
+        step = try TrainingStep(model, batch: batch, optimizer: optimizer)
+        self.model = model
+        self.seed = seed
+        self.progress = progress
+    }
+
+    /// Where `fit` keeps its checkpoint in `output`.
+    public static func checkpointPath(_ output: String) -> String { output + "/checkpoint.safetensors" }
+
+    /// Trains until `epochs` epochs are done (or `maxSteps` steps of this call), evaluating on
+    /// `test` after each epoch. With `resume` and a checkpoint in `output`, continues from it,
+    /// data order included: the result is bit-identical to an uninterrupted run.
+    @discardableResult
+    public func fit(
+        train: DataSource, test: DataSource? = nil, epochs: Int, output: String, resume: Bool = true, maxSteps: Int = 0
+    ) throws -> TrainingState {
+        guard epochs > 0 else { throw ExperimentError("epochs must be positive, got \(epochs)") }
+        guard train.count >= batch else {
+            throw ExperimentError("the training set has \(train.count) rows, fewer than one batch of \(batch)")
+        }
+        try Self.makeFolder(output)
+        let path = Self.checkpointPath(output)
+        let state: TrainingState
+        var batches: Batches
+        if resume && FileManager.default.fileExists(atPath: path) {
+            state = try step.loadState(from: path)
+            batches = Batches(count: train.count, batchSize: batch, seed: state.seed)
+            batches.cursor = (state.epoch, Int(state.metadata["data.position"] ?? "0") ?? 0)
+            progress.line("resumed from \(path): epoch \(state.epoch + 1), step \(state.step)")
+        } else {
+            state = step.initialState(seed: seed)
+            batches = Batches(count: train.count, batchSize: batch, seed: seed)
+        }
+        let perEpoch = batches.batchesPerEpoch
+        var sums: [String: Double] = [:]
+        var counted = 0
+        var started = Date()
+        var stepsThisRun = 0
+        var saved = FileManager.default.fileExists(atPath: path)
+        while state.epoch < epochs {
+            let (epoch, records) = batches.next()
+            state.epoch = epoch
+            let losses = try step.run(state, feeding: train.feeds(records))
+            if !(losses["total"] ?? 0).isFinite {
+                let first = try locateNonFinite(train, failing: state.step - 1, checkpoint: saved ? path : nil)
+                throw TrainingError.diverged(
+                    step: state.step - 1, epoch: epoch, losses: losses, firstNonFinite: first, checkpoint: saved ? path : nil)
+            }
+            for (k, v) in losses { sums[k, default: 0] += Double(v) / Double(batch) }
+            counted += 1
+            stepsThisRun += 1
+            let epochDone = batches.cursor.epoch != epoch
+            let position = epochDone ? perEpoch : batches.cursor.position / batch
+            let seconds = Date().timeIntervalSince(started) / Double(counted)
+            let left = Double((epochs - epoch - 1) * perEpoch + (perEpoch - position)) * seconds
+            progress.update(
+                done: position, total: perEpoch,
+                status: "epoch \(epoch + 1)/\(epochs) step \(position)/\(perEpoch)  per row: \(Self.terms(sums, counted))  "
+                    + String(format: "%.3f s/step  ETA %@", seconds, TrainingProgress.duration(left)))
+            let limitReached = maxSteps > 0 && stepsThisRun >= maxSteps
+            let periodic = checkpointEvery > 0 && state.step % checkpointEvery == 0
+            guard epochDone || limitReached || periodic else { continue }
+            state.epoch = batches.cursor.epoch
+            state.metadata["data.position"] = String(batches.cursor.position)
+            try state.save(to: path)
+            saved = true
+            if epochDone {
+                let report = EpochReport(
+                    epoch: epoch + 1, steps: state.step, seconds: Date().timeIntervalSince(started),
+                    learningRate: step.optimizer.rate(step: state.step - 1, epoch: epoch),
+                    train: sums.mapValues { $0 / Double(counted) }, test: try test.map { try evaluate($0, state) } ?? [:])
+                try Self.append(report, to: output + "/metrics.jsonl")
+                progress.line(
+                    "epoch \(epoch + 1) done in \(TrainingProgress.duration(report.seconds))"
+                        + (report.test.isEmpty ? "" : "; test: " + Self.terms(report.test, 1)) + "; saved \(path)")
+                try onEpoch?(report, state)
+                sums = [:]
+                counted = 0
+                started = Date()
+            }
+            if limitReached {
+                progress.line("stopped after \(stepsThisRun) steps (maxSteps); fit again to continue from \(path)")
+                break
+            }
+        }
+        return state
+    }
+
+    /// Each loss term per row and the mean element of each output, over a whole data set
+    /// (a last partial batch runs through a plan compiled for its size).
+    public func evaluate(_ data: DataSource, _ state: TrainingState) throws -> [String: Double] {
+        let parameters = state.parameters
+        var sums: [String: Double] = [:]
+        var elements: [String: Int] = [:]
+        let losses = Set(model.graph.losses.map(\.name))
+        for start in stride(from: 0, to: data.count, by: batch) {
+            let rows = min(batch, data.count - start)
+            let inference = try evaluators[rows] ?? Inference(model, batch: rows)
+            evaluators[rows] = inference
+            let results = try inference.run(parameters, feeding: data.feeds(Array(start..<(start + rows))), seed: state.seed)
+            for (name, values) in results {
+                sums[name, default: 0] += values.reduce(0) { $0 + Double($1) }
+                elements[name, default: 0] += losses.contains(name) ? rows : values.count
+            }
+        }
+        return sums.reduce(into: [:]) { $0[$1.key] = $1.value / Double(max(elements[$1.key] ?? 1, 1)) }
+    }
+
+    /// Replays the steps from the last checkpoint (or the start) to `failing` with numeric
+    /// checks on the failing one; the run is deterministic, so the same value goes bad again.
+    func locateNonFinite(_ train: DataSource, failing: Int, checkpoint: String?) throws -> String? {
+        let replay = try checkpoint.map { try step.loadState(from: $0) } ?? step.initialState(seed: seed)
+        var batches = Batches(count: train.count, batchSize: batch, seed: replay.seed)
+        batches.cursor = (replay.epoch, Int(replay.metadata["data.position"] ?? "0") ?? 0)
+        progress.line("a loss is not finite at step \(failing + 1); replaying \(failing - replay.step + 1) step(s) from \(checkpoint ?? "the start") to find where")
+        defer { step.checkNumerics = false }
+        while replay.step <= failing {
+            let (epoch, records) = batches.next()
+            replay.epoch = epoch
+            step.checkNumerics = replay.step == failing
+            do {
+                try step.run(replay, feeding: train.feeds(records))
+            } catch let error as RuntimeError {
+                return error.description
+            }
+        }
+        return nil
+    }
+
+    static func terms(_ sums: [String: Double], _ count: Int) -> String {
+        let names = sums.keys.sorted { ($0 == "total" ? "" : $0) < ($1 == "total" ? "" : $1) }
+        return names.map { String(format: "%@ %.4g", $0, sums[$0]! / Double(count)) }.joined(separator: ", ")
+    }
+
+    static func makeFolder(_ output: String) throws {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: output, isDirectory: &isFolder) {
+            guard isFolder.boolValue else { throw ExperimentError("the output folder \(output) is a file") }
+            return
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        } catch {
+            throw ExperimentError("cannot make the output folder \(output): \(error.localizedDescription)")
+        }
+    }
+
+    static func append(_ report: EpochReport, to path: String) throws {
+        let object: [String: Any] = [
+            "epoch": report.epoch, "steps": report.steps, "seconds": report.seconds,
+            "learning_rate": Double(report.learningRate), "train": report.train, "test": report.test,
+        ]
+        var line = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        line.append(UInt8(ascii: "\n"))
+        if let handle = FileHandle(forWritingAtPath: path) {
+            defer { try? handle.close() }
+            try handle.seekToEnd()
+            try handle.write(contentsOf: line)
+        } else {
+            try line.write(to: URL(fileURLWithPath: path))
+        }
+    }
+}
