@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "gauge", targets: ["gauge"]),
         .executable(name: "example-ace-cifar", targets: ["example-ace-cifar"]),
         .executable(name: "example-ace-mnist", targets: ["example-ace-mnist"]),
+        .executable(name: "example-cvae", targets: ["example-cvae"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -55,12 +56,21 @@ let package = Package(
             dependencies: ["Experiments", "Datasets", "Models", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/example-ace-mnist"),
 
+        // Written with the public API only, as a user's own package would.
+        .executableTarget(
+            name: "example-cvae",
+            dependencies: [
+                "Graph", "Compiler", "Runtime", "Datasets", "Experiments",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/example-cvae"),
+
         .testTarget(name: "GraphTests", dependencies: ["Graph"], exclude: ["Golden"]),
         .testTarget(name: "CompilerTests", dependencies: ["Graph", "Compiler"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Graph", "Compiler", "Runtime", "Models", "CKernels"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
         .testTarget(name: "ModelsTests", dependencies: ["Graph", "Compiler", "Models"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Datasets", "Models", "Runtime", "Compiler"]),
-        .testTarget(name: "GaugeCLITests", dependencies: ["gauge", "example-ace-cifar", "example-ace-mnist"]),
+        .testTarget(name: "GaugeCLITests", dependencies: ["gauge", "example-ace-cifar", "example-ace-mnist", "example-cvae"]),
     ]
 )

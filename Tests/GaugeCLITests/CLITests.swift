@@ -497,3 +497,33 @@ let referencePython = packageRoot + "/Benchmarks/reference/.venv/bin/python"
         #expect(r.stdout.contains("torch: worst") && r.stdout.contains("jax: worst"))
     }
 }
+
+/// The conditional-VAE example (public API only): a short run on the real MNIST writes its
+/// metrics, checkpoint and prior samples, and a second run resumes from the checkpoint.
+@Suite struct ExampleCVAETests {
+    @Test(.enabled(if: hasData, "set GAUGE_DATA to the data folder"))
+    func trainsSamplesAndResumes() throws {
+        let output = scratchFolder("cvae")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let common = ["--limit", "500", "--batch", "50", "--samples", "4", "--out", output]
+        let r = try execute("example-cvae", common + ["--epochs", "1"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("cvae: 500 training and 500 test images, 10 steps; writing to \(output)/"))
+        #expect(r.stdout.contains("wrote \(output)/samples.png: 4 samples of each digit from the prior"))
+        let picture = try PNGSize(path: output + "/samples.png")
+        #expect(picture == (4 * 56 + 3 * 2, 10 * 56 + 9 * 2))
+        let again = try execute("example-cvae", common + ["--epochs", "2"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains("resumed from \(output)/checkpoint.safetensors: epoch 2, step 10"))
+        let lines = try String(contentsOfFile: output + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(lines.allSatisfy { $0.contains("\"reconstruction\":") && $0.contains("\"kl\":") })
+    }
+}
+
+/// A PNG's width and height from its IHDR chunk.
+func PNGSize(path: String) throws -> (Int, Int) {
+    let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    let number = { (at: Int) in bytes[at..<(at + 4)].reduce(0) { $0 << 8 | Int($1) } }
+    return (number(16), number(20))
+}
