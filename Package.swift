@@ -11,6 +11,8 @@ let package = Package(
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "Models", targets: ["Models"]),
         .library(name: "Experiments", targets: ["Experiments"]),
+        // The `gauge` command line as a library: a user's executable runs it on its own models.
+        .library(name: "GaugeTools", targets: ["GaugeTools"]),
         .executable(name: "gauge", targets: ["gauge"]),
         .executable(name: "example-ace-cifar", targets: ["example-ace-cifar"]),
         .executable(name: "example-ace-mnist", targets: ["example-ace-mnist"]),
@@ -32,7 +34,7 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["CZlib"]),
         .target(name: "Models", dependencies: ["Graph"]),
         .target(
-            name: "GaugeCLI",
+            name: "GaugeTools",
             dependencies: [
                 "Graph", "Compiler", "Runtime", "Models", "Datasets",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -40,7 +42,7 @@ let package = Package(
         // Counting wrappers around glibc's malloc, linked only into the `gauge` executable; calls made
         // inside OpenBLAS (marked by CKernels) are counted apart.
         .target(name: "CAllocationCounter", dependencies: ["CKernels"]),
-        .executableTarget(name: "gauge", dependencies: ["GaugeCLI", "CAllocationCounter"]),
+        .executableTarget(name: "gauge", dependencies: ["GaugeTools", "CAllocationCounter"]),
         .target(
             name: "Experiments",
             dependencies: [
@@ -60,7 +62,7 @@ let package = Package(
         .executableTarget(
             name: "example-cvae",
             dependencies: [
-                "Graph", "Compiler", "Runtime", "Datasets", "Experiments",
+                "Graph", "Compiler", "Runtime", "Datasets", "Experiments", "Models", "GaugeTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/example-cvae"),

@@ -6,7 +6,9 @@ import Compiler
 import Datasets
 import Experiments
 import Foundation
+import GaugeTools
 import Graph
+import Models
 import Runtime
 
 let latents = 16
@@ -16,7 +18,7 @@ func decoder(_ z: Tensor, _ label: Tensor) -> Tensor {
     Scope("decoder") { concat([z, label.oneHot(10)], axis: 1).dense(512, activation: .relu).dense(784) }
 }
 
-func conditionalVAE() throws -> Model {
+func conditionalVAE() throws(ModelError) -> Model {
     try Model("cvae") {
         let image = Input("image", [.batch, 1, 28, 28])
         let label = Input("label", [.batch], dtype: .int32)
@@ -32,7 +34,7 @@ func conditionalVAE() throws -> Model {
 }
 
 /// Images of given labels from z ~ N(0, I): no encoder, no optimizer slots.
-func sampler() throws -> Model {
+func sampler() throws(ModelError) -> Model {
     try Model("cvae-sampler") {
         let label = Input("label", [.batch], dtype: .int32)
         Output("images", decoder(random(.normal, [.batch, .fixed(latents)]), label).sigmoid())
@@ -47,7 +49,8 @@ struct ExampleCVAE: ParsableCommand {
             Writes into --out: checkpoint.safetensors (resumed when present), metrics.jsonl (per image: \
             reconstruction and KL in nats, train and test) and samples.png (one row per class, drawn from \
             the checkpoint's parameters alone). Data: --data DIR, else GAUGE_DATA, else ~/.cache/gauge, \
-            each holding mnist/.
+            each holding mnist/. `example-cvae tools summary|dot|bench|export cvae` runs Gauge's \
+            command line on this example's models.
             """)
 
     @Option(help: "Folder holding mnist/ (else GAUGE_DATA, else ~/.cache/gauge).") var data: String?
@@ -85,4 +88,11 @@ struct ExampleCVAE: ParsableCommand {
     }
 }
 
+// `example-cvae tools summary cvae` (and models, dot, bench, export): Gauge's command line on these models.
+if CommandLine.arguments.dropFirst().first == "tools" {
+    GaugeTools.main(Array(CommandLine.arguments.dropFirst(2)), models: [
+        ModelEntry(name: "cvae", summary: "conditional VAE on MNIST, 16 latents") { () throws(ModelError) in try conditionalVAE() },
+        ModelEntry(name: "cvae-sampler", summary: "its decoder drawing from the prior") { () throws(ModelError) in try sampler() },
+    ])
+}
 ExampleCVAE.main()

@@ -1,10 +1,16 @@
 import Graph
 
-/// A built-in model the `gauge` command can name.
+/// A model the `gauge` commands can name: a built-in one, or a user's (`GaugeTools.main(models:)`).
 public struct ModelEntry: Sendable {
     public let name: String
     public let summary: String
     public let build: @Sendable () throws(ModelError) -> Model
+
+    public init(name: String, summary: String, build: @escaping @Sendable () throws(ModelError) -> Model) {
+        self.name = name
+        self.summary = summary
+        self.build = build
+    }
 }
 
 /// The built-in models, by name.

@@ -1,6 +1,6 @@
 import CAllocationCounter
-import GaugeCLI
+import GaugeTools
 
 BenchCommand.heapAllocations = { gauge_heap_allocations() }
 BenchCommand.blasHeapAllocations = { gauge_blas_heap_allocations() }
-GaugeCommand.main()
+GaugeTools.main()

@@ -147,7 +147,7 @@ func execute(_ name: String, _ arguments: [String], environment: [String: String
     @Test func unknownModelIsAClearErrorWithNonZeroExit() throws {
         let r = try gauge(["summary", "no-such-model"])
         #expect(r.status != 0)
-        #expect(r.stderr.contains("unknown model 'no-such-model'; built-in models are: ace-cifar, ace-cifar-conv, ace-mnist, ace-rts, ace-tc, ace-mnist-nosym, ace-rts-nosym, ace-tc-nosym, tiny-vae, conv-classifier (see `gauge models`)"))
+        #expect(r.stderr.contains("unknown model 'no-such-model'; the models are: ace-cifar, ace-cifar-conv, ace-mnist, ace-rts, ace-tc, ace-mnist-nosym, ace-rts-nosym, ace-tc-nosym, tiny-vae, conv-classifier (see `gauge models`)"))
         #expect(r.stdout.isEmpty)
     }
 
@@ -518,6 +518,28 @@ let referencePython = packageRoot + "/Benchmarks/reference/.venv/bin/python"
         let lines = try String(contentsOfFile: output + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 2)
         #expect(lines.allSatisfy { $0.contains("\"reconstruction\":") && $0.contains("\"kl\":") })
+    }
+}
+
+extension ExampleCVAETests {
+    /// One line in a user's executable gives Gauge's command line on its own models.
+    @Test func gaugeToolsRunOnTheUsersModels() throws {
+        let models = try execute("example-cvae", ["tools", "models"])
+        #expect(models.status == 0)
+        #expect(models.stdout.hasPrefix("cvae             conditional VAE on MNIST, 16 latents\ncvae-sampler "))
+        #expect(models.stdout.contains("\nace-cifar "))
+        let summary = try execute("example-cvae", ["tools", "summary", "cvae", "--batch", "100"])
+        #expect(summary.status == 0, "\(summary.stderr)")
+        #expect(summary.stdout.contains("parameters: 839,472 in 10 tensors, 3.4 MB float32"))
+        let dot = try execute("example-cvae", ["tools", "dot", "cvae", "--stage", "planned"])
+        #expect(dot.status == 0, "\(dot.stderr)")
+        #expect(dot.stdout.hasPrefix("digraph \"cvae\" {"))
+        let bench = try execute("example-cvae", ["tools", "bench", "cvae-sampler", "--batch", "10", "--steps", "1"])
+        #expect(bench.status != 0)
+        #expect(bench.stderr.contains("cvae-sampler has no Loss to differentiate"))
+        let unknown = try execute("example-cvae", ["tools", "summary", "vae"])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("unknown model 'vae'; the models are: cvae, cvae-sampler, ace-cifar,"))
     }
 }
 
