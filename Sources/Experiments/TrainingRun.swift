@@ -134,6 +134,13 @@ public final class TrainingRun {
             var (images, labels) = train.gather(records)
             if o.binarize { images = Distortion.binarized(images, seed: o.seed ^ UInt64(state.step) &* 0x2545_F491_4F6C_DD1D) }
             let losses = try step.run(state, feeding: ["image": .float32(images), "label": .int32(labels)])
+            // The divergence guard: stop at the first non-finite loss; the checkpoint on disk
+            // (if any) is the last good one.
+            guard (losses["total"] ?? 0).isFinite else {
+                throw TrainingError.diverged(
+                    step: state.step - 1, epoch: epoch, losses: losses, firstNonFinite: nil,
+                    checkpoint: FileManager.default.fileExists(atPath: checkpointPath) ? checkpointPath : nil)
+            }
             for (k, v) in losses { sums[k, default: 0] += Double(v) / Double(o.batch) }
             counted += 1
             stepsThisRun += 1
@@ -201,8 +208,10 @@ public final class TrainingRun {
     /// The most likely class of batch row `i` under `logits [batch, classes]`.
     func predictedClass(_ logits: [Float], _ i: Int) -> Int {
         let classes = options.configuration.classes
-        let row = logits[(i * classes)..<((i + 1) * classes)]
-        return row.firstIndex(of: row.max()!)! - i * classes
+        // The first largest logit; a NaN row (a diverged model) counts as class 0, never a crash.
+        var best = 0
+        for c in 1..<max(classes, 1) where logits[i * classes + c] > logits[i * classes + best] { best = c }
+        return best
     }
 
     /// Test batch `k` (binarised the same way at every evaluation when asked).

@@ -543,6 +543,21 @@ extension ExampleCVAETests {
     }
 }
 
+@Suite struct DivergenceGuardTests {
+    /// A learning rate of 1000 diverges at once: the run stops with the divergence guard's
+    /// message and a non-zero exit (it used to train on NaN and crash in the evaluation).
+    @Test(.enabled(if: hasData, "set GAUGE_DATA to the data folder"))
+    func aDivergingACERunStopsWithAMessage() throws {
+        let output = scratchFolder("diverge")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let r = try execute(
+            "example-ace-mnist", ["--variant", "plain", "--learning-rate", "1000", "--limit", "500", "--out", output])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("training diverged at step "), "\(r.stderr)")
+        #expect(!r.stderr.contains("Fatal error") && !r.stderr.contains("Unexpectedly found nil"))
+    }
+}
+
 /// A PNG's width and height from its IHDR chunk.
 func PNGSize(path: String) throws -> (Int, Int) {
     let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
