@@ -131,6 +131,35 @@ import Testing
         #expect(lines[0] == "GraphTests/BuilderTests.swift:\(#line - 7):27: error: dense(128): input has shape [batch, 3, 32, 32]; expected rank 2 — flatten first")
     }
 
+    /// A helper that forwards its caller's location with `Located`: its nodes (operators too)
+    /// and its shape errors are at the line that called it, with the caret under the call.
+    func helper(
+        _ x: Tensor, units: Int, file: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line,
+        column: UInt = #column
+    ) -> Tensor {
+        Located(file, filePath, line, column) { x.dense(units) * 2 + x.flattened().dense(units) }
+    }
+
+    @Test func aHelperForwardsItsCallersLine() throws {
+        let line = #line + 3
+        let model = try Model("helper") {
+            let x = Input("x", [.batch, 4])
+            let y = helper(x, units: 3)
+            Output("y", y)
+        }
+        let made = model.graph.nodes.filter { !$0.isInput }
+        #expect(made.count == 12)  // dense: 4, "* 2": 2, flattened: 1, dense: 4, "+": 1
+        #expect(made.allSatisfy { $0.location.fileID == "GraphTests/BuilderTests.swift" && $0.location.line == line })
+        let errors = buildErrors {
+            let image = Input("image", [.batch, 1, 4, 4])
+            Output("y", helper(image, units: 3))
+        }
+        #expect(errors.count == 1)
+        let lines = try #require(errors.first).diagnostic.split(separator: "\n").map(String.init)
+        #expect(lines[0] == "GraphTests/BuilderTests.swift:\(#line - 4):25: error: dense(3): input has shape [batch, 1, 4, 4]; expected rank 2 — flatten first")
+        #expect(lines[2] == "                        ^")
+    }
+
     @Test func duplicateOutputNamesAreAnError() {
         let errors = buildErrors {
             let x = Input("x", [.batch, 3])

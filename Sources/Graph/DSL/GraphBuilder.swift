@@ -16,6 +16,8 @@ public final class GraphBuilder: @unchecked Sendable {
     private var layerCall: String?
     private var nameCounts: [String: Int] = [:]
     private var nextStream = 0
+    /// While set (inside `Located`), the location of every node and error made.
+    private var callerLocation: SourceLocation?
 
     init(name: String) { graph = Graph(name: name) }
 
@@ -48,6 +50,14 @@ public final class GraphBuilder: @unchecked Sendable {
         return try body()
     }
 
+    /// Runs `body` with `location` on everything it makes, unless an outer call set one.
+    func located<T>(_ location: SourceLocation, _ body: () throws -> T) rethrows -> T {
+        guard callerLocation == nil else { return try body() }
+        callerLocation = location
+        defer { callerLocation = nil }
+        return try body()
+    }
+
     /// A unique name under the current scope: `base`, then `base_1`, `base_2`, …
     func uniqueName(_ base: String) -> String {
         let full = (scope + layerPath + [base]).joined(separator: "/")
@@ -64,12 +74,14 @@ public final class GraphBuilder: @unchecked Sendable {
 
     /// Records an error at the DSL call and returns a poisoned tensor.
     func fail(_ call: String, _ problem: ShapeProblem, at location: SourceLocation) -> Tensor {
+        let location = callerLocation ?? location
         errors.append(ShapeError(call: layerCall ?? call, problem: problem, location: location))
         return Tensor(builder: self, id: nil)
     }
 
     /// Adds a leaf (input or parameter) whose type is declared.
     func leaf(_ op: Op, type: TensorType, name: String, call: String, at location: SourceLocation) -> Tensor {
+        let location = callerLocation ?? location
         let unique = uniqueName(name)
         var op = op
         if case .parameter(_, let initializer) = op { op = .parameter(name: unique, initializer: initializer) }
@@ -82,6 +94,7 @@ public final class GraphBuilder: @unchecked Sendable {
     func apply(
         _ op: Op, _ operands: [Tensor], call: String? = nil, name: String? = nil, at location: SourceLocation
     ) -> Tensor {
+        let location = callerLocation ?? location
         var ids: [NodeID] = []
         for operand in operands {
             precondition(operand.builder === self, "a tensor from another model was used in \(graph.name)")

@@ -155,6 +155,23 @@ public func Scope<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
     try GraphBuilder.active("Scope(\"\(name)\")").withScope(name, body)
 }
 
+/// Runs `body` with every node it makes, and every shape error, at one source location: a
+/// helper's caller's. A helper forwards its caller's line in one line, so a mistake inside it
+/// points at the line that called it, and so do its operators (which cannot take `#line`):
+///
+/// ```swift
+/// func decoder(_ z: Tensor, file: StaticString = #fileID, filePath: StaticString = #filePath,
+///              line: UInt = #line, column: UInt = #column) -> Tensor {
+///     Located(file, filePath, line, column) { z.dense(512, activation: .relu).dense(784) * 2 }
+/// }
+/// ```
+/// Nested helpers keep the outermost caller's location.
+public func Located<T>(
+    _ file: StaticString, _ filePath: StaticString, _ line: UInt, _ column: UInt, _ body: () throws -> T
+) rethrows -> T {
+    try GraphBuilder.active("Located").located(SourceLocation(file, filePath, line, column), body)
+}
+
 /// A run-time input of the model (images, labels), fed by name.
 public func Input(
     _ name: String, _ shape: Shape, dtype: DType = .float32, file: StaticString = #fileID,

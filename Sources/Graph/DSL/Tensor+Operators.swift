@@ -1,8 +1,9 @@
 /// Arithmetic operators on tensors and scalars.
 ///
 /// Swift operators cannot take the caller's `#line`, so an operator's node takes the source
-/// location of its most recently made operand. Where the exact line matters, use the named
-/// form: `a.combine(.add, b)`.
+/// location of its most recently made operand — or, inside `Located` (a helper forwarding its
+/// caller's line), the caller's. Where the exact line matters, use the named form:
+/// `a.combine(.add, b)`.
 extension Tensor {
     static func binary(_ f: BinaryFunction, _ a: Tensor, _ b: Tensor) -> Tensor {
         a.builder.apply(.binary(f), [a, b], at: latestLocation(a, b))
