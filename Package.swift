@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "example-ace-cifar", targets: ["example-ace-cifar"]),
         .executable(name: "example-ace-mnist", targets: ["example-ace-mnist"]),
         .executable(name: "example-cvae", targets: ["example-cvae"]),
+        .executable(name: "example-ace-variant", targets: ["example-ace-variant"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -66,6 +67,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/example-cvae"),
+        .executableTarget(
+            name: "example-ace-variant",
+            dependencies: [
+                "Graph", "Compiler", "Runtime", "Datasets", "Experiments", "Models",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/example-ace-variant"),
 
         .testTarget(name: "GraphTests", dependencies: ["Graph"], exclude: ["Golden"]),
         .testTarget(name: "CompilerTests", dependencies: ["Graph", "Compiler"]),
@@ -73,6 +81,6 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
         .testTarget(name: "ModelsTests", dependencies: ["Graph", "Compiler", "Models"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Datasets", "Models", "Runtime", "Compiler"]),
-        .testTarget(name: "GaugeCLITests", dependencies: ["gauge", "example-ace-cifar", "example-ace-mnist", "example-cvae"]),
+        .testTarget(name: "GaugeCLITests", dependencies: ["gauge", "example-ace-cifar", "example-ace-mnist", "example-cvae", "example-ace-variant"]),
     ]
 )

@@ -9,6 +9,9 @@ import Graph
 /// Inputs: `image [batch, C, H, W]` in [0, 1] and `label [batch] int32`. Only the labelled
 /// class's latent head and decoder run (`denseByClass`), which gives the same gradients as
 /// running all of them and contracting with the one-hot label (PAPER.md §1.1).
+///
+/// The parts (`symmetryStatistics`, `classifier`, `encoder`, `decoder`) are public building
+/// blocks: a variant recombines them with its own pieces (`example-ace-variant`).
 public enum ACE {
     /// With `perImageTerms`, also outputs `reconstruction_per_image` and `kl_per_image`
     /// (`[batch]`, nats) for evaluation, e.g. the test-time mixture over classes (eq. 4.1).
@@ -73,7 +76,7 @@ public enum ACE {
 
     /// The localisation net: convs (pools between), a hidden layer, and six affine statistics
     /// from a zero-weight layer whose bias is the identity transform.
-    static func symmetryStatistics(_ x: Tensor, _ net: ACEConfiguration.SymmetryNet) -> Tensor {
+    public static func symmetryStatistics(_ x: Tensor, _ net: ACEConfiguration.SymmetryNet) -> Tensor {
         var h = net.poolInput ? x.maxPool(2) : x
         for (i, conv) in net.convolutions.enumerated() {
             if i > 0 { h = h.maxPool(2) }
@@ -84,7 +87,7 @@ public enum ACE {
     }
 
     /// The classifier: 3×3 ReLU convs with 2×2 pools between them, a dense ReLU layer, logits.
-    static func classifier(_ x: Tensor, _ config: ACEConfiguration) -> Tensor {
+    public static func classifier(_ x: Tensor, _ config: ACEConfiguration) -> Tensor {
         var h = config.classifierInputDropout > 0 ? x.dropout(config.classifierInputDropout) : x
         for (i, filters) in config.classifierFilters.enumerated() {
             if i > 0 { h = h.maxPool(2) }
@@ -97,7 +100,7 @@ public enum ACE {
 
     /// The shared encoder (tanh dense layers, or Fig. 4's convs and pools) and the labelled
     /// class's latent heads: μ and log σ = ½·(affine).
-    static func encoder(_ x: Tensor, labels: Tensor, _ config: ACEConfiguration) -> (Tensor, Tensor) {
+    public static func encoder(_ x: Tensor, labels: Tensor, _ config: ACEConfiguration) -> (Tensor, Tensor) {
         var h = x
         for conv in config.convolutional?.encoder ?? [] {
             h = h.conv2d(conv.filters, kernel: conv.kernel, activation: .relu).maxPool(2)
@@ -111,7 +114,7 @@ public enum ACE {
 
     /// The labelled class's decoder: tanh hidden layers and sigmoid pixel probabilities (for
     /// Fig. 4, a dense layer to a feature map and transposed convs, all per class).
-    static func decoder(_ z: Tensor, labels: Tensor, _ config: ACEConfiguration) -> Tensor {
+    public static func decoder(_ z: Tensor, labels: Tensor, _ config: ACEConfiguration) -> Tensor {
         var h = z
         for units in config.decoderHidden {
             h = h.denseByClass(units, classes: config.classes, labels: labels, activation: .tanh)

@@ -558,6 +558,22 @@ extension ExampleCVAETests {
     }
 }
 
+/// ACE with similarity statistics and β (public API only): a tiny epoch on real RTS MNIST
+/// writes metrics with the statistics' scale and a sample grid from the decoder alone.
+@Suite struct ExampleACEVariantTests {
+    @Test(.enabled(if: hasData, "set GAUGE_DATA to the data folder"))
+    func aTinyEpochWritesMetricsAndSamples() throws {
+        let output = scratchFolder("ace-variant")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let r = try execute("example-ace-variant", ["--limit", "100", "--batch", "50", "--beta", "0.5", "--out", output])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("ace-rts-similarity, β = 0.5: 100 training and 100 test images"))
+        let metrics = try String(contentsOfFile: output + "/metrics.jsonl", encoding: .utf8)
+        #expect(metrics.contains("\"scale_squared\":") && metrics.contains("\"classification_error\":"))
+        #expect(try PNGSize(path: output + "/samples.png") == (10 * 42 + 9 * 2, 10 * 42 + 9 * 2))
+    }
+}
+
 /// A PNG's width and height from its IHDR chunk.
 func PNGSize(path: String) throws -> (Int, Int) {
     let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
