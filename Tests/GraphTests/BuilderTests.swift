@@ -160,6 +160,31 @@ import Testing
         #expect(lines[2] == "                        ^")
     }
 
+    /// An explicit layer name replaces the automatic one, so two models share parameters by
+    /// name whatever their layer order; a name used twice in one model is an error.
+    @Test func layersTakeExplicitNames() throws {
+        let training = try Model("training") {
+            let x = Input("x", [.batch, 4])
+            Output("y", Scope("decoder") { x.dense(5).dense(3, name: "head").dense(2) })
+        }
+        #expect(training.graph.parameters.map(\.name) == [
+            "decoder/dense/weight", "decoder/dense/bias", "decoder/head/weight", "decoder/head/bias",
+            "decoder/dense_1/weight", "decoder/dense_1/bias",
+        ])
+        let sampler = try Model("sampler") {
+            Output("y", Scope("decoder") { Input("h", [.batch, 5]).dense(3, name: "head") })
+        }
+        #expect(sampler.graph.parameters.map(\.name) == ["decoder/head/weight", "decoder/head/bias"])
+        let line = #line + 3
+        let errors = buildErrors {
+            let x = Input("x", [.batch, 4])
+            Output("y", x.dense(3, name: "head").dense(3, name: "head"))
+        }
+        #expect(errors.map(\.description) == [
+            "GraphTests/BuilderTests.swift:\(line):55: error: dense(3): the layer name \"head\" is used twice — give each layer its own name"
+        ])
+    }
+
     @Test func duplicateOutputNamesAreAnError() {
         let errors = buildErrors {
             let x = Input("x", [.batch, 3])

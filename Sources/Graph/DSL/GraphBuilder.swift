@@ -38,8 +38,8 @@ public final class GraphBuilder: @unchecked Sendable {
 
     /// Runs `body` as the inside of one layer call: its nodes are named `layer/…` and its
     /// shape errors are reported as errors of `call` (`dense(128)`), not of a primitive.
-    func withLayer<T>(_ base: String, call: String, _ body: () throws -> T) rethrows -> T {
-        let name = String(uniqueName(base).split(separator: "/").last!)
+    func withLayer<T>(_ base: String, call: String, explicit: Bool = false, _ body: () throws -> T) rethrows -> T {
+        let name = explicit ? base : String(uniqueName(base).split(separator: "/").last!)
         layerPath.append(name)
         let outerCall = layerCall
         layerCall = outerCall ?? call
@@ -64,6 +64,14 @@ public final class GraphBuilder: @unchecked Sendable {
         let count = nameCounts[full, default: 0]
         nameCounts[full] = count + 1
         return count == 0 ? full : "\(full)_\(count)"
+    }
+
+    /// Layer names given explicitly (`dense(…, name:)`), by their full path.
+    private var explicitLayers: Set<String> = []
+
+    /// Records an explicit layer name under the current scope; false when it was taken.
+    func claimLayerName(_ name: String) -> Bool {
+        explicitLayers.insert((scope + layerPath + [name]).joined(separator: "/")).inserted
     }
 
     /// A fresh random stream id: two random nodes never share one.

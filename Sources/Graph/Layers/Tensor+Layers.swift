@@ -15,10 +15,15 @@ public enum Activation: String, Sendable {
 /// Layers as functions over primitives: each makes its parameters (named `layer/weight`,
 /// `layer/bias`) and primitives, all tagged with the caller's line. Errors name the layer call.
 extension Tensor {
-    /// Runs a layer body: nothing on a poisoned input, else named and error-scoped as `call`.
-    func layer(_ base: String, call: String, _ body: (GraphBuilder) -> Tensor) -> Tensor {
+    /// Runs a layer body: nothing on a poisoned input, else named and error-scoped as `call`;
+    /// `name` replaces the automatic `base`, `base_1`, … (for parameters shared by name).
+    func layer(_ base: String, call: String, name: String? = nil, at: SourceLocation? = nil, _ body: (GraphBuilder) -> Tensor) -> Tensor {
         guard !isPoisoned else { return self }
-        return builder.withLayer(base, call: call) { body(builder) }
+        if let name, let at, !builder.claimLayerName(name) {
+            return builder.fail(
+                call, ShapeProblem("the layer name \"\(name)\" is used twice", hint: "give each layer its own name"), at: at)
+        }
+        return builder.withLayer(name ?? base, call: call, explicit: name != nil) { body(builder) }
     }
 
     func parameter(_ name: String, _ shape: Shape, _ initializer: Initializer, at: SourceLocation) -> Tensor {
@@ -36,11 +41,11 @@ extension Tensor {
     /// N(0,1)/(√in + √out) rule and zero bias unless told otherwise.
     public func dense(
         _ units: Int, activation: Activation? = nil, weightInitializer: Initializer = .svAdjustedNormal(sigma: 1),
-        bias: Bool = true, biasInitializer: Initializer = .zeros, file: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line,
-        column: UInt = #column
+        bias: Bool = true, biasInitializer: Initializer = .zeros, name: String? = nil, file: StaticString = #fileID,
+        filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column
     ) -> Tensor {
         let at = SourceLocation(file, filePath, line, column)
-        return layer("dense", call: "dense(\(units))") { builder in
+        return layer("dense", call: "dense(\(units))", name: name, at: at) { builder in
             guard rank == 2, let features = shape[1].fixedSize else {
                 return builder.fail(
                     "", ShapeProblem("input has shape \(shape); expected rank 2", hint: "flatten first"), at: at)
@@ -58,11 +63,11 @@ extension Tensor {
     /// weights take part (and get gradients), as in ACE's per-class heads and decoders.
     public func denseByClass(
         _ units: Int, classes: Int, labels: Tensor, activation: Activation? = nil,
-        weightInitializer: Initializer = .svAdjustedNormal(sigma: 1), file: StaticString = #fileID,
+        weightInitializer: Initializer = .svAdjustedNormal(sigma: 1), name: String? = nil, file: StaticString = #fileID,
         filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column
     ) -> Tensor {
         let at = SourceLocation(file, filePath, line, column)
-        return layer("denseByClass", call: "denseByClass(\(units), classes: \(classes))") { builder in
+        return layer("denseByClass", call: "denseByClass(\(units), classes: \(classes))", name: name, at: at) { builder in
             guard rank == 2, let features = shape[1].fixedSize else {
                 return builder.fail(
                     "", ShapeProblem("input has shape \(shape); expected rank 2", hint: "flatten first"), at: at)
@@ -82,13 +87,13 @@ extension Tensor {
     /// weights (the paper's rule) and a zero per-channel bias.
     public func conv2d(
         _ filters: Int, kernel: Int, stride: Int = 1, padding: Padding = .same, activation: Activation? = nil,
-        weightInitializer: Initializer = .convUniform, bias: Bool = true, file: StaticString = #fileID,
+        weightInitializer: Initializer = .convUniform, bias: Bool = true, name: String? = nil, file: StaticString = #fileID,
         filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column
     ) -> Tensor {
         convolutionLayer(
             transposed: false, filters, kernel: kernel, stride: stride, padding: padding, outputSize: nil, byClass: nil,
             activation: activation, weightInitializer: weightInitializer, bias: bias,
-            at: SourceLocation(file, filePath, line, column))
+            name: name, at: SourceLocation(file, filePath, line, column))
     }
 
     /// One convolution per class, applied to each image with the filter and bias of its label:
@@ -97,12 +102,13 @@ extension Tensor {
     public func conv2dByClass(
         _ filters: Int, kernel: Int, stride: Int = 1, padding: Padding = .same, classes: Int, labels: Tensor,
         activation: Activation? = nil, weightInitializer: Initializer = .convUniform, bias: Bool = true,
-        file: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column
+        name: String? = nil, file: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line,
+        column: UInt = #column
     ) -> Tensor {
         convolutionLayer(
             transposed: false, filters, kernel: kernel, stride: stride, padding: padding, outputSize: nil,
             byClass: (classes, labels), activation: activation, weightInitializer: weightInitializer, bias: bias,
-            at: SourceLocation(file, filePath, line, column))
+            name: name, at: SourceLocation(file, filePath, line, column))
     }
 
     /// Transposed convolution ("deconvolution", the paper's Fig. 4), the adjoint of `conv2d`:
@@ -110,12 +116,13 @@ extension Tensor {
     public func transposedConv2d(
         _ filters: Int, kernel: Int, stride: Int = 1, padding: Padding = .same, outputSize: (Int, Int)? = nil,
         activation: Activation? = nil, weightInitializer: Initializer = .convUniform, bias: Bool = true,
-        file: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column
+        name: String? = nil, file: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line,
+        column: UInt = #column
     ) -> Tensor {
         convolutionLayer(
             transposed: true, filters, kernel: kernel, stride: stride, padding: padding, outputSize: outputSize,
             byClass: nil, activation: activation, weightInitializer: weightInitializer, bias: bias,
-            at: SourceLocation(file, filePath, line, column))
+            name: name, at: SourceLocation(file, filePath, line, column))
     }
 
     /// One transposed convolution per class (each image uses its label's filter and bias): the
@@ -123,24 +130,24 @@ extension Tensor {
     public func transposedConv2dByClass(
         _ filters: Int, kernel: Int, stride: Int = 1, padding: Padding = .same, outputSize: (Int, Int)? = nil,
         classes: Int, labels: Tensor, activation: Activation? = nil, weightInitializer: Initializer = .convUniform,
-        bias: Bool = true, file: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line,
-        column: UInt = #column
+        bias: Bool = true, name: String? = nil, file: StaticString = #fileID, filePath: StaticString = #filePath,
+        line: UInt = #line, column: UInt = #column
     ) -> Tensor {
         convolutionLayer(
             transposed: true, filters, kernel: kernel, stride: stride, padding: padding, outputSize: outputSize,
             byClass: (classes, labels), activation: activation, weightInitializer: weightInitializer, bias: bias,
-            at: SourceLocation(file, filePath, line, column))
+            name: name, at: SourceLocation(file, filePath, line, column))
     }
 
     /// The four convolution layers above: shared or per-class filters, forward or transposed.
     private func convolutionLayer(
         transposed: Bool, _ filters: Int, kernel: Int, stride: Int, padding: Padding, outputSize: (Int, Int)?,
         byClass: (classes: Int, labels: Tensor)?, activation: Activation?, weightInitializer: Initializer,
-        bias: Bool, at: SourceLocation
+        bias: Bool, name: String?, at: SourceLocation
     ) -> Tensor {
         let base = (transposed ? "transposedConv2d" : "conv2d") + (byClass == nil ? "" : "ByClass")
         let classText = byClass.map { ", classes: \($0.classes)" } ?? ""
-        return layer(base, call: "\(base)(\(filters), kernel: \(kernel)\(classText))") { builder in
+        return layer(base, call: "\(base)(\(filters), kernel: \(kernel)\(classText))", name: name, at: at) { builder in
             guard rank == 4, let channels = shape[1].fixedSize, let h = shape[2].fixedSize,
                 let w = shape[3].fixedSize
             else {
