@@ -505,9 +505,9 @@ public final class Executor {
         case .bilinearSampleGridGrad(let alignCorners):
             Sampler.gridGrad(x(0), s(0), x(1), x(2), outH: s(1)[1], outW: s(1)[2], alignCorners: alignCorners, y)
         case .random(let distribution, _, let stream):
-            RandomKernels.fill(distribution, seed: seed, step: step, stream: stream, y, n)
+            RandomKernels.fill(distribution, seed: seed, step: step, stream: RandomKernels.nodeStreams | stream, y, n)
         case .dropout(let rate, let stream):
-            RandomKernels.dropout(x(0), rate: rate, seed: seed, step: step, stream: stream, y, n)
+            RandomKernels.dropout(x(0), rate: rate, seed: seed, step: step, stream: RandomKernels.nodeStreams | stream, y, n)
         }
     }
 

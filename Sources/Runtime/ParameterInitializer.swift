@@ -4,7 +4,8 @@
 import Graph
 
 /// First values of parameters, by their initializer, reproducibly from a seed: parameter k
-/// draws from Philox stream `k` at step 0, so its values do not depend on the others.
+/// draws from Philox stream `k` at step 0, so its values do not depend on the others (random
+/// nodes draw from streams with `RandomKernels.nodeStreams` set, so never the same uniforms).
 enum ParameterInitializer {
     /// Initialises every parameter of `graph` (the k-th from stream k) and zeroes every variable.
     static func initialize(_ graph: Graph, seed: UInt64, memory: (NodeID) -> UnsafeMutablePointer<Float>) {

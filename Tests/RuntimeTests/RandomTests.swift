@@ -78,3 +78,24 @@ import Testing
         #expect(kept.allSatisfy { one[$0] == x[$0] * 2 })
     }
 }
+
+/// Parameter initialisation and random nodes draw from disjoint Philox stream domains: the
+/// first parameter's uniforms are not the first random node's at step 0 (they were, when both
+/// used stream 0). Golden values pin both, so a change to either domain shows here.
+@Suite struct RandomStreamDomainTests {
+    @Test func initialisationAndRandomNodesDoNotShareUniforms() throws {
+        let model = try Model("domains") {
+            let x = Input("x", [.batch, 4])
+            let p = Parameter("p", [4], initializer: .uniform(low: 0, high: 1))
+            Output("noise", random(.uniform, [.batch, 4]))
+            Loss((x * p).sum())
+        }
+        let step = try TrainingStep(model, batch: 1, optimizer: .sgd(learningRate: 0))
+        let state = step.initialState(seed: 1)
+        let parameter = try #require(state.values("p"))
+        let noise = try #require(try Inference(model, batch: 1).evaluate(state, feeding: ["x": .float32([0, 0, 0, 0])])["noise"])
+        #expect(parameter != noise)
+        #expect(parameter.map { ($0 * 1e6).rounded() / 1e6 } == [0.890259, 0.894685, 0.585726, 0.711268])
+        #expect(noise.map { ($0 * 1e6).rounded() / 1e6 } == [0.20564, 0.203342, 0.963201, 0.913897])
+    }
+}

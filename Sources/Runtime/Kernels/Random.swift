@@ -44,6 +44,11 @@ struct Philox {
 }
 
 enum RandomKernels {
+    /// The high bit of the 32-bit stream word, set on every random node's and dropout's stream:
+    /// their uniforms never coincide with parameter initialisation's (parameter k draws stream k
+    /// at step 0 without it). Data order and distortions use SplitMix64, not Philox.
+    static let nodeStreams = 1 << 31
+
     static func fill(
         _ distribution: Distribution, seed: UInt64, step: UInt64, stream: Int, _ out: UnsafeMutablePointer<Float>,
         _ n: Int
