@@ -19,7 +19,8 @@ struct ExampleACEMNIST: ParsableCommand {
             latent-grid.png (one row per class, 20 points in [-4, 4], canonical frame), \
             reconstructions.png and control.png with control.json (test digits moved, turned and \
             rescaled by editing their symmetry statistics). When MNIST is not found it uses \
-            Fashion-MNIST (also where Debian's dataset-fashion-mnist puts it) and says so.
+            Fashion-MNIST (also where Debian's dataset-fashion-mnist puts it) and says so, unless \
+            --data names a folder.
             Data: --data DIR, else GAUGE_DATA, else ~/.cache/gauge, each holding mnist/; --download \
             fetches MNIST (11 MB) into ~/.cache/gauge when it is nowhere.
             """)
@@ -69,13 +70,15 @@ struct ExampleACEMNIST: ParsableCommand {
         try TrainingRun(options, train: train, test: test, progress: progress).run()
     }
 
-    /// MNIST (fetched first with --download), else Fashion-MNIST (saying so through `progress`).
+    /// MNIST (fetched first with --download), else Fashion-MNIST (saying so through `progress`)
+    /// — but not when --data names a folder: then MNIST missing there is an error naming where
+    /// it looked.
     func mnist(_ fetch: (DataLocation) throws -> Void, train: Bool, progress: TrainingProgress?) throws -> Dataset {
         let searched: [String]
         do {
             return try training.read(fetch) { location throws(DataError) in try location.mnist(train: train) }
         } catch let error as DataError {
-            guard case .notFound(_, let places) = error else { throw error }
+            guard case .notFound(_, let places) = error, training.data == nil else { throw error }
             searched = places
         }
         let location = training.location

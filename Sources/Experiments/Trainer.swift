@@ -61,6 +61,16 @@ public final class Trainer {
     /// Called after each epoch's checkpoint and metrics, with the report and the state
     /// (figures, samples); an error stops the run.
     public var onEpoch: ((EpochReport, TrainingState) throws -> Void)?
+    /// Called when `maxSteps` stops the run, after its checkpoint.
+    public var onStop: ((TrainingState) throws -> Void)?
+    /// Replaces the default evaluation on `test` (`evaluate(_:_:)`) in each epoch's report: any
+    /// metrics by name (ACE's classification error and mixture bound, say).
+    public var evaluation: ((TrainingState) throws -> [String: Double])?
+    /// Changes a training batch's feeds before its step, given the update count (stochastic
+    /// binarisation, augmentation); deterministic in the step, so resume stays bit-identical.
+    public var transform: ((inout [String: TensorData], _ step: Int) -> Void)?
+    /// What a row is called in progress lines ("per image: …").
+    public var rowName = "row"
     /// One inference plan per batch size met in evaluation (a last partial batch compiles its own).
     var evaluators: [Int: Inference] = [:]
 
@@ -101,6 +111,8 @@ public final class Trainer {
             state = step.initialState(seed: seed)
             batches = Batches(count: train.count, batchSize: batch, seed: seed)
         }
+        progress.line(
+            "compiled \(model.name) at batch \(batch) in \(Int(step.compileSeconds * 1000)) ms: \(step.plan.instructions.count) kernels, arena \(step.plan.arenaBytes / 1_000_000) MB")
         let perEpoch = batches.batchesPerEpoch
         var sums: [String: Double] = [:]
         var counted = 0
@@ -110,7 +122,9 @@ public final class Trainer {
         while state.epoch < epochs {
             let (epoch, records) = batches.next()
             state.epoch = epoch
-            let losses = try step.run(state, feeding: train.feeds(records))
+            var feeds = train.feeds(records)
+            transform?(&feeds, state.step)
+            let losses = try step.run(state, feeding: feeds)
             if !(losses["total"] ?? 0).isFinite {
                 let first = try locateNonFinite(train, failing: state.step - 1, checkpoint: saved ? path : nil)
                 throw TrainingError.diverged(
@@ -125,7 +139,7 @@ public final class Trainer {
             let left = Double((epochs - epoch - 1) * perEpoch + (perEpoch - position)) * seconds
             progress.update(
                 done: position, total: perEpoch,
-                status: "epoch \(epoch + 1)/\(epochs) step \(position)/\(perEpoch)  per row: \(Self.terms(sums, counted))  "
+                status: "epoch \(epoch + 1)/\(epochs) step \(position)/\(perEpoch)  per \(rowName): \(Self.terms(sums, counted))  "
                     + String(format: "%.3f s/step  ETA %@", seconds, TrainingProgress.duration(left)))
             let limitReached = maxSteps > 0 && stepsThisRun >= maxSteps
             let periodic = checkpointEvery > 0 && state.step % checkpointEvery == 0
@@ -138,7 +152,8 @@ public final class Trainer {
                 let report = EpochReport(
                     epoch: epoch + 1, steps: state.step, seconds: Date().timeIntervalSince(started),
                     learningRate: step.optimizer.rate(step: state.step - 1, epoch: epoch),
-                    train: sums.mapValues { $0 / Double(counted) }, test: try test.map { try evaluate($0, state) } ?? [:])
+                    train: sums.mapValues { $0 / Double(counted) },
+                    test: try evaluation?(state) ?? test.map { try evaluate($0, state) } ?? [:])
                 try Self.append(report, to: output + "/metrics.jsonl")
                 progress.line(
                     "epoch \(epoch + 1) done in \(TrainingProgress.duration(report.seconds))"
@@ -149,7 +164,8 @@ public final class Trainer {
                 started = Date()
             }
             if limitReached {
-                progress.line("stopped after \(stepsThisRun) steps (maxSteps); fit again to continue from \(path)")
+                progress.line("stopped after \(stepsThisRun) steps (the step limit); the checkpoint is \(path)")
+                try onStop?(state)
                 break
             }
         }
@@ -188,8 +204,10 @@ public final class Trainer {
             let (epoch, records) = batches.next()
             replay.epoch = epoch
             step.checkNumerics = replay.step == failing
+            var feeds = train.feeds(records)
+            transform?(&feeds, replay.step)
             do {
-                try step.run(replay, feeding: train.feeds(records))
+                try step.run(replay, feeding: feeds)
             } catch let error as RuntimeError {
                 return error.description
             }

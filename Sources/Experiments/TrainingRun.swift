@@ -46,35 +46,30 @@ public struct TrainingOptions: Sendable {
     }
 }
 
-/// One line of `metrics.jsonl`: an epoch's training loss terms and its test evaluation, per image.
-public struct EpochMetrics: Codable, Sendable {
-    public struct Train: Codable, Sendable {
-        public var reconstruction: Double
-        public var kl: Double
-        public var classification: Double
-        public var total: Double
+/// ACE's test evaluation after each epoch (the "test" object of a `metrics.jsonl` line), per image.
+public struct ACEEvaluation: Sendable {
+    public var images: Int
+    public var classificationError: Double
+    public var reconstructionNats: Double
+    public var klNats: Double
+    /// Eq. 4.1 without labels: Σ_c ω_c·(reconstruction, KL) with ω the classifier's softmax,
+    /// over the first `mixtureImages` test images (an upper bound on −log q(x) per image).
+    public var mixtureImages: Int
+    public var mixtureReconstructionNats: Double
+    public var mixtureKlNats: Double
+
+    /// The fields by their metrics.jsonl names.
+    var dictionary: [String: Double] {
+        [
+            "images": Double(images), "classification_error": classificationError,
+            "reconstruction_nats": reconstructionNats, "kl_nats": klNats, "mixture_images": Double(mixtureImages),
+            "mixture_reconstruction_nats": mixtureReconstructionNats, "mixture_kl_nats": mixtureKlNats,
+        ]
     }
-    public struct Test: Codable, Sendable {
-        public var images: Int
-        public var classificationError: Double
-        public var reconstructionNats: Double
-        public var klNats: Double
-        /// Eq. 4.1 without labels: Σ_c ω_c·(reconstruction, KL) with ω the classifier's softmax,
-        /// over the first `mixtureImages` test images (an upper bound on −log q(x) per image).
-        public var mixtureImages: Int
-        public var mixtureReconstructionNats: Double
-        public var mixtureKlNats: Double
-    }
-    public var epoch: Int
-    public var steps: Int
-    public var seconds: Double
-    public var learningRate: Double
-    public var train: Train
-    public var test: Test
 }
 
-/// Trains ACE with progress, a checkpoint, metrics and figures after every epoch, and
-/// `resume` from the checkpoint (data order included) — the loop behind both examples.
+/// Trains ACE with `Trainer.fit` — progress, a checkpoint, metrics and figures after every
+/// epoch, `resume` from the checkpoint (data order included) — the loop behind both examples.
 public final class TrainingRun {
     public let options: TrainingOptions
     let train: Dataset
@@ -101,95 +96,44 @@ public final class TrainingRun {
 
     var checkpointPath: String { options.output + "/checkpoint.safetensors" }
 
+    /// Trains with `Trainer.fit`: ACE's evaluation (classification error, per-image terms, the
+    /// mixture bound) and its figures are the trainer's evaluation and callbacks, so the paper's
+    /// models use nothing a user's own model cannot.
     public func run() throws {
         let o = options
-        let model = try ACE.model(o.configuration)
         let adam = Optimizer.adam(
             learningRate: o.learningRate, weightDecay: o.weightDecay * Float(o.batch) / Float(train.count),
             decayFollowsLearningRate: false, halfLifeEpochs: o.halfLife,
             rateFactors: o.symmetryRateFactor == 1 || o.configuration.symmetryNet == nil ? [:] : ["ssn": o.symmetryRateFactor])
-        let step = try TrainingStep(model, batch: o.batch, optimizer: adam)
-        progress.line(
-            "compiled \(o.configuration.name) at batch \(o.batch) in \(Int(step.compileSeconds * 1000)) ms: \(step.plan.instructions.count) kernels, arena \(step.plan.arenaBytes / 1_000_000) MB")
-        try FileManager.default.createDirectory(atPath: o.output, withIntermediateDirectories: true)
-        var batches = Batches(count: train.count, batchSize: o.batch, seed: o.seed)
-        let state: TrainingState
-        if o.resume {
-            state = try step.loadState(from: checkpointPath)
-            batches.cursor = (state.epoch, Int(state.metadata["data.position"] ?? "0") ?? 0)
-            progress.line("resumed from \(checkpointPath): epoch \(state.epoch + 1), step \(state.step)")
-        } else {
-            state = step.initialState(seed: o.seed)
+        if o.resume && !FileManager.default.fileExists(atPath: checkpointPath) {
+            throw ExperimentError("--resume: there is no checkpoint at \(checkpointPath)")
+        }
+        let trainer = try Trainer(ACE.model(o.configuration), batch: o.batch, optimizer: adam, seed: o.seed, progress: progress)
+        trainer.rowName = "image"
+        if o.binarize {
+            trainer.transform = { feeds, step in
+                guard case .float32(let images) = feeds["image"] else { return }
+                feeds["image"] = .float32(Distortion.binarized(images, seed: o.seed ^ UInt64(step) &* 0x2545_F491_4F6C_DD1D))
+            }
         }
         let evaluation = try Inference(ACE.model(o.configuration, perImageTerms: true), batch: o.batch)
         let figures = Figures(try Renderer(o.configuration))
-        let perEpoch = batches.batchesPerEpoch
-        var sums: [String: Double] = [:]
-        var counted = 0
-        var started = Date()
-        var stepsThisRun = 0
-        while state.epoch < o.epochs {
-            let (epoch, records) = batches.next()
-            state.epoch = epoch
-            var (images, labels) = train.gather(records)
-            if o.binarize { images = Distortion.binarized(images, seed: o.seed ^ UInt64(state.step) &* 0x2545_F491_4F6C_DD1D) }
-            let losses = try step.run(state, feeding: ["image": .float32(images), "label": .int32(labels)])
-            // The divergence guard: stop at the first non-finite loss; the checkpoint on disk
-            // (if any) is the last good one.
-            guard (losses["total"] ?? 0).isFinite else {
-                throw TrainingError.diverged(
-                    step: state.step - 1, epoch: epoch, losses: losses, firstNonFinite: nil,
-                    checkpoint: FileManager.default.fileExists(atPath: checkpointPath) ? checkpointPath : nil)
-            }
-            for (k, v) in losses { sums[k, default: 0] += Double(v) / Double(o.batch) }
-            counted += 1
-            stepsThisRun += 1
-            let epochDone = batches.cursor.epoch != epoch
-            let position = epochDone ? perEpoch : batches.cursor.position / o.batch
-            let seconds = Date().timeIntervalSince(started) / Double(counted)
-            let left = Double((o.epochs - epoch - 1) * perEpoch + (perEpoch - position)) * seconds
-            let mean = { (k: String) in (sums[k] ?? 0) / Double(counted) }
-            progress.update(
-                done: position, total: perEpoch,
-                status: String(
-                    format: "epoch %d/%d step %d/%d  per image: loss %.1f (recon %.1f, kl %.2f, class %.3f)  %.2f s/step  ETA %@",
-                    epoch + 1, o.epochs, position, perEpoch, mean("total"), mean(Self.terms[0]), mean(Self.terms[1]),
-                    mean(Self.terms[2]), seconds, TrainingProgress.duration(left)))
-            let limitReached = o.maxSteps > 0 && stepsThisRun >= o.maxSteps
-            guard epochDone || limitReached else { continue }
-            state.epoch = batches.cursor.epoch
-            state.metadata["data.position"] = String(batches.cursor.position)
-            try state.save(to: checkpointPath)
-            if epochDone {
-                let elapsed = Date().timeIntervalSince(started)
-                let (test, first) = try evaluate(evaluation, state)
-                let metrics = EpochMetrics(
-                    epoch: epoch + 1, steps: counted, seconds: elapsed,
-                    learningRate: Double(adam.rate(step: state.step - 1, epoch: epoch)),
-                    train: .init(
-                        reconstruction: mean(Self.terms[0]), kl: mean(Self.terms[1]), classification: mean(Self.terms[2]),
-                        total: mean("total")),
-                    test: test)
-                try appendMetrics(metrics)
-                progress.line(
-                    String(
-                        format: "epoch %d done in %@: test classification error %.2f %%; per image with labels reconstruction %.1f + kl %.2f nats, without labels (eq. 4.1) %.1f + %.2f nats",
-                        epoch + 1, TrainingProgress.duration(elapsed), 100 * test.classificationError, test.reconstructionNats,
-                        test.klNats, test.mixtureReconstructionNats, test.mixtureKlNats))
-                try writeFigures(figures, evaluation, state, first)
-            } else {
-                try writeFigures(figures, evaluation, state, try firstTestBatch(evaluation, state))
-            }
-            let grid = o.configuration.latentPerClass > 1 ? " (latent grid of class \(o.classNames[o.figureClass]))" : ""
-            progress.line("saved \(checkpointPath), figures\(grid) and metrics in \(o.output)/")
-            sums = [:]
-            counted = 0
-            started = Date()
-            if limitReached {
-                progress.line("stopped after \(stepsThisRun) steps (--max-steps); continue with --resume")
-                break
-            }
+        var first: FirstBatch?
+        trainer.evaluation = { state in
+            let (test, batch) = try self.evaluate(evaluation, state)
+            first = batch
+            return test.dictionary
         }
+        let grid = o.configuration.latentPerClass > 1 ? " (latent grid of class \(o.classNames[o.figureClass]))" : ""
+        trainer.onEpoch = { _, state in
+            try self.writeFigures(figures, evaluation, state, first ?? self.firstTestBatch(evaluation, state))
+            self.progress.line("saved figures\(grid) in \(o.output)/")
+        }
+        trainer.onStop = { state in
+            try self.writeFigures(figures, evaluation, state, try self.firstTestBatch(evaluation, state))
+            self.progress.line("saved figures\(grid) in \(o.output)/; stopped after --max-steps \(o.maxSteps), continue with --resume")
+        }
+        try trainer.fit(train: train, epochs: o.epochs, output: o.output, resume: o.resume, maxSteps: o.maxSteps)
     }
 
     /// What the figures need from the first test batch.
@@ -223,7 +167,7 @@ public final class TrainingRun {
     }
 
     /// Test classification error and per-image losses with the true labels, over whole batches.
-    func evaluate(_ inference: Inference, _ state: TrainingState) throws -> (EpochMetrics.Test, FirstBatch) {
+    func evaluate(_ inference: Inference, _ state: TrainingState) throws -> (ACEEvaluation, FirstBatch) {
         let b = options.batch
         var wrong = 0
         var totals: [String: Double] = [:]
@@ -242,7 +186,7 @@ public final class TrainingRun {
         }
         let n = Double(count * b)
         let mixture = try mixtureBound(inference, state, batches: mixtureBatches)
-        let test = EpochMetrics.Test(
+        let test = ACEEvaluation(
             images: count * b, classificationError: Double(wrong) / n,
             reconstructionNats: totals[Self.terms[0]]! / n, klNats: totals[Self.terms[1]]! / n,
             mixtureImages: mixture.images, mixtureReconstructionNats: mixture.reconstruction, mixtureKlNats: mixture.kl)
@@ -281,21 +225,6 @@ public final class TrainingRun {
         }
         let n = Double(batches * b)
         return (batches * b, reconstruction / n, kl / n)
-    }
-
-    func appendMetrics(_ metrics: EpochMetrics) throws {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys]
-        let line = try encoder.encode(metrics) + Data("\n".utf8)
-        let path = options.output + "/metrics.jsonl"
-        if !FileManager.default.fileExists(atPath: path) {
-            guard FileManager.default.createFile(atPath: path, contents: nil) else { throw ExperimentError("cannot create \(path)") }
-        }
-        let file = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        defer { try? file.close() }
-        try file.seekToEnd()
-        try file.write(contentsOf: line)
     }
 
     /// latent-grid.png, reconstructions.png (originals; reconstructions with the true class; with

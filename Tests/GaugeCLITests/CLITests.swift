@@ -327,8 +327,9 @@ func scratchFolder(_ name: String) -> String {
         defer { try? FileManager.default.removeItem(atPath: output) }
         let first = try execute("example-ace-cifar", ["--max-steps", "2", "--every", "1", "--out", output])
         #expect(first.status == 0, "\(first.stderr)")
-        #expect(first.stdout.contains("epoch 1/4 step 2/200  per image: loss"))
-        #expect(first.stdout.contains("saved \(output)/checkpoint.safetensors, figures (latent grid of class horse) and metrics in \(output)/"))
+        #expect(first.stdout.contains("epoch 1/4 step 2/200  per image: total "))
+        #expect(first.stdout.contains("stopped after 2 steps (the step limit); the checkpoint is \(output)/checkpoint.safetensors"))
+        #expect(first.stdout.contains("saved figures (latent grid of class horse) in \(output)/; stopped after --max-steps 2, continue with --resume"))
         let second = try execute("example-ace-cifar", ["--max-steps", "1", "--every", "1", "--out", output, "--resume"])
         #expect(second.status == 0, "\(second.stderr)")
         #expect(second.stdout.contains("resumed from \(output)/checkpoint.safetensors: epoch 1, step 2"))
@@ -364,7 +365,7 @@ func expectRunFolder(_ dir: String, epochs: Int, side: Int, channels: Int, gridC
     #expect((0...1).contains(test["classification_error"]!) && test["reconstruction_nats"]! > 0)
     #expect(test["mixture_reconstruction_nats"]! > 0 && test["mixture_kl_nats"]! >= 0)
     let train = try #require(metrics["train"] as? [String: Double])
-    #expect(Set(train.keys) == ["reconstruction", "kl", "classification", "total"])
+    #expect(Set(train.keys) == ["reconstruction_error", "generative_error", "classification_error", "total"])
 
     func pngSize(_ name: String) throws -> (Int, Int, UInt8) {
         let b = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/" + name)))
@@ -411,18 +412,19 @@ func expectRunFolder(_ dir: String, epochs: Int, side: Int, channels: Int, gridC
         #expect(decay.stderr.contains("--weight-decay must be 0 or positive"))
     }
 
-    /// Without MNIST it says so and trains on Fashion-MNIST (Debian's dataset-fashion-mnist).
+    /// Without MNIST anywhere (and no --data) it says so and trains on Fashion-MNIST (Debian's
+    /// dataset-fashion-mnist).
     @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist"), "install dataset-fashion-mnist"))
     func fallsBackToFashionMNIST() throws {
         let output = scratchFolder("fashion")
         defer { try? FileManager.default.removeItem(atPath: output) }
         let r = try execute(
             "example-ace-mnist",
-            ["--data", "/nonexistent", "--variant", "plain", "--limit", "100", "--batch", "50", "--max-steps", "1", "--out", output],
+            ["--variant", "plain", "--limit", "100", "--batch", "50", "--max-steps", "1", "--out", output],
             environment: ["HOME": "/nonexistent-home"])
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout.contains("MNIST not found (looked in /nonexistent/mnist, /nonexistent-home/.cache/gauge/mnist); using Fashion-MNIST instead"))
-        #expect(r.stdout.contains("stopped after 1 steps (--max-steps)"))
+        #expect(r.stdout.contains("MNIST not found (looked in /nonexistent-home/.cache/gauge/mnist); using Fashion-MNIST instead"))
+        #expect(r.stdout.contains("stopped after 1 steps (the step limit)"))
     }
 
     /// Three steps straight, or two and then one more after --resume: the same checkpoint bytes
@@ -571,6 +573,26 @@ extension ExampleCVAETests {
         let metrics = try String(contentsOfFile: output + "/metrics.jsonl", encoding: .utf8)
         #expect(metrics.contains("\"scale_squared\":") && metrics.contains("\"classification_error\":"))
         #expect(try PNGSize(path: output + "/samples.png") == (10 * 42 + 9 * 2, 10 * 42 + 9 * 2))
+    }
+}
+
+/// Explicit paths that hold nothing, and outputs that are files, are errors naming the path.
+@Suite struct ExplicitPathTests {
+    @Test func anExplicitDataFolderWithoutMNISTIsAnErrorNotFashionMNIST() throws {
+        let r = try execute("example-ace-mnist", ["--data", "/nonexistent"], environment: ["HOME": "/nonexistent-home"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("MNIST not found; looked in: /nonexistent/mnist, /nonexistent-home/.cache/gauge/mnist"), "\(r.stderr)")
+        #expect(!r.stdout.contains("Fashion-MNIST"))
+    }
+
+    @Test func anOutputThatIsAFileIsAnError() throws {
+        let file = scratchFolder("out-file")
+        _ = FileManager.default.createFile(atPath: file, contents: Data())
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let r = try execute("example-ace-mnist", ["--variant", "plain", "--out", file, "--limit", "300"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("the output folder \(file) is a file"), "\(r.stderr)")
+        #expect(!r.stderr.contains("NSCocoaErrorDomain"))
     }
 }
 
