@@ -39,7 +39,7 @@ let package = Package(
         .target(
             name: "GaugeTools",
             dependencies: [
-                "Graph", "Compiler", "Runtime", "Models", "Datasets",
+                "Graph", "Compiler", "Runtime", "Models", "Datasets", "Experiments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Counting wrappers around glibc's malloc, linked only into the `gauge` executable; calls made

@@ -6,6 +6,8 @@ public struct Batches: Sendable {
     public let seed: UInt64
     /// Where the next batch starts: epoch and position within it.
     public var cursor: (epoch: Int, position: Int) = (0, 0)
+    /// The record order of the epoch `next` last drew from (made once per epoch, not per batch).
+    private var order: (epoch: Int, records: [Int])?
 
     public init(count: Int, batchSize: Int, seed: UInt64) {
         precondition(batchSize > 0 && batchSize <= count, "batch size \(batchSize) must be in 1...\(count)")
@@ -30,8 +32,8 @@ public struct Batches: Sendable {
     /// The records of the next batch; advances the cursor (and the epoch at its end).
     public mutating func next() -> (epoch: Int, records: [Int]) {
         if cursor.position + batchSize > count { cursor = (cursor.epoch + 1, 0) }
-        let order = permutation(epoch: cursor.epoch)
-        let records = Array(order[cursor.position..<(cursor.position + batchSize)])
+        if order?.epoch != cursor.epoch { order = (cursor.epoch, permutation(epoch: cursor.epoch)) }
+        let records = Array(order!.records[cursor.position..<(cursor.position + batchSize)])
         let epoch = cursor.epoch
         cursor.position += batchSize
         if cursor.position + batchSize > count { cursor = (cursor.epoch + 1, 0) }

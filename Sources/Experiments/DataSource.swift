@@ -45,10 +45,17 @@ public struct ArraySource: DataSource {
         var result: [String: TensorData] = [:]
         for (name, data, perRow) in columns {
             switch data {
-            case .float32(let v): result[name] = .float32(indices.flatMap { v[($0 * perRow)..<(($0 + 1) * perRow)] })
-            case .int32(let v): result[name] = .int32(indices.flatMap { v[($0 * perRow)..<(($0 + 1) * perRow)] })
+            case .float32(let v): result[name] = .float32(Self.rows(v, indices, perRow))
+            case .int32(let v): result[name] = .int32(Self.rows(v, indices, perRow))
             }
         }
         return result
+    }
+
+    static func rows<T>(_ values: [T], _ indices: [Int], _ perRow: Int) -> [T] {
+        var out: [T] = []
+        out.reserveCapacity(indices.count * perRow)
+        for i in indices { out.append(contentsOf: values[(i * perRow)..<((i + 1) * perRow)]) }
+        return out
     }
 }

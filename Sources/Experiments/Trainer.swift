@@ -20,6 +20,23 @@ public struct EpochReport: Sendable {
     public var test: [String: Double]
 }
 
+/// Seconds of one `fit` call by what they were spent on.
+public struct FitTimings: Sendable {
+    /// Making or loading the state.
+    public var setup = 0.0
+    /// Inside `TrainingStep.run`, and how many runs.
+    public var steps = 0.0
+    public var stepCount = 0
+    /// Writing checkpoints.
+    public var checkpoints = 0.0
+    /// Test evaluation, metrics.jsonl and callbacks.
+    public var evaluation = 0.0
+    /// The whole call.
+    public var total = 0.0
+    /// The rest: the loop's own work around each step.
+    public var loop: Double { total - setup - steps - checkpoints - evaluation }
+}
+
 /// Why `fit` stopped before its epochs were done.
 public enum TrainingError: Error, CustomStringConvertible, Sendable {
     /// A loss became NaN or infinite. `firstNonFinite` names the first kernel (op and DSL line)
@@ -71,6 +88,9 @@ public final class Trainer {
     public var transform: ((inout [String: TensorData], _ step: Int) -> Void)?
     /// What a row is called in progress lines ("per image: …").
     public var rowName = "row"
+    /// Where the last `fit` spent its time; `loop` is its own per-step work (gathering feeds,
+    /// the transform, the guard, running sums, progress), what it adds to `TrainingStep.run`.
+    public private(set) var timings = FitTimings()
     /// One inference plan per batch size met in evaluation (a last partial batch compiles its own).
     var evaluators: [Int: Inference] = [:]
 
@@ -98,6 +118,9 @@ public final class Trainer {
         guard train.count >= batch else {
             throw ExperimentError("the training set has \(train.count) rows, fewer than one batch of \(batch)")
         }
+        let callStart = Date()
+        timings = FitTimings()
+        defer { timings.total = Date().timeIntervalSince(callStart) }
         try Self.makeFolder(output)
         let path = Self.checkpointPath(output)
         let state: TrainingState
@@ -111,6 +134,7 @@ public final class Trainer {
             state = step.initialState(seed: seed)
             batches = Batches(count: train.count, batchSize: batch, seed: seed)
         }
+        timings.setup = Date().timeIntervalSince(callStart)
         progress.line(
             "compiled \(model.name) at batch \(batch) in \(Int(step.compileSeconds * 1000)) ms: \(step.plan.instructions.count) kernels, arena \(step.plan.arenaBytes / 1_000_000) MB")
         let perEpoch = batches.batchesPerEpoch
@@ -124,7 +148,10 @@ public final class Trainer {
             state.epoch = epoch
             var feeds = train.feeds(records)
             transform?(&feeds, state.step)
+            let runStart = Date()
             let losses = try step.run(state, feeding: feeds)
+            timings.steps += Date().timeIntervalSince(runStart)
+            timings.stepCount += 1
             if !(losses["total"] ?? 0).isFinite {
                 let first = try locateNonFinite(train, failing: state.step - 1, checkpoint: saved ? path : nil)
                 throw TrainingError.diverged(
@@ -146,26 +173,34 @@ public final class Trainer {
             guard epochDone || limitReached || periodic else { continue }
             state.epoch = batches.cursor.epoch
             state.metadata["data.position"] = String(batches.cursor.position)
+            let saveStart = Date()
             try state.save(to: path)
+            timings.checkpoints += Date().timeIntervalSince(saveStart)
             saved = true
             if epochDone {
+                let evaluationStart = Date()
                 let report = EpochReport(
                     epoch: epoch + 1, steps: state.step, seconds: Date().timeIntervalSince(started),
                     learningRate: step.optimizer.rate(step: state.step - 1, epoch: epoch),
                     train: sums.mapValues { $0 / Double(counted) },
                     test: try evaluation?(state) ?? test.map { try evaluate($0, state) } ?? [:])
                 try Self.append(report, to: output + "/metrics.jsonl")
+                timings.evaluation += Date().timeIntervalSince(evaluationStart)
                 progress.line(
                     "epoch \(epoch + 1) done in \(TrainingProgress.duration(report.seconds))"
                         + (report.test.isEmpty ? "" : "; test: " + Self.terms(report.test, 1)) + "; saved \(path)")
+                let callbackStart = Date()
                 try onEpoch?(report, state)
+                timings.evaluation += Date().timeIntervalSince(callbackStart)
                 sums = [:]
                 counted = 0
                 started = Date()
             }
             if limitReached {
                 progress.line("stopped after \(stepsThisRun) steps (the step limit); the checkpoint is \(path)")
+                let callbackStart = Date()
                 try onStop?(state)
+                timings.evaluation += Date().timeIntervalSince(callbackStart)
                 break
             }
         }

@@ -20,17 +20,26 @@ public struct TrainingProgress {
         fflush(nil)
     }
 
-    /// Reports `done` of `total` steps of this epoch with a status text.
-    public func update(done: Int, total: Int, status: String) {
+    /// Reports `done` of `total` steps of this epoch. `status` is made only when a line is
+    /// written: on a terminal at most ten redraws a second (and always the last), otherwise
+    /// every `every` steps and the last.
+    public func update(done: Int, total: Int, status: @autoclosure () -> String) {
         if isTerminal {
+            let now = Date().timeIntervalSinceReferenceDate
+            guard done == total || now - redraw.last >= 0.1 else { return }
+            redraw.last = now
             let width = 24
             let filled = total > 0 ? width * done / total : width
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-            write("\r\u{1B}[K[\(bar)] \(status)" + (done == total ? "\n" : ""))
+            write("\r\u{1B}[K[\(bar)] \(status())" + (done == total ? "\n" : ""))
         } else if done % every == 0 || done == total {
-            write(status + "\n")
+            write(status() + "\n")
         }
     }
+
+    /// When the bar was last drawn.
+    final class Redraw { var last = 0.0 }
+    let redraw = Redraw()
 
     /// A whole line of its own (ends any bar in progress first).
     public func line(_ text: String) {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Compiler
+import Experiments
 import Foundation
 import Graph
 import Runtime
@@ -49,6 +50,9 @@ public struct BenchCommand: ParsableCommand {
 
     @Flag(help: "Check every kernel's output for NaN or infinity (also GAUGE_CHECK_NUMERICS=1); slower.")
     var checkNumerics = false
+
+    @Flag(help: "Also train --steps steps through Trainer.fit on synthetic data and print where its time went: inside TrainingStep.run, and the loop's own work per step (what fit adds), set-up and the checkpoint apart.")
+    var fit = false
 
     @Flag(help: "Also count heap allocations in one more step, in the executor and in the whole step (feeding and reading losses); those made inside OpenBLAS calls (which depend on the kernel OpenBLAS picked for the CPU) are counted apart.")
     var allocations = false
@@ -161,6 +165,7 @@ public struct BenchCommand: ParsableCommand {
             }
             print("  compile (autodiff + optimizer + shape check + plan) \(ms(compileSeconds)) ms; peak RSS \(round1(peakRSSMiB())) MiB")
         }
+        if fit { try benchFit(built) }
         if allocations {
             guard let count = Self.heapAllocations else {
                 print("  heap allocations: not counted (this executable has no allocation counter)")
@@ -182,6 +187,25 @@ public struct BenchCommand: ParsableCommand {
             for (kernel, n) in step.executor.allocationProfile.sorted(by: { $0.value > $1.value }) where n > 0 {
                 print("    \(kernel.padding(toLength: 34, withPad: " ", startingAt: 0)) \(n)")
             }
+        }
+    }
+
+    /// `--fit`: the same model trained for `steps` steps through `Trainer.fit` (one epoch of
+    /// synthetic rows, no test set), its time split by `Trainer.timings`.
+    func benchFit(_ model: Model) throws {
+        let rows = batch * steps
+        let source = try ArraySource(SyntheticData.feeds(for: model.graph, batch: rows), count: rows)
+        let trainer = try Trainer(
+            model, batch: batch, optimizer: .adam(learningRate: 1e-4),
+            progress: TrainingProgress(every: Int.max, isTerminal: false) { _ in })
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("gauge-bench-fit-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try trainer.fit(train: source, epochs: 1, output: folder, resume: false)
+        let t = trainer.timings
+        let n = Double(max(t.stepCount, 1))
+        print("  through Trainer.fit, \(t.stepCount) steps: TrainingStep.run \(ms(t.steps / n)) ms/step; fit's own loop \(fixed3(1000 * t.loop / n)) ms/step, \(fixed3(100 * t.loop / t.steps)) % of it; set-up \(ms(t.setup)) ms and one checkpoint \(ms(t.checkpoints)) ms apart")
+        if json {
+            print("{\"fit_steps\":\(t.stepCount),\"fit_run_ms\":\(ms(t.steps / n)),\"fit_loop_ms\":\(fixed3(1000 * t.loop / n)),\"fit_loop_percent\":\(fixed3(100 * t.loop / t.steps))}")
         }
     }
 

@@ -240,6 +240,17 @@ func execute(_ name: String, _ arguments: [String], environment: [String: String
         #expect(bad.stderr.contains("--steps must be a positive integer, got 0"))
     }
 
+    /// `--fit` trains through Trainer.fit and splits its time: the steps, the loop's own work
+    /// (what fit adds), set-up and the checkpoint; the JSON line carries the same numbers.
+    @Test func benchThroughFitSplitsItsTime() throws {
+        let r = try gauge(["bench", "tiny-vae", "--batch", "8", "--steps", "3", "--warmup", "0", "--threads", "1", "--fit"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let line = try #require(r.stdout.split(separator: "\n").first { $0.hasPrefix("  through Trainer.fit, 3 steps: TrainingStep.run ") })
+        #expect(line.contains(" ms/step; fit's own loop ") && line.contains(" % of it; set-up ") && line.hasSuffix(" ms apart"))
+        let json = try gauge(["bench", "tiny-vae", "--batch", "8", "--steps", "2", "--warmup", "0", "--threads", "1", "--fit", "--json"])
+        #expect(json.stdout.contains("{\"fit_steps\":2,\"fit_run_ms\":"))
+    }
+
     /// `--against VARIANT` alternates steps of the default plan and of the variant's, the variant
     /// first in every other pair, and the ratio it prints is the ratio of the two medians it prints.
     @Test func benchAgainstAVariantAlternatesStepsAndGivesTheirRatio() throws {
