@@ -13,7 +13,8 @@ public enum SafeTensors {
         public var end: Int
     }
 
-    /// Writes tensors atomically: to a temporary file beside `path`, then renamed over it.
+    /// Writes tensors atomically: to a temporary file beside `path`, synced, then renamed over it
+    /// and the folder synced.
     public static func write(
         _ tensors: [(name: String, shape: [Int], data: UnsafeBufferPointer<Float>)], metadata: [String: String],
         to path: String
@@ -43,8 +44,16 @@ public enum SafeTensors {
                 try handle.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: t.data.baseAddress!),
                     count: t.data.count * 4, deallocator: .none))
             }
+            // On disk before it takes the name, and the name on disk before we return: a crash
+            // (or kill -9) leaves the old checkpoint or the new one, never a half-written file.
+            try handle.synchronize()
             try handle.close()
             if rename(temporary.path, path) != 0 { throw CheckpointError.cannotWrite(path: path, reason: String(cString: strerror(errno))) }
+            let folder = open(url.deletingLastPathComponent().path, O_RDONLY)
+            if folder >= 0 {
+                fsync(folder)
+                close(folder)
+            }
         } catch {
             try? handle.close()
             try? FileManager.default.removeItem(at: temporary)
