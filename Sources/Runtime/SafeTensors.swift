@@ -71,7 +71,8 @@ public enum SafeTensors {
         guard size >= 8, let prefix = try? handle.read(upToCount: 8), prefix.count == 8 else {
             throw .badHeader(path: path, reason: "file is \(size) bytes, shorter than the 8-byte header length")
         }
-        let length = prefix.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+        // Any 64-bit value may stand here: clamp before converting (2⁶³ and above do not fit Int).
+        let length = prefix.withUnsafeBytes { Int(clamping: UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
         guard length > 1, length <= 100_000_000, 8 + length <= size else {
             throw .badHeader(path: path, reason: "header length \(length) does not fit a \(size)-byte file")
         }
