@@ -85,6 +85,27 @@ func twoScopesModel() throws -> Model {
         expectClose(state.values("b/w"), (0..<3).map { b[$0] - 0.1 * scale * gb[$0] }, "b")
     }
 
+    /// Adam with clipping: the scaled gradient feeds both moments (the update runs through the
+    /// general fused interpreter: the dedicated Adam loop does not take a scaled gradient).
+    @Test func adamWithClippingMatchesTheFormula() throws {
+        let clip = 0.5
+        let step = try TrainingStep(model(), batch: 2, optimizer: .adam(learningRate: 0.01, clipGradientNorm: Float(clip)))
+        #expect(step.executor.adamPrograms.allSatisfy { $0 == nil })
+        let state = step.initialState(seed: 4)
+        let a = try #require(state.values("a/w")).map(Double.init)
+        let b = try #require(state.values("b/w")).map(Double.init)
+        try step.run(state, feeding: ["x": .float32(x)])
+        let (ga, gb) = gradients(a, b)
+        let scale = min(1, clip / (ga + gb).map { $0 * $0 }.reduce(0, +).squareRoot())
+        let size = 0.01 * (1 - 0.999).squareRoot() / (1 - 0.9)
+        func adam(_ p: Double, _ g: Double) -> Double {
+            let g = g * scale
+            return p - size * (0.1 * g) / ((0.001 * g * g).squareRoot() + 1e-8)
+        }
+        expectClose(state.values("a/w"), (0..<3).map { adam(a[$0], ga[$0]) }, "a")
+        expectClose(state.values("b/w"), (0..<3).map { adam(b[$0], gb[$0]) }, "b")
+    }
+
     /// A group's own weight decay replaces the optimizer's (0 turns it off); AdamW's decay
     /// follows the rate.
     @Test func groupWeightDecayAndAdamW() throws {
