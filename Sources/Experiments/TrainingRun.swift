@@ -127,10 +127,12 @@ public final class TrainingRun {
         let grid = o.configuration.latentPerClass > 1 ? " (latent grid of class \(o.classNames[o.figureClass]))" : ""
         trainer.onEpoch = { _, state in
             try self.writeFigures(figures, evaluation, state, first ?? self.firstTestBatch(evaluation, state))
+            try self.writeSamples(figures, evaluation, state)
             self.progress.line("saved figures\(grid) in \(o.output)/")
         }
         trainer.onStop = { state in
             try self.writeFigures(figures, evaluation, state, try self.firstTestBatch(evaluation, state))
+            try self.writeSamples(figures, evaluation, state)
             self.progress.line("saved figures\(grid) in \(o.output)/; stopped after --max-steps \(o.maxSteps), continue with --resume")
         }
         try trainer.fit(train: train, epochs: o.epochs, output: o.output, resume: o.resume, maxSteps: o.maxSteps)
@@ -225,6 +227,30 @@ public final class TrainingRun {
         }
         let n = Double(batches * b)
         return (batches * b, reconstruction / n, kl / n)
+    }
+
+    /// samples.png: per class, ten latent points from the prior (the same ones every epoch)
+    /// decoded in the canonical frame. With symmetry statistics also samples-posed.png: the same
+    /// points, each posed by the θ the SSN gave a training image of its class, drawn at random
+    /// from the first two training batches — a real image's θ is a pose the SSN makes, where a
+    /// Gaussian fitted to the θs could give shears and flips it never makes.
+    func writeSamples(_ figures: Figures, _ evaluation: Inference, _ state: TrainingState) throws {
+        let o = options
+        let classes = o.configuration.classes
+        try PNG.write(try figures.samples(state, seed: o.seed), to: o.output + "/samples.png")
+        guard o.configuration.symmetryNet != nil else { return }
+        var thetas = [[Affine2D]](repeating: [], count: classes)
+        for k in 0..<min(2, train.count / o.batch) {
+            let (images, labels) = train.gather(Array((k * o.batch)..<((k + 1) * o.batch)))
+            let out = try evaluation.evaluate(state, feeding: ["image": .float32(images), "label": .int32(labels)])
+            guard let theta = out["theta"] else { return }
+            for (i, label) in labels.enumerated() { thetas[Int(label)].append(Affine2D(Array(theta[(i * 6)..<((i + 1) * 6)]))) }
+        }
+        var random = SplitMix64(seed: o.seed ^ 0x5A4D_504C_4553)
+        let picks = (0..<classes).map { c in
+            (0..<10).map { _ in thetas[c].isEmpty ? Affine2D.identity : thetas[c][random.below(thetas[c].count)] }
+        }
+        try PNG.write(try figures.samples(state, seed: o.seed) { label, k in picks[label][k] }, to: o.output + "/samples-posed.png")
     }
 
     /// latent-grid.png, reconstructions.png (originals; reconstructions with the true class; with

@@ -1,4 +1,5 @@
 import Experiments
+import Models
 import Foundation
 import Testing
 
@@ -41,5 +42,23 @@ func blob(side n: Int, cx: Double, cy: Double, degrees: Double, long: Double = 3
         // A singular transform is clamped like the graph's inverse: |det| ≥ 1e-3, no infinities.
         #expect(Affine2D([1, 2, 0, 2, 4, 0]).inverted().values.allSatisfy { $0.isFinite })
         #expect(Affine2D.moving(dx: 3, dy: -2, width: 29, height: 29).values == [1, 0, -6.0 / 28, 0, 1, 4.0 / 28])
+    }
+}
+
+/// The prior the samples are drawn from: unit variance, zero mean, and the right shape (a
+/// Laplace's kurtosis is 6, a Gaussian's 3); the same seed gives the same points.
+@Suite struct PriorSampleTests {
+    @Test(arguments: [ACEConfiguration.Sampling.gaussian, .laplace])
+    func priorLatentsHaveTheirMoments(sampling: ACEConfiguration.Sampling) throws {
+        var config = ACEConfiguration.mnist(.plain, symmetry: false)
+        config.sampling = sampling
+        let figures = Figures(try Renderer(config, batch: 1))
+        let z = figures.priorLatents(40_000, seed: 3).map(Double.init)
+        let mean = z.reduce(0, +) / Double(z.count)
+        let variance = z.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(z.count)
+        let kurtosis = z.map { pow($0 - mean, 4) }.reduce(0, +) / Double(z.count) / (variance * variance)
+        #expect(abs(mean) < 0.03 && abs(variance - 1) < 0.05, "mean \(mean), variance \(variance)")
+        #expect(abs(kurtosis - (sampling == .gaussian ? 3 : 6)) < 0.6, "kurtosis \(kurtosis)")
+        #expect(figures.priorLatents(5, seed: 3) == figures.priorLatents(5, seed: 3))
     }
 }

@@ -391,6 +391,10 @@ func expectRunFolder(_ dir: String, epochs: Int, side: Int, channels: Int, gridC
     #expect(gh == (gridColumns == 20 ? 10 : 7) * tile - 2)
     let (rw, rh, _) = try pngSize("reconstructions.png")
     #expect(rw == 10 * tile - 2 && rh == 4 * tile - 2)
+    let (sw, sh, _) = try pngSize("samples.png")
+    #expect(sw == 10 * tile - 2 && sh == 10 * tile - 2)
+    let (pw, ph, _) = try pngSize("samples-posed.png")
+    #expect(pw == 10 * tile - 2 && ph == 10 * tile - 2)
     let (cw, ch, _) = try pngSize("control.png")
     #expect(cw == 16 * tile - 2 && ch == 4 * tile - 2)
     let control = try #require(
