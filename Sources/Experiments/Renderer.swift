@@ -32,6 +32,12 @@ public final class Renderer {
 
     /// The posed images `[requests.count, C, H, W]`, in request order.
     public func render(_ requests: [Request], state: TrainingState) throws -> [Float] {
+        try render(requests, parameters: state.parameters, seed: state.seed)
+    }
+
+    /// The same from parameters alone (`Parameters.load(path, for: ACE.renderer(config))`: the
+    /// decoder's, from a checkpoint, without a training step).
+    public func render(_ requests: [Request], parameters: Parameters, seed: UInt64 = 0) throws -> [Float] {
         let pixels = configuration.pixels
         let latentSize = configuration.latentPerClass
         var result: [Float] = []
@@ -48,8 +54,8 @@ public final class Renderer {
                 labels[k] = Int32(request.label)
                 poses.replaceSubrange((k * 6)..<((k + 1) * 6), with: request.pose.values)
             }
-            let out = try inference.evaluate(
-                state, feeding: ["latent": .float32(latent), "label": .int32(labels), "pose": .float32(poses)])
+            let out = try inference.run(
+                parameters, feeding: ["latent": .float32(latent), "label": .int32(labels), "pose": .float32(poses)], seed: seed)
             result += out["image"]![0..<(chunk.count * pixels)]
         }
         return result

@@ -42,7 +42,9 @@ public struct GaugeCommand: ParsableCommand {
               gauge summary ace-cifar --batch 250
               gauge dot ace-cifar -o ace.dot && dot -Tsvg ace.dot -o ace.svg
             """,
-        subcommands: [ModelsCommand.self, SummaryCommand.self, DOTCommand.self, BenchCommand.self, ExportCommand.self])
+        subcommands: [
+            ModelsCommand.self, SummaryCommand.self, DOTCommand.self, BenchCommand.self, ExportCommand.self, SampleCommand.self,
+        ])
 
     public init() {}
 }

@@ -103,6 +103,14 @@ public struct ACEConfiguration: Sendable {
     /// `symmetry`, the Lasagne-recipe SSN: [pool 2×2 for 42²/60²] conv 20@5×5 → pool → conv
     /// 20@5×5 ('valid') → FC 50 → 6 (§3.3). Named `ace-mnist`, `ace-rts`, `ace-tc`, with
     /// `-nosym` appended without symmetry statistics.
+    /// The paper's configurations, as `gauge models` names them.
+    public static var builtIn: [ACEConfiguration] {
+        [.cifar, .cifarConv] + [true, false].flatMap { symmetry in MNISTVariant.allCases.map { mnist($0, symmetry: symmetry) } }
+    }
+
+    /// A configuration of `builtIn` by name (`ace-rts`, `ace-cifar-conv`, …).
+    public static func named(_ name: String) -> ACEConfiguration? { builtIn.first { $0.name == name } }
+
     public static func mnist(_ variant: MNISTVariant, symmetry: Bool = true) -> ACEConfiguration {
         let side = variant.side
         var config = ACEConfiguration(

@@ -611,6 +611,36 @@ extension ExampleCVAETests {
     }
 }
 
+/// `gauge sample` draws a class's samples from a checkpoint without a training step: a PNG grid
+/// or a .npy array NumPy reads; a checkpoint of another model lists the differences.
+@Suite struct SampleCommandTests {
+    @Test(.enabled(if: hasData, "set GAUGE_DATA to the data folder"))
+    func samplesFromACheckpointToPNGAndNPY() throws {
+        let output = scratchFolder("sample")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let run = try execute(
+            "example-ace-mnist", ["--variant", "plain", "--limit", "100", "--batch", "50", "--max-steps", "1", "--out", output])
+        #expect(run.status == 0, "\(run.stderr)")
+        let checkpoint = output + "/checkpoint.safetensors"
+        let png = try gauge(["sample", "ace-mnist", "--checkpoint", checkpoint, "--class", "7", "--count", "6", "--out", output + "/s.png"])
+        #expect(png.status == 0, "\(png.stderr)")
+        #expect(png.stdout.contains("wrote \(output)/s.png: 6 samples of class 7 from \(checkpoint)"))
+        #expect(try PNGSize(path: output + "/s.png") == (3 * 58 - 2, 2 * 58 - 2))
+        let npy = try gauge(["sample", "ace-mnist", "--checkpoint", checkpoint, "--count", "3", "--out", output + "/s.npy"])
+        #expect(npy.status == 0, "\(npy.stderr)")
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: output + "/s.npy")))
+        let header = String(decoding: bytes[10..<128], as: UTF8.self)
+        #expect(Array(bytes[0..<8]) == [0x93] + Array("NUMPY".utf8) + [1, 0])
+        #expect(header.hasPrefix("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 1, 28, 28), }"))
+        #expect(bytes.count == 128 + 3 * 784 * 4)
+        let wrong = try gauge(["sample", "ace-rts", "--checkpoint", checkpoint, "--out", output + "/x.png"])
+        #expect(wrong.status != 0)
+        #expect(wrong.stderr.contains("does not fit model \"ace-rts-renderer\""))
+        let bad = try gauge(["sample", "tiny-vae", "--checkpoint", checkpoint, "--out", output + "/x.png"])
+        #expect(bad.stderr.contains("gauge sample draws from ACE models: ace-cifar, ace-cifar-conv, ace-mnist"))
+    }
+}
+
 /// A PNG's width and height from its IHDR chunk.
 func PNGSize(path: String) throws -> (Int, Int) {
     let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
