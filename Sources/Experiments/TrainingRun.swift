@@ -53,10 +53,12 @@ public struct ACEEvaluation: Sendable {
     public var reconstructionNats: Double
     public var klNats: Double
     /// Eq. 4.1 without labels: Σ_c ω_c·(reconstruction, KL) with ω the classifier's softmax,
-    /// over the first `mixtureImages` test images (an upper bound on −log q(x) per image).
+    /// over the first `mixtureImages` test images, and KL(ω‖π) to the uniform class prior π:
+    /// the three together bound −log q(x) per image from above.
     public var mixtureImages: Int
     public var mixtureReconstructionNats: Double
     public var mixtureKlNats: Double
+    public var mixtureClassKlNats: Double
 
     /// The fields by their metrics.jsonl names.
     var dictionary: [String: Double] {
@@ -64,6 +66,7 @@ public struct ACEEvaluation: Sendable {
             "images": Double(images), "classification_error": classificationError,
             "reconstruction_nats": reconstructionNats, "kl_nats": klNats, "mixture_images": Double(mixtureImages),
             "mixture_reconstruction_nats": mixtureReconstructionNats, "mixture_kl_nats": mixtureKlNats,
+            "mixture_class_kl_nats": mixtureClassKlNats,
         ]
     }
 }
@@ -191,28 +194,34 @@ public final class TrainingRun {
         let test = ACEEvaluation(
             images: count * b, classificationError: Double(wrong) / n,
             reconstructionNats: totals[Self.terms[0]]! / n, klNats: totals[Self.terms[1]]! / n,
-            mixtureImages: mixture.images, mixtureReconstructionNats: mixture.reconstruction, mixtureKlNats: mixture.kl)
+            mixtureImages: mixture.images, mixtureReconstructionNats: mixture.reconstruction, mixtureKlNats: mixture.kl,
+            mixtureClassKlNats: mixture.classKL)
         return (test, first!)
     }
 
     /// The test-time mixture over classes (seed eq. 4.1, PAPER.md §1.6): every class's latent
     /// head and decoder run on each image of the test batches the evaluation already fed (its
     /// images, as fed, and its `logits`), weighted by the classifier's ω (softmax of those
-    /// logits, which do not depend on the label fed); per-image means.
+    /// logits, which do not depend on the label fed); per-image means, with KL(ω‖π) for the
+    /// uniform class prior π (Σ_c ω_c log(C·ω_c)), which makes the sum a true bound.
     func mixtureBound(_ inference: Inference, _ state: TrainingState, batches evaluated: [(images: [Float], logits: [Float])]) throws
-        -> (images: Int, reconstruction: Double, kl: Double)
+        -> (images: Int, reconstruction: Double, kl: Double, classKL: Double)
     {
         let b = options.batch
         let classes = options.configuration.classes
         let batches = evaluated.count
-        var (reconstruction, kl) = (0.0, 0.0)
+        var (reconstruction, kl, classKL) = (0.0, 0.0, 0.0)
         for (k, (images, logits)) in evaluated.enumerated() {
             var omega = [Double](repeating: 0, count: b * classes)
             for i in 0..<b {
                 let row = logits[(i * classes)..<((i + 1) * classes)].map(Double.init)
                 let peak = row.max()!
                 let total = row.reduce(0) { $0 + exp($1 - peak) }
-                for c in 0..<classes { omega[i * classes + c] = exp(row[c] - peak) / total }
+                for c in 0..<classes {
+                    let w = exp(row[c] - peak) / total
+                    omega[i * classes + c] = w
+                    if w > 0 { classKL += w * Foundation.log(Double(classes) * w) }
+                }
             }
             for c in 0..<classes {
                 let out = try inference.evaluate(
@@ -226,7 +235,7 @@ public final class TrainingRun {
             }
         }
         let n = Double(batches * b)
-        return (batches * b, reconstruction / n, kl / n)
+        return (batches * b, reconstruction / n, kl / n, classKL / n)
     }
 
     /// samples.png: per class, ten latent points from the prior (the same ones every epoch)

@@ -371,8 +371,10 @@ func expectRunFolder(_ dir: String, epochs: Int, side: Int, channels: Int, gridC
     let test = try #require(metrics["test"] as? [String: Double])
     #expect(Set(test.keys) == [
         "images", "classification_error", "reconstruction_nats", "kl_nats", "mixture_images",
-        "mixture_reconstruction_nats", "mixture_kl_nats",
+        "mixture_reconstruction_nats", "mixture_kl_nats", "mixture_class_kl_nats",
     ])
+    // KL(ω‖π) to the uniform prior over 10 classes lies in [0, ln 10].
+    #expect((0...Foundation.log(10.0) + 1e-9).contains(test["mixture_class_kl_nats"]!))
     #expect((0...1).contains(test["classification_error"]!) && test["reconstruction_nats"]! > 0)
     #expect(test["mixture_reconstruction_nats"]! > 0 && test["mixture_kl_nats"]! >= 0)
     let train = try #require(metrics["train"] as? [String: Double])
