@@ -93,6 +93,14 @@ public final class Trainer {
     public private(set) var timings = FitTimings()
     /// One inference plan per batch size met in evaluation (a last partial batch compiles its own).
     var evaluators: [Int: Inference] = [:]
+    /// The model's input names: a data source's other columns (a label an unconditional model
+    /// does not read) are left out of its feeds.
+    lazy var inputNames = Set(model.graph.inputs.compactMap(\.op.inputName))
+
+    /// The rows' feeds for the model's inputs.
+    func feeds(_ data: DataSource, _ rows: [Int]) -> [String: TensorData] {
+        data.feeds(rows).filter { inputNames.contains($0.key) }
+    }
 
     public init(
         _ model: Model, batch: Int, optimizer: Optimizer, seed: UInt64 = 1,
@@ -146,7 +154,7 @@ public final class Trainer {
         while state.epoch < epochs {
             let (epoch, records) = batches.next()
             state.epoch = epoch
-            var feeds = train.feeds(records)
+            var feeds = self.feeds(train, records)
             transform?(&feeds, state.step)
             let runStart = Date()
             let losses = try step.run(state, feeding: feeds)
@@ -218,7 +226,7 @@ public final class Trainer {
             let rows = min(batch, data.count - start)
             let inference = try evaluators[rows] ?? Inference(model, batch: rows)
             evaluators[rows] = inference
-            let results = try inference.run(parameters, feeding: data.feeds(Array(start..<(start + rows))), seed: state.seed)
+            let results = try inference.run(parameters, feeding: feeds(data, Array(start..<(start + rows))), seed: state.seed)
             for (name, values) in results {
                 sums[name, default: 0] += values.reduce(0) { $0 + Double($1) }
                 elements[name, default: 0] += losses.contains(name) ? rows : values.count
@@ -239,7 +247,7 @@ public final class Trainer {
             let (epoch, records) = batches.next()
             replay.epoch = epoch
             step.checkNumerics = replay.step == failing
-            var feeds = train.feeds(records)
+            var feeds = self.feeds(train, records)
             transform?(&feeds, replay.step)
             do {
                 try step.run(replay, feeding: feeds)

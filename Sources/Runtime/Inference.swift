@@ -14,6 +14,8 @@ public final class Inference {
     /// The fed inputs: name, elements per batch row (nil: no batch dimension), elements in a
     /// whole batch and dtype.
     let inputs: [(name: String, perRow: Int?, count: Int, dtype: DType)]
+    /// The inputs the simplified graph still reads (an input no output depends on is dropped).
+    let used: Set<String>
 
     public init(_ model: Model, batch: Int) throws {
         guard batch > 0 else { throw RuntimeError("batch must be positive, got \(batch)") }
@@ -28,6 +30,7 @@ public final class Inference {
         let stored = StateLayout.stored(simplified, parametersOnly: true)
         layout = StateLayout(entries: stored.map(\.entry))
         parameterNodes = stored.map(\.node)
+        used = Set(simplified.inputs.compactMap(\.op.inputName))
         inputs = model.graph.inputs.compactMap { node in
             guard let name = node.op.inputName else { return nil }
             let hasBatch = node.shape.first == .batch
@@ -82,7 +85,7 @@ public final class Inference {
             }
             rows = count / perRow
         }
-        for input in inputs {
+        for input in inputs where used.contains(input.name) {
             switch fed[input.name]! {
             case .float32(let v):
                 try executor.setInput(input.name, v.count == input.count ? v : v + [Float](repeating: 0, count: input.count - v.count))

@@ -1,4 +1,5 @@
 import Compiler
+import Datasets
 import Experiments
 import Foundation
 import Graph
@@ -104,6 +105,24 @@ import Testing
         let (a, b) = (try four.evaluate(data(10, seed: 4), state), try five.evaluate(data(10, seed: 4), state))
         #expect(Set(a.keys) == Set(b.keys))
         for (k, v) in a { #expect(abs(v - b[k]!) <= 1e-5 * max(1, abs(v)), "\(k): \(v) vs \(b[k]!)") }
+    }
+
+    /// A data set feeds image and label; a model that reads only the image (an unconditional
+    /// VAE) trains and evaluates on it: the columns it does not read are left out.
+    @Test func aModelThatReadsOnlyTheImageTrainsOnADataset() throws {
+        let model = try Model("autoencoder") {
+            let x = Input("image", [.batch, 1, 2, 2]).flattened()
+            Loss((x.dense(2, activation: .tanh).dense(4) - x).square().sum(), name: "error")
+        }
+        let images = (0..<(20 * 4)).map { Float($0 % 7) / 7 }
+        let data = Dataset(name: "tiny", channels: 1, height: 2, width: 2, images: images, labels: [Int32](repeating: 3, count: 20), classes: 10)
+        let out = folder()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let trainer = try Trainer(model, batch: 5, optimizer: .adam(learningRate: 0.01), progress: quiet())
+        var report: EpochReport?
+        trainer.onEpoch = { r, _ in report = r }
+        try trainer.fit(train: data, test: data, epochs: 1, output: out)
+        #expect(report?.test.keys.sorted() == ["error"])
     }
 
     @Test func badDataAndOutputAreTypedErrors() throws {
