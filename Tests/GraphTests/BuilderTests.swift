@@ -185,6 +185,29 @@ import Testing
         ])
     }
 
+    /// A tensor kept from one model's body and used in another's is a shape error at the use
+    /// (it was a precondition failure).
+    final class Kept: @unchecked Sendable { var tensor: Tensor? }
+
+    @Test func aTensorOfAnotherModelIsAnError() throws {
+        let box = Kept()
+        _ = try Model("first") {
+            let x = Input("x", [.batch, 4])
+            Output("y", { box.tensor = x; return x.tanh() }())
+        }
+        let kept = box.tensor
+        let line = #line + 3
+        let errors = buildErrors {
+            let z = Input("z", [.batch, 4])
+            Output("y", z + kept!)
+            Output("w", kept!)
+        }
+        #expect(errors.map(\.description) == [
+            "GraphTests/BuilderTests.swift:\(line - 1):26: error: add: a tensor of model \"first\" was used in model \"test\" — make it in this model's body, or share parameters by name",
+            "GraphTests/BuilderTests.swift:\(line + 1):19: error: Output(\"w\"): a tensor of model \"first\" was used in model \"test\" — make it in this model's body, or share parameters by name",
+        ])
+    }
+
     @Test func duplicateOutputNamesAreAnError() {
         let errors = buildErrors {
             let x = Input("x", [.batch, 3])

@@ -105,7 +105,13 @@ public final class GraphBuilder: @unchecked Sendable {
         let location = callerLocation ?? location
         var ids: [NodeID] = []
         for operand in operands {
-            precondition(operand.builder === self, "a tensor from another model was used in \(graph.name)")
+            guard operand.origin === self else {
+                return fail(
+                    layerCall ?? call ?? op.name,
+                    ShapeProblem(
+                        "a tensor of model \"\(operand.origin.graph.name)\" was used in model \"\(graph.name)\"",
+                        hint: "make it in this model's body, or share parameters by name"), at: location)
+            }
             guard let id = operand.id else { return Tensor(builder: self, id: nil) }
             ids.append(id)
         }

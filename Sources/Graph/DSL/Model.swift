@@ -28,6 +28,15 @@ public struct Model: Sendable {
                         location: location))
                 continue
             }
+            guard tensor.origin === builder else {
+                builder.record(
+                    ShapeError(
+                        call: "\(kind)(\"\(name)\")",
+                        problem: ShapeProblem(
+                            "a tensor of model \"\(tensor.origin.graph.name)\" was used in model \"\(builder.graph.name)\"",
+                            hint: "make it in this model's body, or share parameters by name"), location: location))
+                continue
+            }
             guard !tensor.isPoisoned else { continue }
             if kind == "Loss" {
                 guard tensor.shape.rank == 0, tensor.dtype == .float32 else {

@@ -20,9 +20,10 @@ extension Tensor {
     }
 
     static func latestLocation(_ a: Tensor, _ b: Tensor) -> SourceLocation {
-        let ids = [a.id, b.id].compactMap { $0 }
+        let builder = a.builder
+        let ids = [a, b].filter { $0.origin === builder }.compactMap(\.id)
         guard let latest = ids.max() else { return .generated }
-        return a.builder.graph[latest].location
+        return builder.graph[latest].location
     }
 
     public static func + (a: Tensor, b: Tensor) -> Tensor { binary(.add, a, b) }

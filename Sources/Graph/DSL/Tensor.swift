@@ -3,17 +3,22 @@
 /// Tensors exist only inside a `Model { … }` body. A tensor whose shape rule failed carries no
 /// node; operations on it make nothing and add no second error.
 public struct Tensor: Sendable {
-    let builder: GraphBuilder
+    /// The builder whose graph holds the node.
+    let origin: GraphBuilder
     /// The node this tensor stands for, or nil when an earlier shape error poisoned it.
     public let id: NodeID?
 
     init(builder: GraphBuilder, id: NodeID?) {
-        self.builder = builder
+        self.origin = builder
         self.id = id
     }
 
+    /// Where calls on this tensor add nodes: the model being built (so a tensor kept from
+    /// another model's body is reported there, not silently added to the old graph).
+    var builder: GraphBuilder { GraphBuilder.current ?? origin }
+
     /// The static type, or nil after a shape error.
-    public var type: TensorType? { id.map { builder.graph[$0].type } }
+    public var type: TensorType? { id.map { origin.graph[$0].type } }
 
     /// The static shape (`[]` after a shape error, which the model will already report).
     public var shape: Shape { type?.shape ?? .scalar }
