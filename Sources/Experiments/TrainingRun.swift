@@ -97,7 +97,7 @@ public final class TrainingRun {
         self.progress = progress
     }
 
-    var checkpointPath: String { options.output + "/checkpoint.safetensors" }
+    var checkpointPath: String { Trainer.checkpointPath(options.output) }
 
     /// Trains with `Trainer.fit`: ACE's evaluation (classification error, per-image terms, the
     /// mixture bound) and its figures are the trainer's evaluation and callbacks, so the paper's

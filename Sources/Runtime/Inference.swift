@@ -11,9 +11,9 @@ public final class Inference {
     /// The parameters this model needs (sorted by name) and their nodes.
     public let layout: StateLayout
     let parameterNodes: [NodeID]
-    /// The fed inputs: name, elements per batch row (nil: no batch dimension), elements in a
-    /// whole batch and dtype.
-    let inputs: [(name: String, perRow: Int?, count: Int, dtype: DType)]
+    /// The fed inputs: name, elements per batch row (nil: no batch dimension) and elements in a
+    /// whole batch.
+    let inputs: [(name: String, perRow: Int?, count: Int)]
     /// The inputs the simplified graph still reads (an input no output depends on is dropped).
     let used: Set<String>
 
@@ -34,7 +34,7 @@ public final class Inference {
         inputs = model.graph.inputs.compactMap { node in
             guard let name = node.op.inputName else { return nil }
             let hasBatch = node.shape.first == .batch
-            return (name, hasBatch ? node.shape.elementCount(batch: 1) : nil, node.shape.elementCount(batch: batch), node.dtype)
+            return (name, hasBatch ? node.shape.elementCount(batch: 1) : nil, node.shape.elementCount(batch: batch))
         }
     }
 

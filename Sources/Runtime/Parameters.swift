@@ -24,24 +24,13 @@ public final class Parameters: @unchecked Sendable {
     /// in the file are skipped. Reads nothing when a parameter is missing or has another shape:
     /// the error lists every such difference.
     public static func load(_ path: String, for model: Model) throws -> Parameters {
-        let needed = StateLayout(model.graph, parametersOnly: true)
-        let (entries, _, dataStart) = try SafeTensors.readHeader(path)
-        let found = StateLayout(entries: entries.map { .init(name: $0.name, shape: $0.shape) })
-        let differences = needed.differences(from: found, allowExtra: true)
-        guard differences.isEmpty else {
-            throw CheckpointError.doesNotFit(path: path, what: "model \"\(model.name)\"", differences: differences)
-        }
-        var byName: [String: SafeTensors.Entry] = [:]
-        for e in entries { byName[e.name] = e }
-        let tensors = needed.entries.map { StoredTensor(name: $0.name, shape: $0.shape) }
-        for t in tensors { try SafeTensors.read(byName[t.name]!, from: path, dataStart: dataStart, into: t.memory, count: t.count) }
+        let tensors = StateLayout(model.graph, parametersOnly: true).entries.map { StoredTensor(name: $0.name, shape: $0.shape) }
+        _ = try SafeTensors.read(tensors, from: path, allowExtra: true, what: "model \"\(model.name)\"")
         return Parameters(tensors)
     }
 
     /// Saves the parameters alone as safetensors (atomically).
     public func save(to path: String) throws(CheckpointError) {
-        try SafeTensors.write(
-            tensors.map { ($0.name, $0.shape, UnsafeBufferPointer(start: $0.memory, count: $0.count)) },
-            metadata: ["format": "pt"], to: path)
+        try SafeTensors.write(tensors, metadata: ["format": "pt"], to: path)
     }
 }

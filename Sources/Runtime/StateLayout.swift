@@ -119,3 +119,31 @@ public struct LayoutMismatch: Error, CustomStringConvertible, Sendable {
         return "\(what) (\(n) difference\(n == 1 ? "" : "s")):\n" + LayoutDifference.lines(differences)
     }
 }
+
+extension SafeTensors {
+    /// Writes stored tensors (atomically, as `write(_:metadata:to:)`).
+    static func write(_ tensors: [StoredTensor], metadata: [String: String], to path: String) throws(CheckpointError) {
+        try write(
+            tensors.map { ($0.name, $0.shape, UnsafeBufferPointer(start: $0.memory, count: $0.count)) },
+            metadata: metadata, to: path)
+    }
+
+    /// Fills `tensors` from a file by name. The file must hold each of them with its shape (and,
+    /// unless `allowExtra`, nothing else): otherwise `doesNotFit` lists every difference, saying
+    /// the file does not fit `what`, and nothing is read. Returns the file's metadata.
+    static func read(_ tensors: [StoredTensor], from path: String, allowExtra: Bool, what: String) throws(CheckpointError)
+        -> [String: String]
+    {
+        let (entries, metadata, dataStart) = try readHeader(path)
+        let needed = StateLayout(entries: tensors.map { .init(name: $0.name, shape: $0.shape) })
+        let found = StateLayout(entries: entries.map { .init(name: $0.name, shape: $0.shape) })
+        let differences = needed.differences(from: found, allowExtra: allowExtra)
+        guard differences.isEmpty else { throw .doesNotFit(path: path, what: what, differences: differences) }
+        var byName: [String: Entry] = [:]
+        for e in entries { byName[e.name] = e }
+        // The header was checked whole (every tensor present, in range, of its shape) before
+        // any data is read.
+        for t in tensors { try read(byName[t.name]!, from: path, dataStart: dataStart, into: t.memory, count: t.count) }
+        return metadata
+    }
+}

@@ -23,17 +23,11 @@ public final class TrainingState: @unchecked Sendable {
     /// Extra facts to keep with the state (e.g. a data cursor), saved as safetensors metadata.
     public var metadata: [String: String] = [:]
 
-    /// Zeros for every tensor of a layout; `reusing` gives tensors of the same name and shape
-    /// (parameters loaded for fine-tuning) to share instead.
-    init(layout: StateLayout, seed: UInt64, reusing shared: [StoredTensor] = []) {
+    /// Zeros for every tensor of a layout.
+    init(layout: StateLayout, seed: UInt64) {
         self.layout = layout
         self.seed = seed
-        var byName: [String: StoredTensor] = [:]
-        for t in shared { byName[t.name] = t }
-        tensors = layout.entries.map { e in
-            if let t = byName[e.name], t.shape == e.shape { return t }
-            return StoredTensor(name: e.name, shape: e.shape)
-        }
+        tensors = layout.entries.map { StoredTensor(name: $0.name, shape: $0.shape) }
     }
 
     /// A copy of a stored tensor's values.
@@ -62,23 +56,14 @@ public final class TrainingState: @unchecked Sendable {
         meta["gauge.epoch"] = String(epoch)
         meta["gauge.seed"] = String(seed)
         meta["format"] = "pt"
-        try SafeTensors.write(
-            tensors.map { ($0.name, $0.shape, UnsafeBufferPointer(start: $0.memory, count: $0.count)) }, metadata: meta,
-            to: path)
+        try SafeTensors.write(tensors, metadata: meta, to: path)
     }
 
     /// Replaces every tensor and counter with a file's. The file must hold exactly this layout:
     /// otherwise the error lists every tensor missing, unexpected or of another shape, and
     /// nothing is changed.
     func load(from path: String) throws(CheckpointError) {
-        let (entries, meta, dataStart) = try SafeTensors.readHeader(path)
-        let differences = layout.differences(from: StateLayout(entries: entries.map { .init(name: $0.name, shape: $0.shape) }))
-        guard differences.isEmpty else { throw .doesNotFit(path: path, what: "this training step", differences: differences) }
-        var byName: [String: SafeTensors.Entry] = [:]
-        for e in entries { byName[e.name] = e }
-        // The header was checked whole (every tensor present, in range, of its shape) before
-        // any data is read.
-        for t in tensors { try SafeTensors.read(byName[t.name]!, from: path, dataStart: dataStart, into: t.memory, count: t.count) }
+        let meta = try SafeTensors.read(tensors, from: path, allowExtra: false, what: "this training step")
         step = meta["gauge.step"].flatMap { Int($0) } ?? 0
         epoch = meta["gauge.epoch"].flatMap { Int($0) } ?? 0
         seed = meta["gauge.seed"].flatMap { UInt64($0) } ?? seed
