@@ -83,6 +83,6 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
         .testTarget(name: "ModelsTests", dependencies: ["Graph", "Compiler", "Models"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Datasets", "Models", "Runtime", "Compiler"]),
-        .testTarget(name: "GaugeCLITests", dependencies: ["gauge", "example-ace-cifar", "example-ace-mnist", "example-cvae", "example-ace-variant"]),
+        .testTarget(name: "GaugeCLITests", dependencies: ["Datasets", "gauge", "example-ace-cifar", "example-ace-mnist", "example-cvae", "example-ace-variant"]),
     ]
 )

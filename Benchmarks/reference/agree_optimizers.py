@@ -10,24 +10,12 @@ updates in double precision with torch.optim (SGD with momentum or Nesterov, Ada
 worst relative difference max|gauge - torch| / max|torch| per parameter and exits non-zero when
 any exceeds --tolerance.
 """
-import argparse, glob, json, os, struct, sys
+import argparse, glob, os, sys
 
 import numpy as np
 import torch
 
-
-def read(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = e["data_offsets"]
-        out[name] = np.frombuffer(data[a:b], dtype=np.float32).reshape(e["shape"]).copy()
-    return out, header["__metadata__"]
+from agree import read  # the safetensors reader of the step agreement check
 
 
 def run(tensors, meta):

@@ -1,6 +1,6 @@
 /// SplitMix64 (Steele, Lea & Flood 2014): a small, fast, seedable generator. Data order and
 /// distortions draw from it so that the same seed gives the same bytes on every machine.
-public struct SplitMix64: Sendable {
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     var state: UInt64
 
     public init(seed: UInt64) { state = seed }

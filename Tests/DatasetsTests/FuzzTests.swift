@@ -6,21 +6,9 @@ import Testing
 /// case ends in a `DataError` or in data that agrees with its own header (counts, sizes, values
 /// in range) — no signal, no hang, and no allocation a header merely claims (counts of 2³² − 1).
 @Suite struct FuzzTests {
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
-    }
-
     /// One corruption of `bytes`: bit flips, a truncation, extra bytes, or a 32-bit header word
     /// (at `headerWords` offsets) set to 0, 1, 2³¹, 2³² − 1 or a random value.
-    static func corrupt(_ bytes: [UInt8], headerWords: [Int], _ r: inout Random) -> [UInt8] {
+    static func corrupt(_ bytes: [UInt8], headerWords: [Int], _ r: inout SplitMix64) -> [UInt8] {
         var b = bytes
         switch r.below(4) {
         case 0:
@@ -55,7 +43,7 @@ import Testing
         let dir = try folder()
         defer { try? FileManager.default.removeItem(at: dir) }
         let (images, labels) = Self.idx(count: 12, rows: 6, cols: 5)
-        var r = Random(state: 19)
+        var r = SplitMix64(seed: 19)
         var (errors, read) = (0, 0)
         for i in 0..<1000 {
             let path = dir.appendingPathComponent("case-\(i % 8)").path
@@ -90,7 +78,7 @@ import Testing
         gzip.waitUntilExit()
         let valid = [UInt8](try Data(contentsOf: URL(fileURLWithPath: raw + ".gz")))
         #expect(try IDX.readImages(raw + ".gz").count == 40)
-        var r = Random(state: 23)
+        var r = SplitMix64(seed: 23)
         var errors = 0
         for i in 0..<1000 {
             let path = dir.appendingPathComponent("case-\(i % 8).gz").path
@@ -109,7 +97,7 @@ import Testing
         let dir = try folder()
         defer { try? FileManager.default.removeItem(at: dir) }
         let valid = (0..<(4 * CIFAR10.recordBytes)).map { $0 % CIFAR10.recordBytes == 0 ? UInt8($0 / CIFAR10.recordBytes) : UInt8($0 % 251) }
-        var r = Random(state: 29)
+        var r = SplitMix64(seed: 29)
         var errors = 0
         for i in 0..<1000 {
             let path = dir.appendingPathComponent("case-\(i % 8).bin").path

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Testing
 
@@ -661,7 +662,7 @@ func PNGSize(path: String) throws -> (Int, Int) {
         let common = ["--limit", "1000", "--batch", "50", "--epochs", "10", "--samples", "2"]
         let straight = try execute("example-cvae", common + ["--out", whole])
         #expect(straight.status == 0, "\(straight.stderr)")
-        var generator = SeededGenerator(state: 0x5EED)
+        var generator = SplitMix64(seed: 0x5EED)
         var (kills, killsAfterACheckpoint) = (0, 0)
         for _ in 0..<12 {
             let process = Process()
@@ -693,14 +694,3 @@ func PNGSize(path: String) throws -> (Int, Int) {
     }
 }
 
-/// SplitMix64, for reproducible test timings.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

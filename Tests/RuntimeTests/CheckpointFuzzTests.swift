@@ -18,14 +18,8 @@ import Testing
         try step.initialState(seed: 1).save(to: good)
         let valid = [UInt8](try Data(contentsOf: URL(fileURLWithPath: good)))
         let headerLength = Int(valid[0]) | Int(valid[1]) << 8
-        var state: UInt64 = 31
-        func next() -> Int {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Int(truncatingIfNeeded: (z ^ (z >> 31)) >> 1)
-        }
+        var random = SplitMix(state: 31)
+        func next() -> Int { Int(truncatingIfNeeded: random.next() >> 1) }
         var (errors, loaded) = (0, 0)
         for i in 0..<1000 {
             var b = valid
