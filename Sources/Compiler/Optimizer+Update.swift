@@ -28,7 +28,7 @@ extension Optimizer {
         // One fed decay per distinct weight decay among the groups, made before the updates.
         var decayInputs: [Float: NodeID] = [:]
         for (parameter, _) in result.gradients {
-            let weightDecay = group(of: result.graph[parameter].name)?.weightDecay ?? self.weightDecay
+            let weightDecay = weightDecay(of: result.graph[parameter].name)
             guard weightDecay != 0, decayInputs[weightDecay] == nil else { continue }
             let name = decayInputs.isEmpty ? "decay" : "decay_\(decayInputs.count + 1)"
             decayInputs[weightDecay] = editor.addLeaf(.input(name: "\(scope)/\(name)"), type: TensorType(.scalar), name: name)
@@ -38,13 +38,12 @@ extension Optimizer {
         var updates: [Graph.Update] = []
         for (parameter, rawGradient) in result.gradients {
             let node = result.graph[parameter]
-            let group = group(of: node.name)
             editor.scope = [scope, node.name]
             editor.location = node.location
             var gradient = rawGradient
             if let clip { gradient = try editor.mul(rawGradient, clip) }
-            let factor = group?.rateFactor ?? 1
-            let weightDecay = group?.weightDecay ?? self.weightDecay
+            let factor = group(of: node.name)?.rateFactor ?? 1
+            let weightDecay = weightDecay(of: node.name)
             let change: NodeID
             switch rule {
             case .adam(let beta1, let beta2, let epsilon):

@@ -131,6 +131,9 @@ public struct Optimizer: Sendable {
     /// The group a parameter takes (nil: the optimizer's own settings).
     public func group(of name: String) -> ParameterGroup? { groups.first { $0.matches(name) } }
 
+    /// A parameter's weight decay: its group's, else the optimizer's.
+    public func weightDecay(of name: String) -> Float { group(of: name)?.weightDecay ?? weightDecay }
+
     /// The parameters of `graph` that a frozen group holds. Throws when a group's pattern matches
     /// no parameter, naming the parameters there are (a typo would otherwise train everything).
     public func frozenParameters(in graph: Graph) throws(CompilerError) -> Set<NodeID> {
