@@ -18,6 +18,22 @@ public struct EpochReport: Sendable {
     /// Over the whole test set: each loss term per row, and the mean of every element of each
     /// declared `Output`.
     public var test: [String: Double]
+    /// Steps skipped so far because their loss was not finite (`NonFiniteLossPolicy.skip`),
+    /// over the whole run, resumed parts included.
+    public var skippedSteps = 0
+}
+
+/// What `Trainer.fit` does when a step's total loss is NaN or infinite.
+public enum NonFiniteLossPolicy: Sendable, Equatable {
+    /// Stop with `TrainingError.diverged`, naming the first non-finite value (the default).
+    case stop
+    /// Undo the step and go on with the next batch, at most `limit` times in one run; the next
+    /// one stops as `.stop` does. Undoing rebuilds the state from the last checkpoint by running
+    /// the steps since then again (the run is deterministic, so the result is the state before
+    /// the bad step, bit for bit): it costs up to `checkpointEvery` steps (else an epoch) of time
+    /// per skipped step and no memory. A skipped step still counts as an update (its step number
+    /// and its batch are used up), so a resumed run skips the same steps.
+    case skip(limit: Int)
 }
 
 /// Seconds of one `fit` call by what they were spent on.
@@ -43,6 +59,8 @@ public enum TrainingError: Error, CustomStringConvertible, Sendable {
     /// that made a non-finite value, found by replaying the step from the last checkpoint with
     /// numeric checks; the checkpoint on disk is the last good one.
     case diverged(step: Int, epoch: Int, losses: [String: Float], firstNonFinite: String?, checkpoint: String?)
+    /// More steps than `NonFiniteLossPolicy.skip(limit:)` allows had a non-finite loss.
+    case tooManySkippedSteps(step: Int, epoch: Int, limit: Int, checkpoint: String?)
 
     public var description: String {
         switch self {
@@ -52,6 +70,10 @@ public enum TrainingError: Error, CustomStringConvertible, Sendable {
                 + (first.map { "\nfirst non-finite value: \($0)" } ?? "")
                 + "\n" + (checkpoint.map { "the last good checkpoint is \($0); lower the learning rate or clip gradients (clipGradientNorm) and resume" }
                     ?? "no checkpoint was written before it; lower the learning rate or clip gradients (clipGradientNorm)")
+        case .tooManySkippedSteps(let step, let epoch, let limit, let checkpoint):
+            return "the loss at step \(step + 1) (epoch \(epoch + 1)) is not finite, and \(limit) step(s) were already skipped, the limit"
+                + "\n" + (checkpoint.map { "the last good checkpoint is \($0); lower the learning rate, clip gradients (clipGradientNorm) or check the data, and resume" }
+                    ?? "no checkpoint was written before it; lower the learning rate, clip gradients (clipGradientNorm) or check the data")
         }
     }
 }
@@ -86,6 +108,8 @@ public final class Trainer {
     /// Changes a training batch's feeds before its step, given the update count (stochastic
     /// binarisation, augmentation); deterministic in the step, so resume stays bit-identical.
     public var transform: ((inout [String: TensorData], _ step: Int) -> Void)?
+    /// Stop at a non-finite loss (the default) or skip up to a number of such steps.
+    public var onNonFiniteLoss = NonFiniteLossPolicy.stop
     /// What a row is called in progress lines ("per image: …").
     public var rowName = "row"
     /// Where the last `fit` spent its time; `loop` is its own per-step work (gathering feeds,
@@ -131,7 +155,7 @@ public final class Trainer {
         defer { timings.total = Date().timeIntervalSince(callStart) }
         try Self.makeFolder(output)
         let path = Self.checkpointPath(output)
-        let state: TrainingState
+        var state: TrainingState
         var batches: Batches
         if resume && FileManager.default.fileExists(atPath: path) {
             state = try step.loadState(from: path)
@@ -151,6 +175,9 @@ public final class Trainer {
         var started = Date()
         var stepsThisRun = 0
         var saved = FileManager.default.fileExists(atPath: path)
+        // Steps skipped in this call: a replay from the checkpoint skips them again.
+        var skipped = Set<Int>()
+        let skippedBefore = Int(state.metadata[Self.skippedKey] ?? "0") ?? 0
         while state.epoch < epochs {
             let (epoch, records) = batches.next()
             state.epoch = epoch
@@ -160,17 +187,33 @@ public final class Trainer {
             let losses = try step.run(state, feeding: feeds)
             timings.steps += Date().timeIntervalSince(runStart)
             timings.stepCount += 1
-            if !(losses["total"] ?? 0).isFinite {
-                let first = try locateNonFinite(train, failing: state.step - 1, checkpoint: saved ? path : nil)
-                throw TrainingError.diverged(
-                    step: state.step - 1, epoch: epoch, losses: losses, firstNonFinite: first, checkpoint: saved ? path : nil)
+            let finite = (losses["total"] ?? 0).isFinite
+            if !finite {
+                let failing = state.step - 1
+                let checkpoint = saved ? path : nil
+                guard case .skip(let limit) = onNonFiniteLoss else {
+                    let first = try locateNonFinite(train, failing: failing, checkpoint: checkpoint)
+                    throw TrainingError.diverged(
+                        step: failing, epoch: epoch, losses: losses, firstNonFinite: first, checkpoint: checkpoint)
+                }
+                guard skipped.count < limit else {
+                    throw TrainingError.tooManySkippedSteps(step: failing, epoch: epoch, limit: limit, checkpoint: checkpoint)
+                }
+                skipped.insert(failing)
+                state = try stateBefore(failing, train, checkpoint: checkpoint, skipping: skipped)
+                state.step = failing + 1
+                state.epoch = epoch
+                state.metadata[Self.skippedKey] = String(skippedBefore + skipped.count)
+                progress.line(
+                    "skipped step \(failing + 1) (epoch \(epoch + 1)): its loss is not finite (\(skipped.count) of at most \(limit) skipped)")
+            } else {
+                for (k, v) in losses { sums[k, default: 0] += Double(v) / Double(batch) }
+                counted += 1
             }
-            for (k, v) in losses { sums[k, default: 0] += Double(v) / Double(batch) }
-            counted += 1
             stepsThisRun += 1
             let epochDone = batches.cursor.epoch != epoch
             let position = epochDone ? perEpoch : batches.cursor.position / batch
-            let seconds = Date().timeIntervalSince(started) / Double(counted)
+            let seconds = Date().timeIntervalSince(started) / Double(max(counted, 1))
             let left = Double((epochs - epoch - 1) * perEpoch + (perEpoch - position)) * seconds
             progress.update(
                 done: position, total: perEpoch,
@@ -190,8 +233,9 @@ public final class Trainer {
                 let report = EpochReport(
                     epoch: epoch + 1, steps: state.step, seconds: Date().timeIntervalSince(started),
                     learningRate: step.optimizer.rate(step: state.step - 1, epoch: epoch),
-                    train: sums.mapValues { $0 / Double(counted) },
-                    test: try evaluation?(state) ?? test.map { try evaluate($0, state) } ?? [:])
+                    train: sums.mapValues { $0 / Double(max(counted, 1)) },
+                    test: try evaluation?(state) ?? test.map { try evaluate($0, state) } ?? [:],
+                    skippedSteps: skippedBefore + skipped.count)
                 try Self.append(report, to: output + "/metrics.jsonl")
                 timings.evaluation += Date().timeIntervalSince(evaluationStart)
                 progress.line(
@@ -233,6 +277,32 @@ public final class Trainer {
             }
         }
         return sums.reduce(into: [:]) { $0[$1.key] = $1.value / Double(max(elements[$1.key] ?? 1, 1)) }
+    }
+
+    static let skippedKey = "training.skipped_steps"
+
+    /// The state as it was before step `target`: the last checkpoint (or the initial state) with
+    /// the steps up to `target` run again, except the `skipped` ones (their step numbers and
+    /// batches are used up, as in the run being rebuilt).
+    func stateBefore(_ target: Int, _ train: DataSource, checkpoint: String?, skipping skipped: Set<Int>) throws -> TrainingState {
+        let replay = try checkpoint.map { try step.loadState(from: $0) } ?? step.initialState(seed: seed)
+        var batches = Batches(count: train.count, batchSize: batch, seed: replay.seed)
+        batches.cursor = (replay.epoch, Int(replay.metadata["data.position"] ?? "0") ?? 0)
+        if target > replay.step {
+            progress.line("undoing step \(target + 1): running \(target - replay.step) step(s) again from \(checkpoint ?? "the start")")
+        }
+        while replay.step < target {
+            let (epoch, records) = batches.next()
+            replay.epoch = epoch
+            if skipped.contains(replay.step) {
+                replay.step += 1
+                continue
+            }
+            var feeds = self.feeds(train, records)
+            transform?(&feeds, replay.step)
+            try step.run(replay, feeding: feeds)
+        }
+        return replay
     }
 
     /// Replays the steps from the last checkpoint (or the start) to `failing` with numeric
@@ -280,6 +350,7 @@ public final class Trainer {
         let object: [String: Any] = [
             "epoch": report.epoch, "steps": report.steps, "seconds": report.seconds,
             "learning_rate": Double(report.learningRate), "train": report.train, "test": report.test,
+            "skipped_steps": report.skippedSteps,
         ]
         var line = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
         line.append(UInt8(ascii: "\n"))

@@ -56,6 +56,9 @@ public struct TrainingArguments: ParsableArguments {
     @Option(help: "Stop after this many steps (checkpoint and figures are written); 0 means no limit.")
     public var maxSteps: Int = 0
 
+    @Option(help: "Skip up to N steps whose loss is NaN or infinite (each undone by running the steps since the last checkpoint again) instead of stopping at the first; 0 stops.")
+    public var skipNonFinite: Int = 0
+
     @Option(help: "Use only the first N training and test images (a quick check of the whole loop); 0 means all.")
     public var limit: Int = 0
 
@@ -114,6 +117,8 @@ public struct TrainingArguments: ParsableArguments {
         o.resume = resume
         o.every = every
         o.maxSteps = maxSteps
+        guard skipNonFinite >= 0 else { throw ExperimentError("--skip-non-finite must be 0 or more, got \(skipNonFinite)") }
+        o.skipNonFinite = skipNonFinite
         o.binarize = binarize
         o.output = try outputFolder(model: config.name, now: now)
         return o

@@ -26,6 +26,8 @@ public struct TrainingOptions: Sendable {
     public var every = 10
     /// Stop after this many steps of this run (0: no limit).
     public var maxSteps = 0
+    /// Steps with a non-finite loss to skip before stopping (0: stop at the first).
+    public var skipNonFinite = 0
     /// The class whose 2-D latent grid is drawn.
     public var figureClass = 0
     public var classNames: [String]
@@ -113,6 +115,7 @@ public final class TrainingRun {
         }
         let trainer = try Trainer(ACE.model(o.configuration), batch: o.batch, optimizer: adam, seed: o.seed, progress: progress)
         trainer.rowName = "image"
+        if o.skipNonFinite > 0 { trainer.onNonFiniteLoss = .skip(limit: o.skipNonFinite) }
         if o.binarize {
             trainer.transform = { feeds, step in
                 guard case .float32(let images) = feeds["image"] else { return }

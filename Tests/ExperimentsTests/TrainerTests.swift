@@ -96,6 +96,80 @@ import Testing
         #expect(lines.contains { $0.contains("replaying 1 step(s) from \(Trainer.checkpointPath(out))") })
     }
 
+    /// Row 13 of the training data has an infinite target: every batch holding it has an
+    /// infinite loss.
+    func poisoned() throws -> ArraySource {
+        let clean = try data(40, seed: 1)
+        guard case .float32(let x) = clean.feeds(Array(0..<40))["x"], case .float32(var y) = clean.feeds(Array(0..<40))["y"] else {
+            throw ExperimentError("no data")
+        }
+        y[13] = .infinity
+        return try ArraySource(["x": .float32(x), "y": .float32(y)], count: 40)
+    }
+
+    /// With `.skip`, a step whose loss is not finite is undone: the result equals, bit for bit,
+    /// a hand-written loop that leaves out exactly the batches holding the bad row (their step
+    /// numbers used up), also when the undo starts from a checkpoint written mid-epoch.
+    @Test(arguments: [0, 2]) func skippingNonFiniteStepsLeavesOutExactlyThoseBatches(checkpointEvery: Int) throws {
+        let out = folder()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let optimizer = Optimizer.adam(learningRate: 0.02)
+        var lines: [String] = []
+        let trainer = try Trainer(
+            model(), batch: 8, optimizer: optimizer, seed: 5, progress: TrainingProgress(every: 1_000, isTerminal: false) { lines.append($0) })
+        trainer.onNonFiniteLoss = .skip(limit: 3)
+        trainer.checkpointEvery = checkpointEvery
+        var reports: [EpochReport] = []
+        trainer.onEpoch = { report, _ in reports.append(report) }
+        let train = try poisoned()
+        let state = try trainer.fit(train: train, epochs: 3, output: out)
+        #expect(reports.map(\.skippedSteps) == [1, 2, 3])
+        #expect(reports.allSatisfy { $0.train["total"]!.isFinite })
+        #expect(lines.filter { $0.hasPrefix("skipped step ") }.count == 3)
+
+        let reference = try TrainingStep(model(), batch: 8, optimizer: optimizer)
+        let expected = reference.initialState(seed: 5)
+        var batches = Batches(count: 40, batchSize: 8, seed: 5)
+        var left = 0
+        while expected.step < 15 {
+            let (_, rows) = batches.next()
+            if rows.contains(13) {
+                expected.step += 1
+                left += 1
+            } else {
+                try reference.run(expected, feeding: train.feeds(rows))
+            }
+        }
+        #expect(left == 3)
+        #expect(state.step == 15)
+        for (a, b) in zip(state.tensors, expected.tensors) { #expect(a.values == b.values, "\(a.name)") }
+        let metrics = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8)
+        #expect(metrics.contains("\"skipped_steps\":3"))
+    }
+
+    /// More non-finite steps than the limit stop the run with a typed error.
+    @Test func skippingStopsAtItsLimit() throws {
+        let out = folder()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let trainer = try Trainer(model(), batch: 8, optimizer: .adam(learningRate: 0.02), seed: 5, progress: quiet())
+        trainer.onNonFiniteLoss = .skip(limit: 1)
+        var batches = Batches(count: 40, batchSize: 8, seed: 5)
+        var bad: [(step: Int, epoch: Int)] = []
+        for step in 0..<15 {
+            let (epoch, rows) = batches.next()
+            if rows.contains(13) { bad.append((step, epoch)) }
+        }
+        do {
+            try trainer.fit(train: poisoned(), epochs: 3, output: out)
+            Issue.record("expected a stop")
+        } catch let error as TrainingError {
+            #expect(error.description == """
+                the loss at step \(bad[1].step + 1) (epoch \(bad[1].epoch + 1)) is not finite, and 1 step(s) were already skipped, the limit
+                the last good checkpoint is \(Trainer.checkpointPath(out)); lower the learning rate, clip gradients (clipGradientNorm) or check the data, and resume
+                """)
+        }
+    }
+
     /// A last partial batch is evaluated with a plan of its own size: batch 4 over 10 rows gives
     /// what batch 5 gives.
     @Test func evaluationCoversAPartialLastBatch() throws {

@@ -368,7 +368,7 @@ func expectRunFolder(_ dir: String, epochs: Int, side: Int, channels: Int, gridC
     let lines = try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
     #expect(lines.count == epochs)
     let metrics = try #require(JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
-    #expect(Set(metrics.keys) == ["epoch", "steps", "seconds", "learning_rate", "train", "test"])
+    #expect(Set(metrics.keys) == ["epoch", "steps", "seconds", "learning_rate", "train", "test", "skipped_steps"])
     let test = try #require(metrics["test"] as? [String: Double])
     #expect(Set(test.keys) == [
         "images", "classification_error", "reconstruction_nats", "kl_nats", "mixture_images",
