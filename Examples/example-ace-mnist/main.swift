@@ -60,10 +60,10 @@ struct ExampleACEMNIST: ParsableCommand {
         if variant != .plain {
             let started = Date()
             let make = { (data: Dataset, seed: UInt64) in
-                variant == .rts ? Distortion.rts(data, seed: seed).0 : Distortion.tc(data, seed: seed).0
+                variant == .rts ? try Distortion.rts(data, seed: seed).0 : try Distortion.tc(data, seed: seed).0
             }
-            train = make(train, training.seed)
-            test = make(test, training.seed &+ 1)
+            train = try make(train, training.seed)
+            test = try make(test, training.seed &+ 1)
             progress.line(String(format: "made %@ and %@ from seed %llu in %.1f s", train.name, test.name, training.seed, Date().timeIntervalSince(started)))
         }
         progress.line("train \(train.count) images, test \(test.count) images; writing to \(options.output)/")

@@ -72,7 +72,7 @@ struct ExampleACEVariant: ParsableCommand {
         let location = DataLocation(explicit: data)
         var (train, test) = (try location.mnist(train: true), try location.mnist(train: false))
         if limit > 0 { (train, test) = (train.prefix(limit), test.prefix(limit)) }
-        (train, test) = (Distortion.rts(train, seed: 1).0, Distortion.rts(test, seed: 2).0)
+        (train, test) = (try Distortion.rts(train, seed: 1).0, try Distortion.rts(test, seed: 2).0)
         let optimizer = Optimizer.adam(learningRate: config.learningRate, schedule: .halfLife(epochs: 50))
         let trainer = try Trainer(variant(beta: beta), batch: batch, optimizer: optimizer, progress: TrainingProgress(every: 20))
         print("ace-rts-similarity, β = \(beta): \(train.count) training and \(test.count) test images; writing to \(out)/")

@@ -63,8 +63,8 @@ public enum Compile {
         if options.referencePlan {
             plan = timed("plan (reference)", { Plan(graph, batch: batch) }, nodes: { $0.instructions.count })
         } else {
-            let (planned, memory) = timed(
-                "fuse, schedule, plan memory", { MemoryPlanner.plan(graph, batch: batch, options: options.planner) },
+            let (planned, memory) = try timed(
+                "fuse, schedule, plan memory", { try MemoryPlanner.plan(graph, batch: batch, options: options.planner) },
                 nodes: { $0.0.instructions.count })
             plan = planned
             report.memory = memory

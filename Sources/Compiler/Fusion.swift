@@ -243,6 +243,8 @@ public enum Fusion {
         func operand(_ id: NodeID) -> ElementwiseProgram.Operand {
             if let s = stepOf[id] { return .step(s) }
             if case .constant(let v) = graph[id].op { return .constant(v) }
+            // Invariants: `run` lists every operand from outside the group in `inputs`, and takes
+            // an operand into a group only when `access` can read it.
             let k = inputs.firstIndex(of: id)!
             switch access(graph[id].shape, outShape)! {
             case .full: return .full(k)
@@ -260,10 +262,12 @@ public enum Fusion {
             case .binary(let f): steps.append(.binary(f, o[0], o[1]))
             case .compare(let c): steps.append(.compare(c, o[0], o[1]))
             case .select: steps.append(.select(o[0], o[1], o[2]))
-            default: fatalError("not element-wise")
+            default:
+                // Invariant: `run` groups only ops `isElementwise` accepts, the four cases above.
+                preconditionFailure("\(node.op.name) is not element-wise, yet Fusion.run grouped it")
             }
             stepOf[id] = steps.count - 1
         }
-        return ElementwiseProgram(steps: steps, outputs: outputs.map { stepOf[$0]! })
+        return ElementwiseProgram(steps: steps, outputs: outputs.map { stepOf[$0]! })  // outputs are members of list
     }
 }

@@ -44,6 +44,7 @@ public struct GraphSummary: Sendable {
             entry.1 += CostModel.flops(node, in: graph, batch: batch)
             byScope[scope] = entry
         }
+        // scopeOrder lists the keys of byScope.
         scopes = scopeOrder.map {
             ScopeLine(scope: $0, parameters: byScope[$0]!.0, flopsPerExample: Double(byScope[$0]!.1) / Double(batch))
         }

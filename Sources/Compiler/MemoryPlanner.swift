@@ -50,7 +50,7 @@ public enum MemoryPlanner {
         var epilogue: (producer: NodeID, slot: Int)? = nil
     }
 
-    public static func plan(_ graph: Graph, batch: Int, options: Options = Options()) -> (Plan, Report) {
+    public static func plan(_ graph: Graph, batch: Int, options: Options = Options()) throws -> (Plan, Report) {
         let users = graph.users()
         let fusion = options.fuse ? Fusion.run(graph) : nil
         func root(_ id: NodeID) -> NodeID { graph.viewRoot(id) }
@@ -235,7 +235,7 @@ public enum MemoryPlanner {
         func bytes(_ id: NodeID) -> Int { graph[id].shape.elementCount(batch: batch) * 4 }
 
         // Scheduling: program order, and a greedy order that prefers units freeing memory.
-        func order(greedy: Bool) -> [Int] {
+        func order(greedy: Bool) throws -> [Int] {
             var remaining = units.map { $0.dependencies.count }
             var dependents = [[Int]](repeating: [], count: units.count)
             for u in units.indices { for d in units[u].dependencies { dependents[d].append(u) } }
@@ -289,14 +289,20 @@ public enum MemoryPlanner {
                     if remaining[d] == 0 { ready.insert(d) }
                 }
             }
-            precondition(
-                result.count == units.count,
-                "scheduling \(graph.name): \(units.count - result.count) of \(units.count) kernels wait on each other; stuck: \(units.indices.filter { remaining[$0] > 0 }.prefix(5).map { u in units[u].members.map { graph[$0].name } })")
+            // Units wait on each other only if a fusion decision above joined nodes into a cycle:
+            // a planner bug, not the model's. Say so, and how to compile around it.
+            guard result.count == units.count else {
+                let stuck = units.indices.filter { remaining[$0] > 0 }.prefix(5).map { u in units[u].members.map { graph[$0].name } }
+                throw CompilerError(
+                    "cannot schedule \(graph.name): \(units.count - result.count) of \(units.count) kernels wait on each other (\(stuck)); "
+                        + "this is a bug in Gauge's planner: please report it, and compile with "
+                        + "CompileOptions(planner: .init(fuse: false)) meanwhile")
+            }
             return result
         }
 
-        var candidates = [("program order", order(greedy: false))]
-        if options.schedule { candidates.append(("memory-greedy", order(greedy: true))) }
+        var candidates = [("program order", try order(greedy: false))]
+        if options.schedule { candidates.append(("memory-greedy", try order(greedy: true))) }
         var best: (String, Layout)?
         var tried: [(String, Int)] = []
         for (name, schedule) in candidates {

@@ -9,6 +9,8 @@ public struct Batches: Sendable {
     /// The record order of the epoch `next` last drew from (made once per epoch, not per batch).
     private var order: (epoch: Int, records: [Int])?
 
+    /// The caller's contract (as for an array index): `batchSize` in `1...count`; `Trainer.fit`
+    /// checks it with a typed error before it makes batches.
     public init(count: Int, batchSize: Int, seed: UInt64) {
         precondition(batchSize > 0 && batchSize <= count, "batch size \(batchSize) must be in 1...\(count)")
         self.count = count

@@ -7,6 +7,8 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
     case truncated(file: String, expectedBytes: Int, foundBytes: Int)
     case countMismatch(images: String, imageCount: Int, labels: String, labelCount: Int)
     case badLabel(file: String, record: Int, value: Int, classes: Int)
+    /// A data set that a transformation cannot take (RTS of colour images, say).
+    case unsuitable(dataset: String, reason: String)
 
     public var description: String {
         switch self {
@@ -20,6 +22,7 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
         case .countMismatch(let i, let ic, let l, let lc):
             return "\(i) holds \(ic) images but \(l) holds \(lc) labels"
         case .badLabel(let f, let r, let v, let c): return "\(f): record \(r) has label \(v), outside 0..<\(c)"
+        case .unsuitable(let d, let r): return "\(d): \(r)"
         }
     }
 }

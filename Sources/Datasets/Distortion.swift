@@ -16,8 +16,11 @@ public enum Distortion {
     /// Rotated, translated and scaled digits (PAPER.md §4.1): α ~ U(−45°, 45°), s ~ U(0.7, 1.2),
     /// (t_x, t_y) ~ U(−7, 7)² px; canvas = s·R(α)·digit + t about the centres, filled by inverse
     /// mapping with bilinear interpolation and zero outside the source.
-    public static func rts(_ source: Dataset, seed: UInt64, canvas: Int = 42) -> (Dataset, [RTSDraw]) {
-        precondition(source.channels == 1, "RTS distorts gray images")
+    public static func rts(_ source: Dataset, seed: UInt64, canvas: Int = 42) throws -> (Dataset, [RTSDraw]) {
+        guard source.channels == 1 else {
+            throw DataError.unsuitable(dataset: source.name, reason: "RTS distorts gray images; this set has \(source.channels) channels")
+        }
+        guard canvas > 0 else { throw DataError.unsuitable(dataset: source.name, reason: "the RTS canvas must be positive, got \(canvas)") }
         let (h, w) = (source.height, source.width)
         var images = [Float](repeating: 0, count: source.count * canvas * canvas)
         var draws: [RTSDraw] = []
@@ -64,10 +67,19 @@ public enum Distortion {
     /// inside the canvas and clamped to [0, 1]. Returns the digit's top-left corner per image.
     public static func tc(
         _ source: Dataset, seed: UInt64, canvas: Int = 60, pieces: Int = 6, pieceSize: Int = 6
-    ) -> (Dataset, [(x: Int, y: Int)]) {
-        precondition(source.channels == 1 && source.count >= 2, "TC needs at least two gray images")
+    ) throws -> (Dataset, [(x: Int, y: Int)]) {
+        guard source.channels == 1 else {
+            throw DataError.unsuitable(dataset: source.name, reason: "TC clutters gray images; this set has \(source.channels) channels")
+        }
+        guard source.count >= 2 else {
+            throw DataError.unsuitable(dataset: source.name, reason: "TC takes its clutter from other images, so it needs at least 2; this set has \(source.count)")
+        }
         let (h, w) = (source.height, source.width)
-        precondition(canvas >= max(h, w) && pieceSize <= min(h, w))
+        guard canvas >= max(h, w), pieceSize > 0, pieceSize <= min(h, w), pieces >= 0 else {
+            throw DataError.unsuitable(
+                dataset: source.name,
+                reason: "TC needs a canvas of at least the image's \(h)×\(w) and clutter pieces of 1 to \(min(h, w)) pixels; got canvas \(canvas), pieces of \(pieceSize)")
+        }
         var images = [Float](repeating: 0, count: source.count * canvas * canvas)
         var origins: [(x: Int, y: Int)] = []
         origins.reserveCapacity(source.count)

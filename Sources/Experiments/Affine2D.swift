@@ -7,6 +7,7 @@ public struct Affine2D: Equatable, Sendable {
     /// θ11 θ12 θ13 θ21 θ22 θ23, the graph's layout.
     public var values: [Float]
 
+    /// The caller's contract (as for an array index): exactly 6 values.
     public init(_ values: [Float]) {
         precondition(values.count == 6, "an affine transform has 6 values")
         self.values = values

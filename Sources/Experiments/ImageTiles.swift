@@ -1,5 +1,6 @@
 /// Lays images `[count, channels, height, width]` (values in [0, 1]) out on a grid picture,
-/// each pixel repeated `scale` times, with `gap` pixels of dark gray between tiles.
+/// each pixel repeated `scale` times, with `gap` pixels of dark gray between tiles. The caller's
+/// contract (as for an array index): 1 or 3 channels, and `images` of exactly that many values.
 public func tiledPicture(
     _ images: [Float], count: Int, channels: Int, height: Int, width: Int, columns: Int, scale: Int = 1,
     gap: Int = 2

@@ -9,6 +9,8 @@ public struct Picture: Equatable, Sendable {
     public var channels: Int
     public var pixels: [UInt8]
 
+    /// The caller's contract (as for an array index): 1 or 3 channels and exactly
+    /// `width × height × channels` bytes; the library makes pictures only from its own sizes.
     public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
         precondition(channels == 1 || channels == 3, "a picture is gray (1 channel) or RGB (3)")
         precondition(pixels.count == width * height * channels, "pixel count does not match the size")
@@ -39,6 +41,7 @@ public enum PNG {
         var compressedSize = compressBound(uLong(raw.count))
         var compressed = [UInt8](repeating: 0, count: Int(compressedSize))
         let status = compress2(&compressed, &compressedSize, raw, uLong(raw.count), 6)
+        // Invariant: the buffer is compressBound's size, so only running out of memory can fail.
         precondition(status == Z_OK, "zlib compress2 failed with \(status)")
         compressed.removeLast(compressed.count - Int(compressedSize))
 

@@ -49,7 +49,9 @@ public final class Renderer {
             var poses = [Float](repeating: 0, count: batch * 6)
             for k in 0..<batch {
                 let request = chunk.count > k ? chunk[chunk.startIndex + k] : chunk[chunk.startIndex]
-                precondition(request.latent.count == latentSize, "a latent point has \(latentSize) values")
+                guard request.latent.count == latentSize else {
+                    throw ExperimentError("a latent point of \(configuration.name) has \(latentSize) values; request \(start + k) has \(request.latent.count)")
+                }
                 latent.replaceSubrange((k * latentSize)..<((k + 1) * latentSize), with: request.latent)
                 labels[k] = Int32(request.label)
                 poses.replaceSubrange((k * 6)..<((k + 1) * 6), with: request.pose.values)

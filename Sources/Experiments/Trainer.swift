@@ -329,8 +329,8 @@ public final class Trainer {
     }
 
     static func terms(_ sums: [String: Double], _ count: Int) -> String {
-        let names = sums.keys.sorted { ($0 == "total" ? "" : $0) < ($1 == "total" ? "" : $1) }
-        return names.map { String(format: "%@ %.4g", $0, sums[$0]! / Double(count)) }.joined(separator: ", ")
+        sums.sorted { ($0.key == "total" ? "" : $0.key) < ($1.key == "total" ? "" : $1.key) }
+            .map { String(format: "%@ %.4g", $0.key, $0.value / Double(count)) }.joined(separator: ", ")
     }
 
     static func makeFolder(_ output: String) throws {

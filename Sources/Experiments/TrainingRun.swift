@@ -187,6 +187,7 @@ public final class TrainingRun {
             let (images, labels) = testBatch(k)
             let out = try inference.evaluate(state, feeding: ["image": .float32(images), "label": .int32(labels)], step: k)
             if k == 0 { first = FirstBatch(images: images, labels: labels, outputs: out) }
+            // ACE.model declares the logits output and the loss terms (ACEModelTests check it).
             let logits = out["logits"]!
             if k < mixtureCount { mixtureBatches.append((images, logits)) }
             for i in 0..<b where predictedClass(logits, i) != Int(labels[i]) { wrong += 1 }

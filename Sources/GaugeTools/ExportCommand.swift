@@ -82,6 +82,7 @@ struct ExportCommand: ParsableCommand {
                 inputs.append((node.name, node.shape.resolved(batch: batch), step.executor.values(of: node.id)))
             }
         }
+        // `run` returns every loss term of the graph by name.
         var results: [(String, [Int], [Float])] = step.graph.losses.map { ($0.name, [1], [losses[$0.name]!]) }
         for (parameter, gradient) in gradients {
             let node = step.graph[parameter]

@@ -26,7 +26,7 @@ public final class Inference {
         let simplified = Simplify.run(graph).graph
         self.graph = simplified
         self.batch = batch
-        executor = Executor(MemoryPlanner.plan(simplified, batch: batch).0)
+        executor = Executor(try MemoryPlanner.plan(simplified, batch: batch).0)
         let stored = StateLayout.stored(simplified, parametersOnly: true)
         layout = StateLayout(entries: stored.map(\.entry))
         parameterNodes = stored.map(\.node)
@@ -59,6 +59,7 @@ public final class Inference {
         }
         var byName: [String: StoredTensor] = [:]
         for t in parameters.tensors { byName[t.name] = t }
+        // Present: the layout check above found no tensor missing.
         for (node, entry) in zip(parameterNodes, layout.entries) { executor.bind(node, to: byName[entry.name]!.memory) }
         let unknown = fed.keys.filter { name in !inputs.contains { $0.name == name } }.sorted()
         guard unknown.isEmpty else {
@@ -69,7 +70,7 @@ public final class Inference {
         guard missing.isEmpty else { throw RuntimeError("no values fed for input \(missing.joined(separator: ", "))") }
         var rows: Int?
         for input in inputs {
-            let data = fed[input.name]!
+            let data = fed[input.name]!  // fed: `missing` is empty
             let count: Int
             switch data {
             case .float32(let v): count = v.count
@@ -86,7 +87,7 @@ public final class Inference {
             rows = count / perRow
         }
         for input in inputs where used.contains(input.name) {
-            switch fed[input.name]! {
+            switch fed[input.name]! {  // fed: `missing` is empty
             case .float32(let v):
                 try executor.setInput(input.name, v.count == input.count ? v : v + [Float](repeating: 0, count: input.count - v.count))
             case .int32(let v):

@@ -69,6 +69,7 @@ public final class TrainingStep {
         let state = TrainingState(layout: layout, seed: seed)
         var memory: [NodeID: UnsafeMutablePointer<Float>] = [:]
         for (node, t) in zip(stateNodes, state.tensors) { memory[node] = t.memory }
+        // Every parameter is a state node: the layout is made from the graph's leaves.
         ParameterInitializer.initialize(graph, seed: seed) { memory[$0]! }
         return state
     }

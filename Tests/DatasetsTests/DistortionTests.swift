@@ -27,22 +27,22 @@ func centreOfMass(_ image: ArraySlice<Float>, side n: Int) -> (x: Double, y: Dou
 }
 
 @Suite struct DistortionTests {
-    @Test func rtsIsDeterministicPerSeedAndPerImage() {
+    @Test func rtsIsDeterministicPerSeedAndPerImage() throws {
         let source = barDigits(40)
-        let (a, drawsA) = Distortion.rts(source, seed: 7)
-        let (b, drawsB) = Distortion.rts(source, seed: 7)
-        let (c, _) = Distortion.rts(source, seed: 8)
+        let (a, drawsA) = try Distortion.rts(source, seed: 7)
+        let (b, drawsB) = try Distortion.rts(source, seed: 7)
+        let (c, _) = try Distortion.rts(source, seed: 8)
         #expect(a.images == b.images && drawsA == drawsB)
         #expect(a.images != c.images)
         // Image i draws from its own stream: a prefix of the source gives a prefix of the set.
-        let (prefix, prefixDraws) = Distortion.rts(source.prefix(10), seed: 7)
+        let (prefix, prefixDraws) = try Distortion.rts(source.prefix(10), seed: 7)
         #expect(prefix.images == Array(a.images.prefix(10 * 42 * 42)))
         #expect(prefixDraws == Array(drawsA.prefix(10)))
         #expect(a.height == 42 && a.width == 42 && a.labels == source.labels && a.name == "mnist-rts train")
     }
 
-    @Test func rtsDrawsCoverThePapersRanges() {
-        let (_, draws) = Distortion.rts(barDigits(3000), seed: 1)
+    @Test func rtsDrawsCoverThePapersRanges() throws {
+        let (_, draws) = try Distortion.rts(barDigits(3000), seed: 1)
         let angles = draws.map(\.angleDegrees), scales = draws.map(\.scale), shifts = draws.flatMap { [$0.dx, $0.dy] }
         #expect(angles.allSatisfy { (-45...45).contains($0) } && angles.min()! < -43 && angles.max()! > 43)
         #expect(scales.allSatisfy { (0.7...1.2).contains($0) } && scales.min()! < 0.71 && scales.max()! > 1.19)
@@ -54,9 +54,9 @@ func centreOfMass(_ image: ArraySlice<Float>, side n: Int) -> (x: Double, y: Dou
 
     /// The canvas holds s·R(α)·digit + t about the centres: the bar's centre of mass lands where
     /// that map sends it, and its mass scales by s².
-    @Test func rtsPlacesTheDigitWhereItsDrawSays() {
+    @Test func rtsPlacesTheDigitWhereItsDrawSays() throws {
         let source = barDigits(60)
-        let (set, draws) = Distortion.rts(source, seed: 3)
+        let (set, draws) = try Distortion.rts(source, seed: 3)
         for i in 0..<60 {
             let before = centreOfMass(source.images[(i * 784)..<((i + 1) * 784)], side: 28)
             let after = centreOfMass(set.images[(i * 1764)..<((i + 1) * 1764)], side: 42)
@@ -71,10 +71,10 @@ func centreOfMass(_ image: ArraySlice<Float>, side n: Int) -> (x: Double, y: Dou
         }
     }
 
-    @Test func tcPutsTheWholeDigitOnTheCanvasWithSixPiecesOfClutter() {
+    @Test func tcPutsTheWholeDigitOnTheCanvasWithSixPiecesOfClutter() throws {
         let source = barDigits(200)
-        let (set, origins) = Distortion.tc(source, seed: 5)
-        let (again, originsAgain) = Distortion.tc(source, seed: 5)
+        let (set, origins) = try Distortion.tc(source, seed: 5)
+        let (again, originsAgain) = try Distortion.tc(source, seed: 5)
         #expect(set.images == again.images && origins.map(\.x) == originsAgain.map(\.x) && origins.map(\.y) == originsAgain.map(\.y))
         #expect(set.height == 60 && set.width == 60 && set.name == "mnist-tc train")
         #expect(origins.allSatisfy { (0...32).contains($0.x) && (0...32).contains($0.y) })
@@ -102,6 +102,28 @@ func centreOfMass(_ image: ArraySlice<Float>, side n: Int) -> (x: Double, y: Dou
         }
         // Crops are 6×6 of 28×28 bars: many land on the bar and bring clutter.
         #expect(cluttered > 60)
+    }
+
+    /// Sets the distortions cannot take are typed errors (they were precondition failures; TC of
+    /// one image is reachable as `example-ace-mnist tc --limit 1`).
+    @Test func unsuitableSetsAreTypedErrors() {
+        let colour = Dataset(
+            name: "cifar10 train", channels: 3, height: 4, width: 4, images: [Float](repeating: 0, count: 96),
+            labels: [0, 1], classes: 10)
+        #expect(throws: DataError.unsuitable(dataset: "cifar10 train", reason: "RTS distorts gray images; this set has 3 channels")) {
+            try Distortion.rts(colour, seed: 1)
+        }
+        #expect(throws: DataError.unsuitable(dataset: "cifar10 train", reason: "TC clutters gray images; this set has 3 channels")) {
+            try Distortion.tc(colour, seed: 1)
+        }
+        #expect(throws: DataError.unsuitable(dataset: "mnist train", reason: "TC takes its clutter from other images, so it needs at least 2; this set has 1")) {
+            try Distortion.tc(barDigits(1), seed: 1)
+        }
+        #expect(throws: DataError.unsuitable(
+            dataset: "mnist train",
+            reason: "TC needs a canvas of at least the image's 28×28 and clutter pieces of 1 to 28 pixels; got canvas 20, pieces of 6")) {
+            try Distortion.tc(barDigits(2), seed: 1, canvas: 20)
+        }
     }
 
     @Test func binarisationKeepsTheMeanIntensityAndIsSeeded() {

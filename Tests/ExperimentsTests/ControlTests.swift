@@ -29,6 +29,22 @@ import Testing
         return (config, state)
     }
 
+    /// A request of the wrong latent size is a typed error naming it (it was a precondition);
+    /// a class outside the decoders is the runtime's label error.
+    @Test func badRequestsAreTypedErrors() throws {
+        let (config, state) = try stateDrawing([Float](repeating: 0.5, count: 28 * 28))
+        let renderer = try Renderer(config, batch: 2)
+        #expect(throws: ExperimentError("a latent point of \(config.name) has 1 values; request 1 has 3")) {
+            try renderer.render([.init(latent: [0], label: 1), .init(latent: [0, 0, 0], label: 1)], state: state)
+        }
+        do {
+            _ = try renderer.render([.init(latent: [0], label: 10)], state: state)
+            Issue.record("expected a label error")
+        } catch let error as RuntimeError {
+            #expect(error.description.hasSuffix("a label is outside 0..<10"), "\(error)")
+        }
+    }
+
     /// Tolerances: bilinear resampling at a fractional offset blurs by a tent filter, which
     /// keeps the centre of mass and the axis but adds up to 1/3 px² to the squared spread.
     @Test(arguments: [Affine2D.identity, Affine2D.rotating(degrees: 30).composed(with: .moving(dx: 2, dy: -1, width: 42, height: 42))])

@@ -189,6 +189,22 @@ import Testing
     /// (it was a precondition failure).
     final class Kept: @unchecked Sendable { var tensor: Tensor? }
 
+    /// A DSL call outside any Model body makes no crash (it was a fatalError): the tensor is
+    /// refused, naming the call, where a model uses it.
+    @Test func aTensorMadeOutsideAnyModelIsAnError() throws {
+        let outside = Input("x", [.batch, 4])
+        let noise = random(.normal, [2])
+        let line = #line + 2
+        let errors = buildErrors {
+            Output("y", outside.dense(2))
+            Loss(noise.sum())
+        }
+        #expect(errors.map(\.description) == [
+            "GraphTests/BuilderTests.swift:\(line):38: error: dense(2): a tensor made by Input(\"x\") outside any Model body was used in model \"test\" — call it inside the Model(\"…\") { … } body",
+            "GraphTests/BuilderTests.swift:\(line + 1):27: error: sum: a tensor made by random outside any Model body was used in model \"test\" — call it inside the Model(\"…\") { … } body",
+        ])
+    }
+
     @Test func aTensorOfAnotherModelIsAnError() throws {
         let box = Kept()
         _ = try Model("first") {

@@ -18,6 +18,18 @@ import Testing
         expectError(line: #line + 1, call: "Parameter(\"w\")", "zeros: a parameter cannot have the batch dimension") {
             Output("y", Parameter("w", [.batch, 4], initializer: .zeros))
         }
+        // Rank above the kernels' limit (8): declared, and made by an op (it was a crash in the
+        // runtime's inline stride arrays).
+        expectError(line: #line + 1, call: "Input(\"x\")", "shape [batch, 1, 1, 1, 1, 1, 1, 1, 2] has rank 9, above Gauge's limit of 8 — merge dimensions with reshape") {
+            Output("y", Input("x", [.batch, 1, 1, 1, 1, 1, 1, 1, 2]))
+        }
+        expectError(line: #line + 1, call: "Parameter(\"w\")", "shape [1, 1, 1, 1, 1, 1, 1, 1, 2] has rank 9, above Gauge's limit of 8 — merge dimensions with reshape") {
+            Output("y", Parameter("w", [1, 1, 1, 1, 1, 1, 1, 1, 2], initializer: .zeros))
+        }
+        expectError(line: #line + 2, call: "oneHot", "shape [batch, 1, 1, 1, 1, 1, 1, 1, 3] has rank 9, above Gauge's limit of 8 — merge dimensions with reshape") {
+            let labels = Input("y", [.batch, 1, 1, 1, 1, 1, 1, 1], dtype: .int32)
+            Output("y", labels.oneHot(3))
+        }
         expectError(line: #line + 1, call: "Parameter(\"b\")", "identity affine: needs the last dimension 6 or the last two [2, 3], got [4]") {
             Output("y", Parameter("b", [4], initializer: .identityAffine))
         }

@@ -23,10 +23,10 @@ import Testing
             Loss(softmaxCrossEntropy(logits: h.flattened().dense(3), labels: y))
         }
         let step = Simplify.run(try stepGraph(model, weightDecay: 1e-3)).graph
-        func planner(epilogues: Bool) -> (Graph, Int) -> Plan {
-            { MemoryPlanner.plan($0, batch: $1, options: .init(fuseEpilogues: epilogues)).0 }
+        func planner(epilogues: Bool) -> (Graph, Int) throws -> Plan {
+            { try MemoryPlanner.plan($0, batch: $1, options: .init(fuseEpilogues: epilogues)).0 }
         }
-        let plan = planner(epilogues: true)(step, 5)
+        let plan = try planner(epilogues: true)(step, 5)
         #expect(PlanChecker.check(plan) == [])
         let producers = plan.instructions.compactMap { i -> String? in
             guard case .epilogue(let op, _, _, _) = i.kernel else { return nil }
@@ -41,7 +41,7 @@ import Testing
             return false
         }
         #expect(epilogues.allSatisfy { plan.bufferOf[$0.members[0].index] == -1 })
-        #expect(!planner(epilogues: false)(step, 5).instructions.contains {
+        #expect(try !planner(epilogues: false)(step, 5).instructions.contains {
             if case .epilogue = $0.kernel { return true }
             return false
         })

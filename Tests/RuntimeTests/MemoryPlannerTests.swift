@@ -5,13 +5,13 @@ import Runtime
 import Testing
 
 @Suite struct MemoryPlannerTests {
-    func planned(_ graph: Graph, _ batch: Int) -> Plan { MemoryPlanner.plan(graph, batch: batch).0 }
+    func planned(_ graph: Graph, _ batch: Int) throws -> Plan { try MemoryPlanner.plan(graph, batch: batch).0 }
 
     @Test(arguments: ["ace-cifar", "tiny-vae", "conv-classifier"])
     func planCheckerPassesOnEveryBuiltInModel(_ name: String) throws {
         let step = Simplify.run(try stepGraph(ModelCatalog.named(name)!.build())).graph
         for batch in [1, 250] {
-            let (plan, report) = MemoryPlanner.plan(step, batch: batch)
+            let (plan, report) = try MemoryPlanner.plan(step, batch: batch)
             #expect(PlanChecker.check(plan) == [], "\(name) at batch \(batch)")
             #expect(report.arenaBytes < report.naiveBytes)
         }
@@ -21,7 +21,7 @@ import Testing
         var withEpilogues = 0
         for seed in UInt64(0)..<1000 {
             let graph = Simplify.run(try gradientGraph(randomModel(seed: seed))).graph
-            let plan = planned(graph, 3)
+            let plan = try planned(graph, 3)
             #expect(PlanChecker.check(plan) == [], "random graph \(seed)")
             if plan.instructions.contains(where: {
                 if case .epilogue = $0.kernel { return true }
@@ -43,14 +43,14 @@ import Testing
             MemoryPlanner.Options(fuse: false, schedule: true, inPlace: false),
             MemoryPlanner.Options(fuse: false, schedule: false, inPlace: true),
         ] {
-            let result = try runOnce(step, batch: 2, seed: 9) { MemoryPlanner.plan($0, batch: $1, options: options).0 }
+            let result = try runOnce(step, batch: 2, seed: 9) { try MemoryPlanner.plan($0, batch: $1, options: options).0 }
             #expect(worstDifference(reference, result) <= 1e-5, "\(options)")
         }
     }
 
     @Test func theCheckerCatchesOverlappingLiveBuffers() throws {
         let graph = Simplify.run(try stepGraph(ModelCatalog.named("tiny-vae")!.build())).graph
-        var plan = planned(graph, 4)
+        var plan = try planned(graph, 4)
         #expect(PlanChecker.check(plan) == [])
         // Put every arena buffer at offset 0: live values now share bytes.
         for b in plan.buffers.indices {
@@ -64,7 +64,7 @@ import Testing
 
     @Test func adamUpdatesAreFusedAndWrittenInPlace() throws {
         let graph = Simplify.run(try stepGraph(ModelCatalog.named("tiny-vae")!.build())).graph
-        let (plan, report) = MemoryPlanner.plan(graph, batch: 8)
+        let (plan, report) = try MemoryPlanner.plan(graph, batch: 8)
         #expect(plan.inPlaceUpdates.count == graph.updates.count)
         // One fused kernel computes m, v and the parameter of each parameter tensor (for a
         // weight matrix, together with its gradient).
@@ -89,7 +89,7 @@ import Testing
             Loss(h.denseByClass(3, classes: 4, labels: y).square().sum())
         }
         let step = Simplify.run(try stepGraph(model, weightDecay: 1e-3)).graph
-        let (plan, report) = MemoryPlanner.plan(step, batch: 7)
+        let (plan, report) = try MemoryPlanner.plan(step, batch: 7)
         let fused = plan.instructions.filter {
             if case .gradientUpdate = $0.kernel { return true }
             return false
@@ -99,7 +99,7 @@ import Testing
         // No [4, 6, 5] or [4, 5, 3] gradient is ever placed in the arena.
         #expect(!report.peakBuffers.contains { step[$0.node].op.name == "groupedMatmulWeightGrad" })
         let reference = try runOnce(step, batch: 7, seed: 3)
-        let optimized = try runOnce(step, batch: 7, seed: 3) { MemoryPlanner.plan($0, batch: $1).0 }
+        let optimized = try runOnce(step, batch: 7, seed: 3) { try MemoryPlanner.plan($0, batch: $1).0 }
         #expect(worstDifference(reference, optimized) <= 1e-5)
     }
 
@@ -120,7 +120,7 @@ import Testing
             Threads.set(threads)
             defer { Threads.set(previous) }
             return try runOnce(step, batch: 29, seed: 5, classGradientKernel: kernel) {
-                MemoryPlanner.plan($0, batch: $1).0
+                try MemoryPlanner.plan($0, batch: $1).0
             }
         }
         let one = try run(threads: 1, kernel: true)
@@ -153,10 +153,10 @@ import Testing
             Loss(h.denseByClass(37, classes: 4, labels: y).square().sum())
         }
         let step = Simplify.run(try stepGraph(model, weightDecay: 1e-3)).graph
-        func planner(fuse: Bool) -> (Graph, Int) -> Plan {
-            { MemoryPlanner.plan($0, batch: $1, options: .init(fuseInputGradients: fuse)).0 }
+        func planner(fuse: Bool) -> (Graph, Int) throws -> Plan {
+            { try MemoryPlanner.plan($0, batch: $1, options: .init(fuseInputGradients: fuse)).0 }
         }
-        let plan = planner(fuse: true)(step, 29)
+        let plan = try planner(fuse: true)(step, 29)
         #expect(PlanChecker.check(plan) == [])
         let withProducts = plan.instructions.filter {
             if case .gradientUpdate(_, _, _, weights: .some) = $0.kernel { return true }
@@ -188,7 +188,7 @@ import Testing
             Loss(x.dense(37, activation: .tanh).dense(5).square().sum())
         }
         let step = Simplify.run(try stepGraph(model, weightDecay: 1e-3)).graph
-        let plan = MemoryPlanner.plan(step, batch: 29).0
+        let plan = try MemoryPlanner.plan(step, batch: 29).0
         #expect(PlanChecker.check(plan) == [])
         let fused = plan.instructions.filter {
             if case .gradientUpdate(.matmul(transposeA: true, transposeB: false), _, _, nil) = $0.kernel { return true }
@@ -201,12 +201,12 @@ import Testing
             let previous = Threads.count
             Threads.set(threads)
             defer { Threads.set(previous) }
-            return try runOnce(step, batch: 29, seed: 11) { MemoryPlanner.plan($0, batch: $1).0 }
+            return try runOnce(step, batch: 29, seed: 11) { try MemoryPlanner.plan($0, batch: $1).0 }
                 .mapValues { $0.map(\.bitPattern) }
         }
         let one = try run(threads: 1)
         for threads in [2, 3] { #expect(try run(threads: threads) == one, "\(threads) threads") }
-        let optimized = try runOnce(step, batch: 29, seed: 11) { MemoryPlanner.plan($0, batch: $1).0 }
+        let optimized = try runOnce(step, batch: 29, seed: 11) { try MemoryPlanner.plan($0, batch: $1).0 }
         #expect(worstDifference(try runOnce(step, batch: 29, seed: 11), optimized) <= 1e-5)
     }
 }

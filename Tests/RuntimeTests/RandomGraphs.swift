@@ -70,9 +70,9 @@ func randomTensors(seed: UInt64) -> [Tensor] {
 /// updated leaf.
 func runOnce(
     _ graph: Graph, batch: Int, seed: UInt64, classGradientKernel: Bool = true,
-    planner: (Graph, Int) -> Plan = { Plan($0, batch: $1) }
+    planner: (Graph, Int) throws -> Plan = { Plan($0, batch: $1) }
 ) throws -> [String: [Float]] {
-    let executor = Executor(planner(graph, batch), seed: seed, classGradientKernel: classGradientKernel)
+    let executor = Executor(try planner(graph, batch), seed: seed, classGradientKernel: classGradientKernel)
     executor.initializeParameters(seed: seed)
     for input in graph.inputs {
         guard let name = input.op.inputName else { continue }

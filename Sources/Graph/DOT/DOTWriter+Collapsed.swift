@@ -68,7 +68,7 @@ extension DOTWriter {
             updates[pair, default: 0] += 1
         }
         for pair in updateOrder {
-            let count = updates[pair]!
+            let count = updates[pair]!  // updateOrder lists the keys of updates
             let label = count == 1 ? "update" : "\(count) updates"
             out += "  \(pair[0]) -> \(pair[1]) [style=dashed, color=\"#cc0000\", constraint=false, label=\"\(label)\"];\n"
         }

@@ -19,14 +19,31 @@ public final class GraphBuilder: @unchecked Sendable {
     /// While set (inside `Located`), the location of every node and error made.
     private var callerLocation: SourceLocation?
 
-    init(name: String) { graph = Graph(name: name) }
+    /// For a DSL call outside any `Model` body: the call that made this builder.
+    let detachedCall: String?
 
-    /// The builder of the model being built; DSL calls outside a `Model` body are a programming error.
+    init(name: String, detachedCall: String? = nil) {
+        graph = Graph(name: name)
+        self.detachedCall = detachedCall
+    }
+
+    /// The builder of the model being built. A DSL call outside any `Model` body (no crash: a
+    /// library cannot tell a script's top level from a helper) gets a builder of its own; a
+    /// tensor made there is refused, naming that call, by the model that uses it.
     static func active(_ call: String) -> GraphBuilder {
-        guard let builder = current else {
-            fatalError("\(call) must be called inside a Model(\"…\") { … } body")
+        current ?? GraphBuilder(name: "", detachedCall: call)
+    }
+
+    /// Why a tensor made by `origin` cannot be used in this model.
+    func foreignProblem(_ origin: GraphBuilder) -> ShapeProblem {
+        if let call = origin.detachedCall {
+            return ShapeProblem(
+                "a tensor made by \(call) outside any Model body was used in model \"\(graph.name)\"",
+                hint: "call it inside the Model(\"…\") { … } body")
         }
-        return builder
+        return ShapeProblem(
+            "a tensor of model \"\(origin.graph.name)\" was used in model \"\(graph.name)\"",
+            hint: "make it in this model's body, or share parameters by name")
     }
 
     /// Runs `body` with `name` pushed onto the scope path.
@@ -106,11 +123,7 @@ public final class GraphBuilder: @unchecked Sendable {
         var ids: [NodeID] = []
         for operand in operands {
             guard operand.origin === self else {
-                return fail(
-                    layerCall ?? call ?? op.name,
-                    ShapeProblem(
-                        "a tensor of model \"\(operand.origin.graph.name)\" was used in model \"\(graph.name)\"",
-                        hint: "make it in this model's body, or share parameters by name"), at: location)
+                return fail(layerCall ?? call ?? op.name, foreignProblem(operand.origin), at: location)
             }
             guard let id = operand.id else { return Tensor(builder: self, id: nil) }
             ids.append(id)

@@ -31,10 +31,7 @@ public struct Model: Sendable {
             guard tensor.origin === builder else {
                 builder.record(
                     ShapeError(
-                        call: "\(kind)(\"\(name)\")",
-                        problem: ShapeProblem(
-                            "a tensor of model \"\(tensor.origin.graph.name)\" was used in model \"\(builder.graph.name)\"",
-                            hint: "make it in this model's body, or share parameters by name"), location: location))
+                        call: "\(kind)(\"\(name)\")", problem: builder.foreignProblem(tensor.origin), location: location))
                 continue
             }
             guard !tensor.isPoisoned else { continue }
@@ -193,6 +190,7 @@ public func Input(
             "Input(\"\(name)\")", ShapeProblem("shape \(shape) needs positive sizes and at most one batch dimension"),
             at: location)
     }
+    if shape.rank > Shape.maxRank { return builder.fail("Input(\"\(name)\")", Shape.rankProblem(shape), at: location) }
     if builder.graph.nodes.contains(where: { $0.op == .input(name: name) }) {
         return builder.fail(
             "Input(\"\(name)\")", ShapeProblem("an input named \"\(name)\" already exists",
@@ -212,6 +210,7 @@ public func Parameter(
     if let problem = initializer.problem(for: shape) {
         return builder.fail("Parameter(\"\(name)\")", ShapeProblem("\(initializer): \(problem)"), at: location)
     }
+    if shape.rank > Shape.maxRank { return builder.fail("Parameter(\"\(name)\")", Shape.rankProblem(shape), at: location) }
     return builder.leaf(
         .parameter(name: name, initializer: initializer), type: TensorType(shape), name: name, call: "Parameter",
         at: location)

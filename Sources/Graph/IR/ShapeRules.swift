@@ -26,6 +26,13 @@ extension Op {
     ///
     /// Leaves (`input`, `parameter`) have no rule: their type is declared where they are made.
     public func inferType(_ operands: [TensorType]) throws(ShapeProblem) -> TensorType {
+        let type = try ruleType(operands)
+        guard type.shape.rank <= Shape.maxRank else { throw Shape.rankProblem(type.shape) }
+        return type
+    }
+
+    /// The op's own shape rule, before the rank limit every result shares.
+    private func ruleType(_ operands: [TensorType]) throws(ShapeProblem) -> TensorType {
         if let arity, operands.count != arity {
             throw ShapeProblem("takes \(arity) operand\(arity == 1 ? "" : "s"), got \(operands.count)")
         }

@@ -1,11 +1,12 @@
 /// Up to eight integers held inline (no heap): shapes, strides and offsets of rank ≤ 8, so
 /// kernels that walk broadcast operands allocate nothing per call.
 struct SmallInts {
-    static let capacity = 8
+    static let capacity = 8  // Shape.maxRank: the shape rules refuse more
     private var storage: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
     private(set) var count: Int
 
     init(count: Int) {
+        // Invariant: every shape rule and leaf declaration refuses a rank above Shape.maxRank.
         precondition(count <= Self.capacity, "rank \(count) is above the kernels' limit of \(Self.capacity)")
         self.count = count
     }

@@ -259,6 +259,8 @@ struct RowGroups {
 
     /// Sorts `count` rows by `labels` into `classes` groups; false if a label is out of range.
     mutating func fill(_ labels: UnsafePointer<Int32>, count: Int, classes: Int) -> Bool {
+        // Invariant: the executor makes each RowGroups for its plan's batch and its node's class
+        // count, and calls this with those; labels themselves are checked below.
         precondition(count <= capacity && classes <= classCapacity)
         self.classes = classes
         starts.update(repeating: 0, count: classes + 1)

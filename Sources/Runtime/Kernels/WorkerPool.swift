@@ -109,6 +109,8 @@ final class WorkerPool: @unchecked Sendable {
         let status = pthread_create(&thread, nil, { context in
             Unmanaged<WorkerPool>.fromOpaque(context!).takeUnretainedValue().work()
         }, context)
+        // Not user input: the system refused a thread (out of memory or a process limit), at
+        // start-up, when nothing is lost yet.
         precondition(status == 0, "cannot start a worker thread (pthread_create: \(status))")
         threads += 1
     }
