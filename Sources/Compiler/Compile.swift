@@ -47,6 +47,8 @@ public enum Compile {
             return result
         }
         report.passes.append(("model", 0, forward.nodes.count))
+        // A graph made by hand (not by the DSL, which runs the same checks) fails here, whole.
+        _ = try timed("check the model", { try ShapeInference.run(forward) }, nodes: { $0.nodes.count })
         let frozen = try optimizer.frozenParameters(in: forward)
         let differentiated = try timed(
             "autodiff", { try Autodiff.differentiate(forward, frozen: frozen) }, nodes: { $0.graph.nodes.count })

@@ -104,7 +104,7 @@ extension Shape {
     /// The highest rank Gauge's kernels take (their strides and offsets are held inline).
     public static let maxRank = 8
 
-    static func rankProblem(_ shape: Shape) -> ShapeProblem {
+    public static func rankProblem(_ shape: Shape) -> ShapeProblem {
         ShapeProblem("shape \(shape) has rank \(shape.rank), above Gauge's limit of \(maxRank)", hint: "merge dimensions with reshape")
     }
 }
