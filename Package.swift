@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Graph", "Compiler", "Runtime", "Models", "CKernels"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
         .testTarget(name: "ModelsTests", dependencies: ["Graph", "Compiler", "Models"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Datasets", "Models", "Runtime", "Compiler"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Datasets", "Models", "Runtime", "Compiler", "Graph"]),
         .testTarget(name: "GaugeCLITests", dependencies: ["Datasets", "gauge", "example-ace-cifar", "example-ace-mnist", "example-cvae", "example-ace-variant"]),
     ]
 )

@@ -1,3 +1,4 @@
+import Foundation
 import Graph
 
 /// ACE (auto-classifier-encoder) with spatial symmetry statistics, as one training graph
@@ -15,19 +16,24 @@ import Graph
 public enum ACE {
     /// With `perImageTerms`, also outputs `reconstruction_per_image` and `kl_per_image`
     /// (`[batch]`, nats) for evaluation, e.g. the test-time mixture over classes (eq. 4.1).
-    public static func model(_ config: ACEConfiguration, perImageTerms: Bool = false) throws(ModelError) -> Model {
+    /// With `evaluation`, the pose is θ itself even when `config.poseNoise` samples it in
+    /// training (the posterior's mean, as the paper uses at test time), and there is no
+    /// `pose_kl` loss.
+    public static func model(_ config: ACEConfiguration, perImageTerms: Bool = false, evaluation: Bool = false) throws(ModelError) -> Model {
         try Model(config.name) {
             let x = Input("image", [.batch, .fixed(config.channels), .fixed(config.height), .fixed(config.width)])
             let y = Input("label", [.batch], dtype: .int32)
 
-            let theta = config.symmetryNet.map { net in Scope("ssn") { symmetryStatistics(x, net) } }
+            let mean = config.symmetryNet.map { net in Scope("ssn") { symmetryStatistics(x, net) } }
+            let noisy = evaluation ? nil : config.poseNoise.flatMap { noise in mean.map { m in Scope("pose") { samplePose(m, noise) } } }
+            let theta = noisy?.pose ?? mean
             let canonical = theta.map { t in Scope("warp") { x.warped(by: t) } } ?? x
 
             let logits = Scope("classifier") { classifier(canonical, config) }
-            let (mean, logScale) = Scope("encoder") { encoder(canonical, labels: y, config) }
+            let (latentMean, logScale) = Scope("encoder") { encoder(canonical, labels: y, config) }
             let z = Scope("latent") {
                 config.sampling == .gaussian
-                    ? sampleGaussian(mean: mean, logScale: logScale) : sampleLaplace(mean: mean, logScale: logScale)
+                    ? sampleGaussian(mean: latentMean, logScale: logScale) : sampleLaplace(mean: latentMean, logScale: logScale)
             }
             let canonicalReconstruction = Scope("decoder") { decoder(z, labels: y, config) }
             let reconstruction =
@@ -37,15 +43,16 @@ public enum ACE {
 
             Loss(bernoulliCrossEntropy(probabilities: reconstruction, target: x), name: "reconstruction_error")
             if config.sampling == .gaussian {
-                Loss(gaussianKL(mean, logScale), name: "generative_error")
+                Loss(gaussianKL(latentMean, logScale), name: "generative_error")
             } else {
-                Loss(laplaceKL(mean, logScale), name: "generative_error")
+                Loss(laplaceKL(latentMean, logScale), name: "generative_error")
             }
             Loss(softmaxCrossEntropy(logits: logits, labels: y), name: "classification_error")
+            if let noisy { Loss(noisy.kl, name: "pose_kl") }
             Output("logits", logits)
             Output("reconstruction", reconstruction)
-            Output("latent_mean", mean)
-            if let theta { Output("theta", theta) }
+            Output("latent_mean", latentMean)
+            if let mean { Output("theta", mean) }
             if perImageTerms {
                 Output(
                     "reconstruction_per_image",
@@ -53,7 +60,7 @@ public enum ACE {
                 Output(
                     "kl_per_image",
                     config.sampling == .gaussian
-                        ? gaussianKL(mean, logScale, perExample: true) : laplaceKL(mean, logScale, perExample: true))
+                        ? gaussianKL(latentMean, logScale, perExample: true) : laplaceKL(latentMean, logScale, perExample: true))
             }
         }
     }
@@ -72,6 +79,24 @@ public enum ACE {
             Output("canonical", canonical)
             Output("image", Scope("unwarp") { canonical.warped(by: pose) })
         }
+    }
+
+    /// A pose drawn around `theta [batch, 6]` (`ACEConfiguration.PoseNoise`): θ + b·ε with
+    /// ε ~ Laplace(0, 1), and Σ KL(Laplace(θ, b) ‖ Laplace(identity, B)) over the batch and the
+    /// six statistics, = ln(B/b) + |θ − id|/B + (b/B)·exp(−|θ − id|/b) − 1 each.
+    public static func samplePose(_ theta: Tensor, _ noise: ACEConfiguration.PoseNoise) -> (pose: Tensor, kl: Tensor) {
+        let prior = ACEConfiguration.PoseNoise.priorScale
+        let logScale: Tensor
+        switch noise {
+        case .fixed(let scale): logScale = constant(Foundation.log(scale))
+        case .learned(let initial): logScale = Parameter("log_scale", [6], initializer: .constant(Foundation.log(initial)))
+        }
+        let scale = logScale.exp()
+        let pose = theta + scale * random(.laplace, [.batch, 6])
+        let identity = concat([1, 0, 0, 0, 1, 0].map { constant($0).reshaped([1]) }, axis: 0)
+        let distance = (theta - identity).abs()
+        let kl = -logScale + Foundation.log(prior) + distance / prior + scale / prior * (-distance / scale).exp() - 1
+        return (pose, kl.sum())
     }
 
     /// The localisation net: convs (pools between), a hidden layer, and six affine statistics

@@ -53,6 +53,23 @@ public struct ACEConfiguration: Sendable {
     public var sampling: Sampling
     /// The symmetry-statistics net, or nil for plain ACE (Fig. 1).
     public var symmetryNet: SymmetryNet?
+    /// Symmetry statistics as latent variables (seed eq. 3.2, §4's organic augmentation): in
+    /// training the pose is drawn around the SSN's θ, and the KL term is added; nil: θ itself.
+    public var poseNoise: PoseNoise? = nil
+
+    /// The posterior of the pose: θ̃ = θ + b·ε, ε ~ Laplace(0, 1) per statistic (momentum 1/b),
+    /// with KL(Laplace(θ, b) ‖ Laplace(identity, `PoseNoise.priorScale`)) as the `pose_kl` loss.
+    /// Evaluation and figures use θ, the posterior's mean.
+    public enum PoseNoise: Sendable, Equatable {
+        /// One fixed scale b (normalised units: 0.02 is about 0.4 px on 42×42).
+        case fixed(scale: Float)
+        /// Six scales, one per statistic, learned (as log b) from `initialScale`.
+        case learned(initialScale: Float)
+
+        /// The prior's scale: broad (a turn of ±30° moves θ₁₁ by 0.13, a ±7 px shift on 42×42
+        /// moves θ₁₃ by 0.33), so its pull toward the identity is weak beside the reconstruction.
+        public static let priorScale: Float = 1
+    }
     /// Classifier conv filters (3×3, ReLU, 'same'), 2×2 pools between them, then a dense layer.
     public var classifierFilters: [Int]
     public var classifierHidden: Int
