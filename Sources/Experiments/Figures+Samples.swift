@@ -25,10 +25,9 @@ extension Figures {
     /// decoded by its class's decoder and drawn in the pose `pose(class, k)` — the identity for
     /// the canonical "style" frame, or symmetry statistics the SSN produced on training images of
     /// that class.
-    public func samples(
-        _ state: TrainingState, perClass: Int = 10, seed: UInt64, scale: Int = 2,
-        pose: (_ label: Int, _ k: Int) -> Affine2D = { _, _ in .identity }
-    ) throws -> Picture {
+    public func samplesSheet(
+        perClass: Int = 10, seed: UInt64, pose: (_ label: Int, _ k: Int) -> Affine2D = { _, _ in .identity }
+    ) -> Sheet {
         let c = configuration
         let z = priorLatents(c.classes * perClass * c.latentPerClass, seed: seed)
         var requests: [Renderer.Request] = []
@@ -38,9 +37,14 @@ extension Figures {
                 requests.append(.init(latent: Array(z[at..<(at + c.latentPerClass)]), label: label, pose: pose(label, k)))
             }
         }
-        let images = try renderer.render(requests, state: state)
-        return tiledPicture(
-            images, count: requests.count, channels: c.channels, height: c.height, width: c.width, columns: perClass,
-            scale: scale)
+        return Sheet(requests: requests, columns: perClass)
+    }
+
+    /// `samplesSheet` drawn.
+    public func samples(
+        _ state: TrainingState, perClass: Int = 10, seed: UInt64, scale: Int = 2,
+        pose: (_ label: Int, _ k: Int) -> Affine2D = { _, _ in .identity }
+    ) throws -> Picture {
+        try draw(samplesSheet(perClass: perClass, seed: seed, pose: pose), state, scale: scale).picture
     }
 }

@@ -15,34 +15,52 @@ public struct Figures {
         (0..<count).map { Float(low + (high - low) * Double($0) / Double(count - 1)) }
     }
 
+    /// The images of a figure before they are tiled: each request asks its class's decoder for
+    /// one image; `columns` per row.
+    public struct Sheet: Sendable {
+        public var requests: [Renderer.Request]
+        public var columns: Int
+        /// The class each image was asked to show.
+        public var classes: [Int] { requests.map(\.label) }
+    }
+
+    /// The sheet's images `[count, C, H, W]` and its picture.
+    public func draw(_ sheet: Sheet, _ state: TrainingState, scale: Int = 2) throws -> (images: [Float], picture: Picture) {
+        let c = configuration
+        let images = try renderer.render(sheet.requests, state: state)
+        let picture = tiledPicture(
+            images, count: sheet.requests.count, channels: c.channels, height: c.height, width: c.width,
+            columns: sheet.columns, scale: scale)
+        return (images, picture)
+    }
+
     /// The latent manifold in the canonical frame. One latent per class (Figs. 1–2): one row per
     /// class, 20 points in [−4, 4]. Two or more (Fig. 3): for `chosenClass`, the 7×7 central
     /// segment (indices 11…17) of a 30×30 grid over [−6, 6] in the first two latents, rows
     /// the second latent, columns the first; other latents 0.
-    public func latentGrid(_ state: TrainingState, chosenClass: Int, scale: Int = 2) throws -> Picture {
+    public func latentGridSheet(chosenClass: Int) -> Sheet {
         let c = configuration
         var requests: [Renderer.Request] = []
-        let columns: Int
         if c.latentPerClass == 1 {
-            columns = 20
             for label in 0..<c.classes {
                 for v in Self.linspace(-4, 4, 20) { requests.append(.init(latent: [v], label: label)) }
             }
-        } else {
-            columns = 7
-            let values = Array(Self.linspace(-6, 6, 30)[11...17])
-            for tau in values {
-                for sigma in values {
-                    var z = [Float](repeating: 0, count: c.latentPerClass)
-                    (z[0], z[1]) = (sigma, tau)
-                    requests.append(.init(latent: z, label: chosenClass))
-                }
+            return Sheet(requests: requests, columns: 20)
+        }
+        let values = Array(Self.linspace(-6, 6, 30)[11...17])
+        for tau in values {
+            for sigma in values {
+                var z = [Float](repeating: 0, count: c.latentPerClass)
+                (z[0], z[1]) = (sigma, tau)
+                requests.append(.init(latent: z, label: chosenClass))
             }
         }
-        let images = try renderer.render(requests, state: state)
-        return tiledPicture(
-            images, count: requests.count, channels: c.channels, height: c.height, width: c.width, columns: columns,
-            scale: scale)
+        return Sheet(requests: requests, columns: 7)
+    }
+
+    /// `latentGridSheet` drawn.
+    public func latentGrid(_ state: TrainingState, chosenClass: Int, scale: Int = 2) throws -> Picture {
+        try draw(latentGridSheet(chosenClass: chosenClass), state, scale: scale).picture
     }
 
     /// Rows of `columns` images each: every row is one of `rows` (e.g. originals,

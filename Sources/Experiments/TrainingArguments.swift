@@ -32,6 +32,12 @@ public struct TrainingArguments: ParsableArguments {
     @Flag(help: "Train plain ACE, without the symmetry-statistics net and its warps (paper Fig. 1).")
     public var noSymmetryStatistics = false
 
+    @Option(help: "Symmetry statistics as latent variables: in training draw the pose around the SSN's θ with Laplace noise of this scale (normalised units; the spec's example: 0.02) and add its KL term (pose_kl); tests and figures use θ.")
+    public var poseNoise: Float?
+
+    @Flag(help: "Learn the pose noise's six scales (as log b, from --pose-noise) instead of keeping them fixed.")
+    public var learnPoseNoise = false
+
     @Option(help: "Latent sampling and its KL term: gaussian or laplacian (default: the paper's for the model; Laplacian only in Fig. 4).")
     public var sampling: String?
 
@@ -59,6 +65,9 @@ public struct TrainingArguments: ParsableArguments {
     @Option(help: "Skip up to N steps whose loss is NaN or infinite (each undone by running the steps since the last checkpoint again) instead of stopping at the first; 0 stops.")
     public var skipNonFinite: Int = 0
 
+    @Option(help: "Judge file that scores samples and the latent grid after every epoch (default: the training set's judge in ~/.cache/gauge/judges, when `gauge judge` made one; none: no scores).")
+    public var judge: String?
+
     @Option(help: "Use only the first N training and test images (a quick check of the whole loop); 0 means all.")
     public var limit: Int = 0
 
@@ -73,6 +82,11 @@ public struct TrainingArguments: ParsableArguments {
         if let learningRate, !(learningRate > 0) { throw ValidationError("--learning-rate must be positive") }
         guard weightDecay >= 0, weightDecay.isFinite else { throw ValidationError("--weight-decay must be 0 or positive") }
         guard ssnRateFactor > 0, ssnRateFactor.isFinite else { throw ValidationError("--ssn-rate-factor must be positive") }
+        if let poseNoise {
+            guard poseNoise > 0, poseNoise.isFinite else { throw ValidationError("--pose-noise must be positive, got \(poseNoise)") }
+            guard !noSymmetryStatistics else { throw ValidationError("--pose-noise samples the symmetry statistics: drop --no-symmetry-statistics") }
+        }
+        if learnPoseNoise && poseNoise == nil { throw ValidationError("--learn-pose-noise needs --pose-noise SCALE to start from") }
         if limit > 0 && limit < batch { throw ValidationError("--limit \(limit) is smaller than --batch \(batch)") }
     }
 
@@ -99,6 +113,9 @@ public struct TrainingArguments: ParsableArguments {
             if !config.name.hasSuffix("-nosym") { config.name += "-nosym" }
         }
         if let sampling { config.sampling = sampling == "gaussian" ? .gaussian : .laplace }
+        if let poseNoise, config.symmetryNet != nil {
+            config.poseNoise = learnPoseNoise ? .learned(initialScale: poseNoise) : .fixed(scale: poseNoise)
+        }
         return config
     }
 
@@ -119,6 +136,8 @@ public struct TrainingArguments: ParsableArguments {
         o.maxSteps = maxSteps
         guard skipNonFinite >= 0 else { throw ExperimentError("--skip-non-finite must be 0 or more, got \(skipNonFinite)") }
         o.skipNonFinite = skipNonFinite
+        o.judge = judge
+        o.cache = location.cache
         o.binarize = binarize
         o.output = try outputFolder(model: config.name, now: now)
         return o

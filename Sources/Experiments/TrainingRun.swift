@@ -38,6 +38,11 @@ public struct TrainingOptions: Sendable {
     public var mixtureImages = 1000
     /// Binarise images stochastically at every use, training and test (the 2015a code).
     public var binarize = false
+    /// The judge file that scores the generated figures after every epoch (nil: the default
+    /// judge of the training set in `cache`, when one has been made; "none": no judge).
+    public var judge: String?
+    /// Where `gauge judge` keeps its judges by default (`DataLocation.cache`).
+    public var cache = DataLocation().cache
 
     public init(configuration: ACEConfiguration, epochs: Int, output: String, classNames: [String]) {
         self.configuration = configuration
@@ -122,13 +127,15 @@ public final class TrainingRun {
                 feeds["image"] = .float32(Distortion.binarized(images, seed: o.seed ^ UInt64(step) &* 0x2545_F491_4F6C_DD1D))
             }
         }
-        let evaluation = try Inference(ACE.model(o.configuration, perImageTerms: true), batch: o.batch)
+        let evaluation = try Inference(ACE.model(o.configuration, perImageTerms: true, evaluation: true), batch: o.batch)
         let figures = Figures(try Renderer(o.configuration))
         var first: FirstBatch?
+        let judge = try loadJudge()
         trainer.evaluation = { state in
             let (test, batch) = try self.evaluate(evaluation, state)
             first = batch
-            return test.dictionary
+            guard let judge else { return test.dictionary }
+            return test.dictionary.merging(try self.judgeScores(judge, figures, evaluation, state)) { $1 }
         }
         let grid = o.configuration.latentPerClass > 1 ? " (latent grid of class \(o.classNames[o.figureClass]))" : ""
         trainer.onEpoch = { _, state in
@@ -247,23 +254,64 @@ public final class TrainingRun {
     /// points, each posed by the θ the SSN gave a training image of its class, drawn at random
     /// from the first two training batches — a real image's θ is a pose the SSN makes, where a
     /// Gaussian fitted to the θs could give shears and flips it never makes.
-    func writeSamples(_ figures: Figures, _ evaluation: Inference, _ state: TrainingState) throws {
+    func sampleSheets(_ figures: Figures, _ evaluation: Inference, _ state: TrainingState) throws -> [(name: String, sheet: Figures.Sheet)] {
         let o = options
+        let canonical = ("samples", figures.samplesSheet(seed: o.seed))
+        guard o.configuration.symmetryNet != nil else { return [canonical] }
         let classes = o.configuration.classes
-        try PNG.write(try figures.samples(state, seed: o.seed), to: o.output + "/samples.png")
-        guard o.configuration.symmetryNet != nil else { return }
         var thetas = [[Affine2D]](repeating: [], count: classes)
         for k in 0..<min(2, train.count / o.batch) {
             let (images, labels) = train.gather(Array((k * o.batch)..<((k + 1) * o.batch)))
             let out = try evaluation.evaluate(state, feeding: ["image": .float32(images), "label": .int32(labels)])
-            guard let theta = out["theta"] else { return }
+            guard let theta = out["theta"] else { return [canonical] }
             for (i, label) in labels.enumerated() { thetas[Int(label)].append(Affine2D(Array(theta[(i * 6)..<((i + 1) * 6)]))) }
         }
         var random = SplitMix64(seed: o.seed ^ 0x5A4D_504C_4553)
         let picks = (0..<classes).map { c in
             (0..<10).map { _ in thetas[c].isEmpty ? Affine2D.identity : thetas[c][random.below(thetas[c].count)] }
         }
-        try PNG.write(try figures.samples(state, seed: o.seed) { label, k in picks[label][k] }, to: o.output + "/samples-posed.png")
+        return [canonical, ("samples-posed", figures.samplesSheet(seed: o.seed) { label, k in picks[label][k] })]
+    }
+
+    func writeSamples(_ figures: Figures, _ evaluation: Inference, _ state: TrainingState) throws {
+        for (name, sheet) in try sampleSheets(figures, evaluation, state) {
+            try PNG.write(try figures.draw(sheet, state).picture, to: options.output + "/\(name).png")
+        }
+    }
+
+    /// The judge of `options.judge`, else the default judge of the training set when one was
+    /// made; its image size and classes must be the model's.
+    func loadJudge() throws -> Judge? {
+        let c = options.configuration
+        if options.judge == "none" { return nil }
+        let path = options.judge ?? Judge.path(in: Judge.defaultFolder(for: train.name, cache: options.cache))
+        guard options.judge != nil || FileManager.default.fileExists(atPath: path) else {
+            let set = String(train.name.split(separator: " ").first ?? "")
+            let argument = ["mnist-rts": "rts", "mnist-tc": "tc", "cifar-10": "cifar10"][set] ?? set
+            progress.line("no judge at \(path): figures are not scored; make one with `gauge judge \(argument)`")
+            return nil
+        }
+        let judge = try Judge(path)
+        guard judge.channels == c.channels, judge.height == c.height, judge.width == c.width, judge.classes == c.classes else {
+            throw ExperimentError(
+                "the judge \(path) takes \(judge.channels)×\(judge.height)×\(judge.width) images of \(judge.classes) classes; \(c.name) draws \(c.channels)×\(c.height)×\(c.width) of \(c.classes)")
+        }
+        progress.line(
+            "judge: \(path), trained on \(judge.dataset)" + (judge.testAccuracy.map { String(format: ", test accuracy %.2f %%", 100 * $0) } ?? ""))
+        return judge
+    }
+
+    /// The judge's scores of samples.png, samples-posed.png and latent-grid.png:
+    /// `judge_samples_consistency`, `…_confidence`, `…_flat`, and so on.
+    func judgeScores(_ judge: Judge, _ figures: Figures, _ evaluation: Inference, _ state: TrainingState) throws -> [String: Double] {
+        var metrics: [String: Double] = [:]
+        let sheets = try sampleSheets(figures, evaluation, state) + [("latent-grid", figures.latentGridSheet(chosenClass: options.figureClass))]
+        for (name, sheet) in sheets {
+            let images = try figures.draw(sheet, state).images
+            let scores = try judge.score(images, asked: sheet.classes)
+            metrics.merge(scores.metrics("judge_" + name.replacingOccurrences(of: "-", with: "_"))) { $1 }
+        }
+        return metrics
     }
 
     /// latent-grid.png, reconstructions.png (originals; reconstructions with the true class; with

@@ -43,7 +43,7 @@ public struct GaugeCommand: ParsableCommand {
               gauge dot ace-cifar -o ace.dot && dot -Tsvg ace.dot -o ace.svg
             """,
         subcommands: [
-            ModelsCommand.self, SummaryCommand.self, DOTCommand.self, BenchCommand.self, ExportCommand.self, SampleCommand.self,
+            ModelsCommand.self, SummaryCommand.self, DOTCommand.self, BenchCommand.self, ExportCommand.self, SampleCommand.self, JudgeCommand.self,
         ])
 
     public init() {}

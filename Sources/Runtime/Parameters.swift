@@ -29,8 +29,9 @@ public final class Parameters: @unchecked Sendable {
         return Parameters(tensors)
     }
 
-    /// Saves the parameters alone as safetensors (atomically).
-    public func save(to path: String) throws(CheckpointError) {
-        try SafeTensors.write(tensors, metadata: ["format": "pt"], to: path)
+    /// Saves the parameters alone as safetensors (atomically), with `metadata` in the header
+    /// (`SafeTensors.readHeader` reads it back).
+    public func save(to path: String, metadata: [String: String] = [:]) throws(CheckpointError) {
+        try SafeTensors.write(tensors, metadata: metadata.merging(["format": "pt"]) { _, fixed in fixed }, to: path)
     }
 }
