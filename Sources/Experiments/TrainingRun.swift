@@ -314,8 +314,28 @@ public final class TrainingRun {
         return metrics
     }
 
+    /// Label-free reconstructions from the mixture over classes (seed eq. 4.1): Σ_c ω_c · x̂_c,
+    /// every class's reconstruction of the image weighted by the classifier's ω (softmax of
+    /// `logits`), for the first `count` images of a batch.
+    func mixtureReconstructions(_ evaluation: Inference, _ state: TrainingState, images: [Float], logits: [Float], count: Int) throws -> [Float] {
+        let (classes, pixels, b) = (options.configuration.classes, options.configuration.pixels, options.batch)
+        var result = [Float](repeating: 0, count: count * pixels)
+        for c in 0..<classes {
+            let out = try evaluation.evaluate(state, feeding: ["image": .float32(images), "label": .int32(.init(repeating: Int32(c), count: b))])
+            guard let reconstruction = out["reconstruction"] else { continue }
+            for i in 0..<count {
+                let row = logits[(i * classes)..<((i + 1) * classes)].map(Double.init)
+                let peak = row.max() ?? 0
+                let omega = Float(exp(row[c] - peak) / row.reduce(0) { $0 + exp($1 - peak) })
+                for p in 0..<pixels { result[i * pixels + p] += omega * reconstruction[i * pixels + p] }
+            }
+        }
+        return result
+    }
+
     /// latent-grid.png, reconstructions.png (originals; reconstructions with the true class; with
-    /// the classifier's choice; the drawing in the canonical frame), control.png, control.json.
+    /// the classifier's choice; from the mixture over classes; the drawing in the canonical
+    /// frame), control.png, control.json.
     func writeFigures(_ figures: Figures, _ evaluation: Inference, _ state: TrainingState, _ first: FirstBatch) throws {
         let c = options.configuration
         let dir = options.output + "/"
@@ -334,11 +354,12 @@ public final class TrainingRun {
         let predicted = (0..<options.batch).map { Int32(predictedClass(logits, $0)) }
         let unlabelled = try evaluation.evaluate(
             state, feeding: ["image": .float32(first.images), "label": .int32(predicted)])["reconstruction"]!
+        let mixture = try mixtureReconstructions(evaluation, state, images: first.images, logits: logits, count: shown)
         try PNG.write(
             figures.comparison(
                 [
                     Array(first.images[0..<(shown * c.pixels)]), Array(first.outputs["reconstruction"]![0..<(shown * c.pixels)]),
-                    Array(unlabelled[0..<(shown * c.pixels)]), canonical,
+                    Array(unlabelled[0..<(shown * c.pixels)]), mixture, canonical,
                 ],
                 columns: shown),
             to: dir + "reconstructions.png")

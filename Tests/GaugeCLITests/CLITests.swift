@@ -394,7 +394,7 @@ func expectRunFolder(_ dir: String, epochs: Int, side: Int, channels: Int, gridC
     #expect(gw == gridColumns * tile - 2 && colour == (channels == 1 ? 0 : 2))
     #expect(gh == (gridColumns == 20 ? 10 : 7) * tile - 2)
     let (rw, rh, _) = try pngSize("reconstructions.png")
-    #expect(rw == 10 * tile - 2 && rh == 4 * tile - 2)
+    #expect(rw == 10 * tile - 2 && rh == 5 * tile - 2)
     let (sw, sh, _) = try pngSize("samples.png")
     #expect(sw == 10 * tile - 2 && sh == 10 * tile - 2)
     let (pw, ph, _) = try pngSize("samples-posed.png")
