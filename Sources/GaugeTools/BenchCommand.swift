@@ -57,6 +57,9 @@ public struct BenchCommand: ParsableCommand {
     @Flag(help: "Also count heap allocations in one more step, in the executor and in the whole step (feeding and reading losses); those made inside OpenBLAS calls (which depend on the kernel OpenBLAS picked for the CPU) are counted apart.")
     var allocations = false
 
+    @Flag(help: "Also measure generation (ACE models): decoding prior samples and posing them, images/s at batch 1, 100 and 1000.")
+    var sample = false
+
     @Option(
         help: ArgumentHelp(
             "Also time a plan made without one compiler decision (or the same plan again), its steps alternating with the default plan's in this process (each first in every other pair), and print both medians and their ratios.",
@@ -166,6 +169,7 @@ public struct BenchCommand: ParsableCommand {
             print("  compile (autodiff + optimizer + shape check + plan) \(ms(compileSeconds)) ms; peak RSS \(round1(peakRSSMiB())) MiB")
         }
         if fit { try benchFit(built) }
+        if sample { try benchSampling(state) }
         if allocations {
             guard let count = Self.heapAllocations else {
                 print("  heap allocations: not counted (this executable has no allocation counter)")

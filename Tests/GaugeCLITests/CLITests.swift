@@ -241,6 +241,22 @@ func execute(_ name: String, _ arguments: [String], environment: [String: String
         #expect(bad.stderr.contains("--steps must be a positive integer, got 0"))
     }
 
+    /// `--sample` measures decoding and posing prior samples at batch 1, 100 and 1000; a model
+    /// without ACE's renderer says so.
+    @Test func benchMeasuresSampling() throws {
+        let r = try gauge(["bench", "ace-mnist", "--batch", "4", "--steps", "1", "--warmup", "0", "--threads", "1", "--sample"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("  sampling (decoder and pose warp, 1 thread):"))
+        for b in [1, 100, 1000] {
+            let line = try #require(r.stdout.split(separator: "\n").first { $0.hasPrefix("    batch \(b): ") }, "batch \(b)")
+            let rate = try #require(Double(line.split(separator: " ")[2]))
+            #expect(rate > 0)
+        }
+        let other = try gauge(["bench", "tiny-vae", "--batch", "4", "--steps", "1", "--warmup", "0", "--sample"])
+        #expect(other.status == 0)
+        #expect(other.stdout.contains("  sampling: tiny-vae is not an ACE model ("))
+    }
+
     /// `--fit` trains through Trainer.fit and splits its time: the steps, the loop's own work
     /// (what fit adds), set-up and the checkpoint; the JSON line carries the same numbers.
     @Test func benchThroughFitSplitsItsTime() throws {
