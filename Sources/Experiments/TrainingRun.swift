@@ -66,6 +66,9 @@ public struct ACEEvaluation: Sendable {
     public var mixtureReconstructionNats: Double
     public var mixtureKlNats: Double
     public var mixtureClassKlNats: Double
+    /// The 99th percentile of |posterior mean| over every latent of every test image (with the
+    /// true class): where the decoders were trained, beside the figures' grid out to ±4.
+    public var latentMeanAbsP99: Double
 
     /// The fields by their metrics.jsonl names.
     var dictionary: [String: Double] {
@@ -73,7 +76,7 @@ public struct ACEEvaluation: Sendable {
             "images": Double(images), "classification_error": classificationError,
             "reconstruction_nats": reconstructionNats, "kl_nats": klNats, "mixture_images": Double(mixtureImages),
             "mixture_reconstruction_nats": mixtureReconstructionNats, "mixture_kl_nats": mixtureKlNats,
-            "mixture_class_kl_nats": mixtureClassKlNats,
+            "mixture_class_kl_nats": mixtureClassKlNats, "latent_mean_abs_p99": latentMeanAbsP99,
         ]
     }
 }
@@ -190,6 +193,7 @@ public final class TrainingRun {
         let count = test.count / b
         let mixtureCount = max(1, min(test.count, options.mixtureImages) / b)
         var mixtureBatches: [(images: [Float], logits: [Float])] = []
+        var latentMeans: [Float] = []
         for k in 0..<count {
             let (images, labels) = testBatch(k)
             let out = try inference.evaluate(state, feeding: ["image": .float32(images), "label": .int32(labels)], step: k)
@@ -197,6 +201,7 @@ public final class TrainingRun {
             // ACE.model declares the logits output and the loss terms (ACEModelTests check it).
             let logits = out["logits"]!
             if k < mixtureCount { mixtureBatches.append((images, logits)) }
+            latentMeans += (out["latent_mean"] ?? []).map { Swift.abs($0) }
             for i in 0..<b where predictedClass(logits, i) != Int(labels[i]) { wrong += 1 }
             for term in Self.terms { totals[term, default: 0] += Double(out[term]![0]) }
         }
@@ -206,8 +211,15 @@ public final class TrainingRun {
             images: count * b, classificationError: Double(wrong) / n,
             reconstructionNats: totals[Self.terms[0]]! / n, klNats: totals[Self.terms[1]]! / n,
             mixtureImages: mixture.images, mixtureReconstructionNats: mixture.reconstruction, mixtureKlNats: mixture.kl,
-            mixtureClassKlNats: mixture.classKL)
+            mixtureClassKlNats: mixture.classKL, latentMeanAbsP99: Self.percentile(latentMeans, 0.99))
         return (test, first!)
+    }
+
+    /// The `q` quantile of `values` (the nearest rank); 0 when empty.
+    static func percentile(_ values: [Float], _ q: Double) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted()
+        return Double(sorted[min(sorted.count - 1, Int((q * Double(sorted.count)).rounded(.up)) - 1)])
     }
 
     /// The test-time mixture over classes (seed eq. 4.1, PAPER.md §1.6): every class's latent
@@ -306,10 +318,18 @@ public final class TrainingRun {
     func judgeScores(_ judge: Judge, _ figures: Figures, _ evaluation: Inference, _ state: TrainingState) throws -> [String: Double] {
         var metrics: [String: Double] = [:]
         let sheets = try sampleSheets(figures, evaluation, state) + [("latent-grid", figures.latentGridSheet(chosenClass: options.figureClass))]
+        let pixels = options.configuration.pixels
         for (name, sheet) in sheets {
             let images = try figures.draw(sheet, state).images
             let scores = try judge.score(images, asked: sheet.classes)
             metrics.merge(scores.metrics("judge_" + name.replacingOccurrences(of: "-", with: "_"))) { $1 }
+            guard name == "latent-grid", options.configuration.latentPerClass == 1 else { continue }
+            // The grid's ends apart (|z| ≥ 3.5, the outer two columns each side): out of the
+            // posterior's range, they show what the decoder does where it was not trained.
+            let ends = sheet.requests.indices.filter { Swift.abs(sheet.requests[$0].latent[0]) >= 3.5 }
+            let endImages = ends.flatMap { images[($0 * pixels)..<(($0 + 1) * pixels)] }
+            let endScores = try judge.score(endImages, asked: ends.map { sheet.requests[$0].label })
+            metrics.merge(endScores.metrics("judge_latent_grid_ends")) { $1 }
         }
         return metrics
     }

@@ -389,7 +389,7 @@ func expectRunFolder(_ dir: String, epochs: Int, side: Int, channels: Int, gridC
     // A judge made on this machine (`gauge judge`) adds its scores; CI has none.
     #expect(Set(test.keys.filter { !$0.hasPrefix("judge_") }) == [
         "images", "classification_error", "reconstruction_nats", "kl_nats", "mixture_images",
-        "mixture_reconstruction_nats", "mixture_kl_nats", "mixture_class_kl_nats",
+        "mixture_reconstruction_nats", "mixture_kl_nats", "mixture_class_kl_nats", "latent_mean_abs_p99",
     ])
     // KL(ω‖π) to the uniform prior over 10 classes lies in [0, ln 10].
     #expect((0...Foundation.log(10.0) + 1e-9).contains(test["mixture_class_kl_nats"]!))
@@ -513,7 +513,7 @@ func expectRunFolder(_ dir: String, epochs: Int, side: Int, channels: Int, gridC
         let line = try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8)
         let metrics = try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
         let test = try #require(metrics["test"] as? [String: Double])
-        for figure in ["samples", "samples_posed", "latent_grid"] {
+        for figure in ["samples", "samples_posed", "latent_grid", "latent_grid_ends"] {
             for score in ["consistency", "confidence", "flat"] {
                 let value = try #require(test["judge_\(figure)_\(score)"], "judge_\(figure)_\(score)")
                 #expect((0...1).contains(value))
