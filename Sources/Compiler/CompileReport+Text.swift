@@ -9,6 +9,10 @@ extension CompileReport {
         for p in passes {
             let unit = p.name.hasPrefix("fuse") || p.name.hasPrefix("plan") ? " kernels" : ""
             lines.append("  " + pad(p.name, 30) + pad(p.name == "model" ? "" : fixed(p.seconds * 1000, 1), 8, right: true) + pad(String(p.nodes), 10, right: true) + unit)
+            // The memory planner's own stages, indented under its pass.
+            if p.name.hasPrefix("fuse"), let memory {
+                for s in memory.stages { lines.append("    " + pad(s.name, 28) + pad(fixed(s.seconds * 1000, 1), 8, right: true)) }
+            }
         }
         if let s = simplify {
             lines.append("")

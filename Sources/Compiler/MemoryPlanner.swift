@@ -1,3 +1,4 @@
+import Foundation
 import Graph
 
 /// Turns a graph into a `Plan`: fused element-wise kernels, a schedule chosen for low peak
@@ -39,334 +40,52 @@ public enum MemoryPlanner {
         /// Instruction position where the arena is fullest, and the buffers live there.
         public var peakPosition: Int
         public var peakBuffers: [(node: NodeID, bytes: Int)]
-    }
-
-    struct Unit {
-        var members: [NodeID]
-        var group: Int?
-        var outputs: [NodeID]
-        var dependencies: Set<Int> = []
-        /// The producer a group runs as the epilogue of, and the group input it fills.
-        var epilogue: (producer: NodeID, slot: Int)? = nil
+        /// Seconds of each stage of `plan`, in order.
+        public var stages: [(name: String, seconds: Double)] = []
     }
 
     public static func plan(_ graph: Graph, batch: Int, options: Options = Options()) throws -> (Plan, Report) {
-        let users = graph.users()
-        let fusion = options.fuse ? Fusion.run(graph) : nil
-        func root(_ id: NodeID) -> NodeID { graph.viewRoot(id) }
-        func isLeaf(_ id: NodeID) -> Bool { graph[id].op.isLeaf }
-        func isView(_ id: NodeID) -> Bool { graph[id].op.isView }
-        let results = Set(((graph.outputs + graph.losses).map(\.node) + graph.updates.map(\.value)).map(root))
-        func inlined(_ id: NodeID) -> Bool {
-            guard let fusion, case .constant = graph[id].op, !results.contains(id) else { return false }
-            return users[id.index].allSatisfy { fusion.groupOf[$0.index] != nil }
+        var stages: [(name: String, seconds: Double)] = []
+        func stage<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+            let start = Date()
+            defer { stages.append((name, Date().timeIntervalSince(start))) }
+            return try body()
         }
-
-        // Units: fused groups and single primitives.
-        var units: [Unit] = []
-        var unitOf = [Int](repeating: -1, count: graph.nodes.count)
-        var unitOfGroup: [Int: Int] = [:]
-        for node in graph.nodes {
-            let id = node.id
-            if isLeaf(id) || isView(id) || inlined(id) { continue }
-            if let g = fusion?.groupOf[id.index] {
-                if let u = unitOfGroup[g] {
-                    unitOf[id.index] = u
-                    continue
-                }
-                unitOfGroup[g] = units.count
-                unitOf[id.index] = units.count
-                units.append(Unit(members: fusion!.groups[g].members, group: g, outputs: fusion!.groups[g].outputs))
-                for m in fusion!.groups[g].members { unitOf[m.index] = units.count - 1 }
-            } else {
-                unitOf[id.index] = units.count
-                units.append(Unit(members: [id], group: nil, outputs: [id]))
-            }
+        let fusion = stage("fuse element-wise groups") { options.fuse ? Fusion.run(graph) : nil }
+        var units = stage("form kernels") { PlanUnits(graph, batch: batch, fusion: fusion) }
+        if options.fuse && options.inPlace {
+            stage("join gradients to updates") { units.joinWeightGradients() }
+            if options.fuseInputGradients { stage("join input gradients") { units.joinInputGradients() } }
+            if options.fuseEpilogues { stage("join epilogues") { units.joinEpilogues() } }
         }
-        for u in units.indices {
-            let memberSet = Set(units[u].members)
-            for m in units[u].members {
-                for input in graph[m].inputs where !memberSet.contains(input) {
-                    let r = root(input)
-                    if unitOf[r.index] >= 0, unitOf[r.index] != u { units[u].dependencies.insert(unitOf[r.index]) }
-                }
-            }
+        if options.inPlace { units.orderUpdatesAfterReaders() }
+        let candidates = try stage("schedule") {
+            var candidates = [("program order", try units.order(greedy: false))]
+            if options.schedule { candidates.append(("memory-greedy", try units.order(greedy: true))) }
+            return candidates
         }
-        // Values (materialized unit outputs) with their consumer units.
-        func consumerMap() -> [NodeID: Set<Int>] {
-            var map: [NodeID: Set<Int>] = [:]
-            for u in units.indices {
-                let memberSet = Set(units[u].members)
-                for m in units[u].members {
-                    for input in graph[m].inputs where !memberSet.contains(input) { map[root(input), default: []].insert(u) }
-                }
+        let (tried, chosen, layout) = stage("lay out memory") {
+            var best: (String, Layout)?
+            var tried: [(String, Int)] = []
+            for (name, schedule) in candidates {
+                let layout = lay(schedule, units, inPlace: options.inPlace)
+                tried.append((name, layout.arenaBytes))
+                if best == nil || layout.arenaBytes < best!.1.arenaBytes { best = (name, layout) }
             }
-            return map
+            return (tried, best!.0, best!.1)
         }
-        var consumers = consumerMap()
-        func reaches(_ from: Int, _ to: Int) -> Bool {
-            var seen = Set<Int>()
-            var stack = [from]
-            while let u = stack.popLast() {
-                if u == to { return true }
-                if seen.insert(u).inserted { stack.append(contentsOf: units[u].dependencies) }
-            }
-            return false
-        }
-        let targetOf = Dictionary(graph.updates.map { ($0.value, $0.target) }, uniquingKeysWith: { a, _ in a })
-
-        // A weight gradient (per-class, or a dense layer's xᵀ·g) read only by its parameter's
-        // update joins that kernel, so the gradient is made and consumed a block at a time.
-        var gradientOf: [Int: (gemm: NodeID, slot: Int)] = [:]
-        // And the layer's input gradient, g · w[label]ᵀ, joins it too where it reads the weights
-        // being updated with the same g and labels: each block of weight rows is then read from
-        // memory once, for its columns of the input gradient and for its update.
-        var inputGradientOf: [Int: (product: NodeID, weights: NodeID)] = [:]
-        /// Unit `u`'s single primitive runs first inside unit `a`, which then waits for what `u`
-        /// waited for (`merge` drops `u` afterwards).
-        func absorb(_ u: Int, into a: Int) {
-            units[a].members.insert(units[u].members[0], at: 0)
-            units[a].dependencies.formUnion(units[u].dependencies)
-            units[a].dependencies.remove(u)
-        }
-        /// Units merged into another (`into[u]`): dropped, their dependents now wait for the
-        /// unit that holds them.
-        func merge(_ into: [Int: Int]) {
-            guard !into.isEmpty else { return }
-            var newIndex = [Int](repeating: -1, count: units.count)
-            var kept: [Unit] = []
-            for u in units.indices where into[u] == nil {
-                newIndex[u] = kept.count
-                kept.append(units[u])
-            }
-            for (u, a) in into { newIndex[u] = newIndex[a] }
-            for u in kept.indices {
-                kept[u].dependencies = Set(kept[u].dependencies.map { newIndex[$0] })
-                kept[u].dependencies.remove(u)
-            }
-            gradientOf = Dictionary(uniqueKeysWithValues: gradientOf.map { (newIndex[$0.key], $0.value) })
-            inputGradientOf = Dictionary(uniqueKeysWithValues: inputGradientOf.map { (newIndex[$0.key], $0.value) })
-            units = kept
-            for u in units.indices { for m in units[u].members { unitOf[m.index] = u } }
-            consumers = consumerMap()
-        }
-        if let fusion, options.fuse, options.inPlace {
-            var into: [Int: Int] = [:]
-            for u in units.indices where units[u].group == nil {
-                let id = units[u].members[0]
-                // A dense layer's gradient is one block of all the batch's rows: at most as many
-                // as the gradient kernel sums in its fast path.
-                guard let operands = Plan.weightGradientOperands(graph[id].op), !results.contains(id),
-                    operands == 3 || graph[id].inputs.allSatisfy({ input in
-                        let shape = graph[input].shape.resolved(batch: batch)
-                        return shape.count == 2 && shape[0] <= Plan.gradientKernelRows
-                    }),
-                    let readers = consumers[id], readers.count == 1, let a = readers.first, let g = units[a].group,
-                    let slot = fusion.groups[g].inputs.firstIndex(of: id),
-                    units[a].outputs.allSatisfy({ targetOf[$0] != nil }),
-                    !units[a].dependencies.contains(where: { $0 != u && reaches($0, u) })
-                else { continue }
-                absorb(u, into: a)
-                into[u] = a
-                gradientOf[a] = (id, slot)
-            }
-            merge(into)
-        }
-        if options.fuse, options.inPlace, options.fuseInputGradients {
-            // One merge at a time, each checked against the graph the previous ones left.
-            var tried = Set<NodeID>()
-            while let (a, gemm) = gradientOf.first(where: { graph[$0.value.gemm].inputs.count == 3 && !tried.contains($0.value.gemm) })
-                .map({ ($0.key, $0.value.gemm) })
-            {
-                tried.insert(gemm)
-                let (x, g, labels) = (graph[gemm].inputs[0], graph[gemm].inputs[1], graph[gemm].inputs[2])
-                guard let u = (consumers[root(g)] ?? []).first(where: { u in
-                    guard units[u].group == nil, case .groupedMatmul(transposeWeights: true) = graph[units[u].members[0]].op
-                    else { return false }
-                    let product = graph[units[u].members[0]]
-                    return product.inputs[0] == g && product.inputs[2] == labels
-                        && units[a].outputs.contains { targetOf[$0].map(root) == root(product.inputs[1]) }
-                }) else { continue }
-                let product = units[u].members[0]
-                let weights = root(graph[product].inputs[1])
-                guard !results.contains(product), graph[product].shape == graph[x].shape, let group = units[a].group,
-                    fusion?.groups[group].inputs.contains(where: { root($0) == weights }) == true,
-                    !units[a].dependencies.contains(where: { $0 != u && reaches($0, u) }),
-                    !units[u].dependencies.contains(where: { $0 != a && reaches($0, a) })
-                else { continue }
-                absorb(u, into: a)
-                units[a].outputs.append(product)
-                inputGradientOf[a] = (product, weights)
-                merge([u: a])
-            }
-        }
-
-        // A convolution or max-pool gradient whose output only an element-wise group reads takes
-        // that group as its epilogue: the output is finished a block at a time while in cache.
-        if let fusion, options.fuse, options.inPlace, options.fuseEpilogues {
-            var into: [Int: Int] = [:]
-            for u in units.indices where units[u].group == nil {
-                let id = units[u].members[0]
-                guard Plan.takesEpilogue(graph[id].op), !results.contains(id), let readers = consumers[id],
-                    readers.count == 1, let a = readers.first, let g = units[a].group, gradientOf[a] == nil,
-                    units[a].epilogue == nil, fusion.groups[g].inputs.filter({ root($0) == id }) == [id],
-                    let slot = fusion.groups[g].inputs.firstIndex(of: id),
-                    graph[id].shape == graph[fusion.groups[g].members[0]].shape,
-                    !units[a].outputs.contains(where: { targetOf[$0] != nil }),
-                    !units[a].dependencies.contains(where: { $0 != u && reaches($0, u) })
-                else { continue }
-                absorb(u, into: a)
-                units[a].epilogue = (id, slot)
-                into[u] = a
-            }
-            merge(into)
-        }
-
-        // An update's kernel waits for every other reader of its target, so it can write in place.
-        if options.inPlace {
-            for update in graph.updates {
-                let u = unitOf[update.value.index]
-                guard u >= 0 else { continue }
-                for reader in consumers[update.target] ?? [] where reader != u && !reaches(reader, u) {
-                    units[u].dependencies.insert(reader)
-                }
-            }
-        }
-        func bytes(_ id: NodeID) -> Int { graph[id].shape.elementCount(batch: batch) * 4 }
-
-        // Scheduling: program order, and a greedy order that prefers units freeing memory.
-        func order(greedy: Bool) throws -> [Int] {
-            var remaining = units.map { $0.dependencies.count }
-            var dependents = [[Int]](repeating: [], count: units.count)
-            for u in units.indices { for d in units[u].dependencies { dependents[d].append(u) } }
-            var pendingConsumers = consumers.mapValues { $0.count }
-            var ready = Set(units.indices.filter { remaining[$0] == 0 })
-            var done = Set<Int>()
-            var result: [Int] = []
-            func score(_ u: Int) -> Int {
-                var freed = 0
-                var allocated = 0
-                var seen = Set<NodeID>()
-                for m in units[u].members {
-                    for input in graph[m].inputs {
-                        let r = root(input)
-                        guard !isLeaf(r), unitOf[r.index] != u, !seen.contains(r), !results.contains(r) else { continue }
-                        seen.insert(r)
-                        if pendingConsumers[r] == 1 { freed += bytes(r) }
-                    }
-                }
-                for o in units[u].outputs {
-                    if let t = targetOf[o], (consumers[t] ?? []).allSatisfy({ $0 == u || done.contains($0) }) { continue }
-                    allocated += bytes(o)
-                }
-                return freed - allocated
-            }
-            while !ready.isEmpty {
-                let next: Int
-                if greedy {
-                    next = ready.max { a, b in
-                        let (sa, sb) = (score(a), score(b))
-                        return sa != sb ? sa < sb : a > b
-                    }!
-                } else {
-                    next = ready.min()!
-                }
-                ready.remove(next)
-                done.insert(next)
-                result.append(next)
-                var seen = Set<NodeID>()
-                for m in units[next].members {
-                    for input in graph[m].inputs {
-                        let r = root(input)
-                        if unitOf[r.index] != next, !seen.contains(r) {
-                            seen.insert(r)
-                            pendingConsumers[r, default: 1] -= 1
-                        }
-                    }
-                }
-                for d in dependents[next] {
-                    remaining[d] -= 1
-                    if remaining[d] == 0 { ready.insert(d) }
-                }
-            }
-            // Units wait on each other only if a fusion decision above joined nodes into a cycle:
-            // a planner bug, not the model's. Say so, and how to compile around it.
-            guard result.count == units.count else {
-                let stuck = units.indices.filter { remaining[$0] > 0 }.prefix(5).map { u in units[u].members.map { graph[$0].name } }
-                throw CompilerError(
-                    "cannot schedule \(graph.name): \(units.count - result.count) of \(units.count) kernels wait on each other (\(stuck)); "
-                        + "this is a bug in Gauge's planner: please report it, and compile with "
-                        + "CompileOptions(planner: .init(fuse: false)) meanwhile")
-            }
-            return result
-        }
-
-        var candidates = [("program order", try order(greedy: false))]
-        if options.schedule { candidates.append(("memory-greedy", try order(greedy: true))) }
-        var best: (String, Layout)?
-        var tried: [(String, Int)] = []
-        for (name, schedule) in candidates {
-            let layout = lay(
-                schedule, units: units, graph: graph, batch: batch, consumers: consumers, unitOf: unitOf, root: root,
-                isLeaf: isLeaf, results: results, inPlace: options.inPlace)
-            tried.append((name, layout.arenaBytes))
-            if best == nil || layout.arenaBytes < best!.1.arenaBytes { best = (name, layout) }
-        }
-        let (chosen, layout) = best!
-
-        // Instructions in schedule order.
-        var instructions: [Plan.Instruction] = []
-        for u in layout.schedule {
-            let unit = units[u]
-            let outputs = unit.outputs.map { layout.bufferOf[$0.index] }
-            let last = unit.members.last!
-            // The program's inputs after a producer's (the GEMM of an update, an epilogue's
-            // producer), without the one the producer fills.
-            func after(_ producer: NodeID, filling slot: Int, of group: Fusion.Group) -> [NodeID] {
-                var programInputs = group.inputs
-                programInputs.remove(at: slot)
-                return graph[producer].inputs + programInputs
-            }
-            let kernel: Plan.Kernel
-            let inputNodes: [NodeID]
-            if let g = unit.group, let fusion, let (gemm, slot) = gradientOf[u] {
-                let group = fusion.groups[g]
-                inputNodes = after(gemm, filling: slot, of: group)
-                // The weights are among the program's inputs (checked when the product joined).
-                let weights = inputGradientOf[u].flatMap { entry in inputNodes.firstIndex { root($0) == entry.weights } }
-                kernel = .gradientUpdate(
-                    gemm: graph[gemm].op, program: group.program, gradientInput: slot, weights: weights)
-            } else if let g = unit.group, let fusion, let (producer, slot) = unit.epilogue {
-                let group = fusion.groups[g]
-                inputNodes = after(producer, filling: slot, of: group)
-                kernel = .epilogue(
-                    producer: graph[producer].op, operands: graph[producer].inputs.count, program: group.program,
-                    slot: slot)
-            } else if let g = unit.group, let fusion {
-                inputNodes = fusion.groups[g].inputs
-                kernel = .fused(fusion.groups[g].program)
-            } else {
-                inputNodes = graph[last].inputs
-                kernel = .primitive(graph[last].op)
-            }
-            instructions.append(
-                Plan.Instruction(
-                    node: last, members: unit.members, kernel: kernel, inputNodes: inputNodes,
-                    inputs: inputNodes.map { layout.bufferOf[$0.index] },
-                    inputShapes: inputNodes.map { graph[$0].shape.resolved(batch: batch) }, outputs: outputs,
-                    outputShape: graph[last].shape.resolved(batch: batch)))
-        }
+        let instructions = stage("emit instructions") { units.instructions(for: layout) }
         var plan = Plan(
             graph: graph, batch: batch, buffers: layout.buffers, instructions: instructions, bufferOf: layout.bufferOf)
         plan.arenaBytes = layout.arenaBytes
         plan.liveRanges = layout.liveRanges
         plan.inPlaceUpdates = layout.inPlaceUpdates
         let naive = graph.nodes.reduce(0) { sum, node in
-            node.op.isLeaf || node.op.isView ? sum : sum + bytes(node.id)
+            node.op.isLeaf || node.op.isView ? sum : sum + units.bytes(node.id)
         }
         let report = Report(
             fusion: fusion, schedules: tried, chosenSchedule: chosen, naiveBytes: naive, arenaBytes: layout.arenaBytes,
-            peakPosition: layout.peakPosition, peakBuffers: layout.peakBuffers)
+            peakPosition: layout.peakPosition, peakBuffers: layout.peakBuffers, stages: stages)
         return (plan, report)
     }
 
@@ -382,10 +101,11 @@ public enum MemoryPlanner {
     }
 
     /// Buffers, in-place decisions and arena offsets for one schedule.
-    static func lay(
-        _ schedule: [Int], units: [Unit], graph: Graph, batch: Int, consumers: [NodeID: Set<Int>], unitOf: [Int],
-        root: (NodeID) -> NodeID, isLeaf: (NodeID) -> Bool, results: Set<NodeID>, inPlace: Bool
-    ) -> Layout {
+    static func lay(_ schedule: [Int], _ planUnits: PlanUnits, inPlace: Bool) -> Layout {
+        let (units, graph, batch, consumers) = (planUnits.units, planUnits.graph, planUnits.batch, planUnits.consumers)
+        let (unitOf, results) = (planUnits.unitOf, planUnits.results)
+        func root(_ id: NodeID) -> NodeID { planUnits.root(id) }
+        func isLeaf(_ id: NodeID) -> Bool { planUnits.isLeaf(id) }
         var position = [Int](repeating: 0, count: units.count)
         for (p, u) in schedule.enumerated() { position[u] = p }
         let end = schedule.count

@@ -43,6 +43,12 @@ func execute(_ name: String, _ arguments: [String], environment: [String: String
         #expect(r.stdout.contains("parameters: 123,494,860 in 32 tensors, 494.0 MB float32"))
         #expect(r.stdout.contains("groupedMatmul"))
         #expect(r.stdout.contains("per example"))
+        // The memory planner's stages, each timed under its pass.
+        for stage in ["fuse element-wise groups", "form kernels", "join gradients to updates", "join input gradients",
+            "join epilogues", "schedule", "lay out memory", "emit instructions"]
+        {
+            #expect(r.stdout.contains("\n    \(stage) "), "\(stage)")
+        }
     }
 
     @Test func dotWritesAFileAndStandardOutput() throws {
