@@ -263,7 +263,8 @@ public final class TrainingRun {
 
     /// samples.png: per class, ten latent points from the prior (the same ones every epoch)
     /// decoded in the canonical frame. With symmetry statistics also samples-posed.png: the same
-    /// points, each posed by the θ the SSN gave a training image of its class, drawn at random
+    /// points, each drawn in the pose of a training image of its class — warped by θ⁻¹ for the
+    /// θ the SSN gave that image, as the model unwarps its reconstructions — drawn at random
     /// from the first two training batches — a real image's θ is a pose the SSN makes, where a
     /// Gaussian fitted to the θs could give shears and flips it never makes.
     func sampleSheets(_ figures: Figures, _ evaluation: Inference, _ state: TrainingState) throws -> [(name: String, sheet: Figures.Sheet)] {
@@ -276,7 +277,9 @@ public final class TrainingRun {
             let (images, labels) = train.gather(Array((k * o.batch)..<((k + 1) * o.batch)))
             let out = try evaluation.evaluate(state, feeding: ["image": .float32(images), "label": .int32(labels)])
             guard let theta = out["theta"] else { return [canonical] }
-            for (i, label) in labels.enumerated() { thetas[Int(label)].append(Affine2D(Array(theta[(i * 6)..<((i + 1) * 6)]))) }
+            for (i, label) in labels.enumerated() {
+                thetas[Int(label)].append(Affine2D(Array(theta[(i * 6)..<((i + 1) * 6)])).inverted())
+            }
         }
         var random = SplitMix64(seed: o.seed ^ 0x5A4D_504C_4553)
         let picks = (0..<classes).map { c in
