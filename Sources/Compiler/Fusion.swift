@@ -81,12 +81,7 @@ public enum Fusion {
         return (after.reduce(1) { $0 * $1.fixedSize! }, o.fixedElementCount)
     }
 
-    static func isElementwise(_ op: Op) -> Bool {
-        switch op {
-        case .unary, .binary, .compare, .select: return true
-        default: return false
-        }
-    }
+    static func isElementwise(_ op: Op) -> Bool { op.isElementwise }
 
     public static func run(_ graph: Graph) -> Result {
         let users = graph.users()
@@ -263,7 +258,7 @@ public enum Fusion {
             case .compare(let c): steps.append(.compare(c, o[0], o[1]))
             case .select: steps.append(.select(o[0], o[1], o[2]))
             default:
-                // Invariant: `run` groups only ops `isElementwise` accepts, the four cases above.
+                // Invariant: `run` groups only element-wise ops (`Op.kind`), the four cases above.
                 preconditionFailure("\(node.op.name) is not element-wise, yet Fusion.run grouped it")
             }
             stepOf[id] = steps.count - 1

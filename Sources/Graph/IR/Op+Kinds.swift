@@ -1,20 +1,41 @@
-/// Kinds of ops that several passes ask about, answered in one place.
+/// What passes need to know of a primitive, decided once per primitive: a new `Op` case does
+/// not compile until `Op.kind` places it, and every pass that asks (fusion, memory planning,
+/// autodiff's leaves) follows.
+public enum OpKind: Sendable, Equatable {
+    /// Values from outside the graph's computation: inputs, parameters, optimizer variables.
+    case leaf
+    /// Moves no data: its value is its operand's memory.
+    case view
+    /// Element by element with broadcasting: fusable into one pass over memory.
+    case elementwise
+    /// Anything else: a kernel of its own (products, convolutions, reductions, layout, random).
+    case kernel
+}
+
 extension Op {
-    /// Leaves hold values from outside the graph's computation: inputs, parameters, optimizer variables.
-    public var isLeaf: Bool {
+    /// The primitive's kind: the one exhaustive list behind `isLeaf`, `isView` and
+    /// `isElementwise`.
+    public var kind: OpKind {
         switch self {
-        case .input, .parameter, .variable: return true
-        default: return false
+        case .input, .parameter, .variable: return .leaf
+        case .reshape, .stopGradient: return .view
+        case .unary, .binary, .compare, .select: return .elementwise
+        case .constant, .matmul, .groupedMatmul, .reduce, .transpose, .broadcast, .slice, .concat, .gatherRows,
+            .scatterAddRows, .oneHot, .logSoftmax, .conv2d, .transposedConv2d, .maxPool, .affineGrid, .bilinearSample,
+            .random, .dropout, .groupedMatmulWeightGrad, .conv2dFilterGrad, .maxPoolGrad, .affineGridGrad,
+            .bilinearSampleImageGrad, .bilinearSampleGridGrad:
+            return .kernel
         }
     }
 
+    /// Leaves hold values from outside the graph's computation: inputs, parameters, optimizer variables.
+    public var isLeaf: Bool { kind == .leaf }
+
     /// Views move no data: their value is their operand's memory (`reshape`, `stopGradient`).
-    public var isView: Bool {
-        switch self {
-        case .reshape, .stopGradient: return true
-        default: return false
-        }
-    }
+    public var isView: Bool { kind == .view }
+
+    /// Element-wise ops (`unary`, `binary`, `compare`, `select`) fuse into one pass over memory.
+    public var isElementwise: Bool { kind == .elementwise }
 
     /// The name of an input, or nil for other ops.
     public var inputName: String? {
