@@ -26,7 +26,7 @@ public struct CompileReport: Sendable {
 
 /// The compiler pipeline: differentiate → optimizer update → shape check → simplify → plan.
 public enum Compile {
-    public struct TrainingStep: Sendable {
+    public struct CompiledStep: Sendable {
         public var gradientGraph: Graph
         public var stepGraph: Graph
         public var graph: Graph
@@ -38,7 +38,7 @@ public enum Compile {
 
     public static func trainingStep(
         _ forward: Graph, batch: Int, optimizer: Optimizer, options: CompileOptions = CompileOptions()
-    ) throws -> TrainingStep {
+    ) throws -> CompiledStep {
         var report = CompileReport()
         func timed<T>(_ name: String, _ body: () throws -> T, nodes: (T) -> Int) rethrows -> T {
             let start = Date()
@@ -71,7 +71,7 @@ public enum Compile {
             plan = planned
             report.memory = memory
         }
-        return TrainingStep(
+        return CompiledStep(
             gradientGraph: differentiated.graph, stepGraph: step, graph: graph, plan: plan, report: report,
             fedScalars: appended.fedScalars)
     }

@@ -65,7 +65,7 @@ public enum MemoryPlanner {
             return candidates
         }
         let (tried, chosen, layout) = stage("lay out memory") {
-            var best: (String, Layout)?
+            var best: (String, ArenaLayout)?
             var tried: [(String, Int)] = []
             for (name, schedule) in candidates {
                 let layout = lay(schedule, units, inPlace: options.inPlace)
@@ -89,7 +89,7 @@ public enum MemoryPlanner {
         return (plan, report)
     }
 
-    struct Layout {
+    struct ArenaLayout {
         var schedule: [Int]
         var buffers: [Plan.Buffer]
         var bufferOf: [Int]
@@ -101,7 +101,7 @@ public enum MemoryPlanner {
     }
 
     /// Buffers, in-place decisions and arena offsets for one schedule.
-    static func lay(_ schedule: [Int], _ planUnits: PlanUnits, inPlace: Bool) -> Layout {
+    static func lay(_ schedule: [Int], _ planUnits: PlanUnits, inPlace: Bool) -> ArenaLayout {
         let (units, graph, batch, consumers) = (planUnits.units, planUnits.graph, planUnits.batch, planUnits.consumers)
         let (unitOf, results) = (planUnits.unitOf, planUnits.results)
         func root(_ id: NodeID) -> NodeID { planUnits.root(id) }
@@ -224,7 +224,7 @@ public enum MemoryPlanner {
         }
         let peakBuffers = blocks.filter { $0.first <= peakPosition && peakPosition <= $0.last }
             .map { (node: $0.values[0], bytes: $0.bytes) }.sorted { $0.bytes > $1.bytes }
-        return Layout(
+        return ArenaLayout(
             schedule: schedule, buffers: buffers, bufferOf: bufferOf, arenaBytes: arenaBytes, liveRanges: liveRanges,
             inPlaceUpdates: inPlaceUpdates, peakPosition: peakPosition, peakBuffers: peakBuffers)
     }

@@ -3,7 +3,7 @@ import Graph
 extension PlanUnits {
     /// The plan's instructions in the layout's schedule order: for each unit its kernel (a
     /// primitive, a fused program, a gradient-and-update, an epilogue) and its buffers.
-    func instructions(for layout: MemoryPlanner.Layout) -> [Plan.Instruction] {
+    func instructions(for layout: MemoryPlanner.ArenaLayout) -> [Plan.Instruction] {
         var instructions: [Plan.Instruction] = []
         for u in layout.schedule {
             let unit = units[u]

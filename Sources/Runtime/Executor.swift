@@ -438,39 +438,39 @@ public final class Executor {
             try groupRows(i.inputs[2], count: s(0)[0], classes: classes, i)
             GEMM.groupedWeightGrad(x(0), k: s(0)[1], x(1), n: s(1)[1], groups: rowGroups, y, scratch: scratch)
         case .unary(let f):
-            Elementwise.unary(f, x(0), y, n)
+            ElementwiseKernels.unary(f, x(0), y, n)
         case .binary(let f):
-            Elementwise.binary(f, x(0), s(0), x(1), s(1), y, i.outputShape)
+            ElementwiseKernels.binary(f, x(0), s(0), x(1), s(1), y, i.outputShape)
         case .compare(let c):
             if plan.graph[i.inputNodes[0]].dtype == .int32 {
-                Elementwise.compare(c, UnsafePointer(ints(i.inputs[0])), s(0), UnsafePointer(ints(i.inputs[1])), s(1), y, i.outputShape)
+                ElementwiseKernels.compare(c, UnsafePointer(ints(i.inputs[0])), s(0), UnsafePointer(ints(i.inputs[1])), s(1), y, i.outputShape)
             } else {
-                Elementwise.compare(c, x(0), s(0), x(1), s(1), y, i.outputShape)
+                ElementwiseKernels.compare(c, x(0), s(0), x(1), s(1), y, i.outputShape)
             }
         case .select:
-            Elementwise.select(x(0), s(0), x(1), s(1), x(2), s(2), y, i.outputShape)
+            ElementwiseKernels.select(x(0), s(0), x(1), s(1), x(2), s(2), y, i.outputShape)
         case .reduce(let r, let axes, _):
             Reduce.reduce(r, axes: axes, x(0), s(0), y)
         case .transpose(let permutation):
-            Layout.transpose(x(0), s(0), permutation: permutation, y)
+            LayoutKernels.transpose(x(0), s(0), permutation: permutation, y)
         case .broadcast:
-            Elementwise.broadcast(x(0), s(0), y, i.outputShape)
+            ElementwiseKernels.broadcast(x(0), s(0), y, i.outputShape)
         case .slice(let axis, let start, let end):
-            Layout.slice(x(0), s(0), axis: axis, start: start, end: end, y)
+            LayoutKernels.slice(x(0), s(0), axis: axis, start: start, end: end, y)
         case .concat(let axis):
-            Layout.concat(parts: i.inputs.count, { (UnsafePointer(x($0)), s($0)) }, axis: axis, y, i.outputShape)
+            LayoutKernels.concat(parts: i.inputs.count, { (UnsafePointer(x($0)), s($0)) }, axis: axis, y, i.outputShape)
         case .gatherRows:
             let rowSize = s(0).dropFirst().reduce(1, *)
-            if let bad = Layout.gatherRows(x(0), rows: s(0)[0], rowSize: rowSize, ints(i.inputs[1]), count: s(1)[0], y) {
+            if let bad = LayoutKernels.gatherRows(x(0), rows: s(0)[0], rowSize: rowSize, ints(i.inputs[1]), count: s(1)[0], y) {
                 throw badIndex(bad, s(0)[0], i)
             }
         case .scatterAddRows(let rows):
             let rowSize = s(0).dropFirst().reduce(1, *)
-            if let bad = Layout.scatterAddRows(x(0), rowSize: rowSize, ints(i.inputs[1]), count: s(1)[0], y, rows: rows) {
+            if let bad = LayoutKernels.scatterAddRows(x(0), rowSize: rowSize, ints(i.inputs[1]), count: s(1)[0], y, rows: rows) {
                 throw badIndex(bad, rows, i)
             }
         case .oneHot(let classes):
-            if let bad = Layout.oneHot(ints(i.inputs[0]), count: s(0).reduce(1, *), classes: classes, y) {
+            if let bad = LayoutKernels.oneHot(ints(i.inputs[0]), count: s(0).reduce(1, *), classes: classes, y) {
                 throw badIndex(bad, classes, i)
             }
         case .logSoftmax(let axis):

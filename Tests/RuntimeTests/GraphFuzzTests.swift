@@ -125,7 +125,7 @@ import Testing
             if c % 2 == 0 { Self.recordRuleTypes(&graph) }
             // GAUGE_FUZZ_TRACE=1 names each case before it runs, to find one that crashes.
             if ProcessInfo.processInfo.environment["GAUGE_FUZZ_TRACE"] != nil { print("case \(c)") }
-            let step: Compile.TrainingStep
+            let step: Compile.CompiledStep
             do {
                 step = try Compile.trainingStep(graph, batch: 2, optimizer: .sgd(learningRate: 0.01))
             } catch let error as ShapeInferenceError {

@@ -120,18 +120,18 @@ enum FusedKernel {
                 switch step {
                 case .unary(let f, let a):
                     switch resolve(a) {
-                    case .pointer(let p): Elementwise.unary(f, p, out, len)
+                    case .pointer(let p): ElementwiseKernels.unary(f, p, out, len)
                     case .value(let v):
                         var x = v
                         var y: Float = 0
-                        Elementwise.unary(f, &x, &y, 1)
+                        ElementwiseKernels.unary(f, &x, &y, 1)
                         out.update(repeating: y, count: len)
                     }
                 case .binary(let f, let a, let b):
                     binary(f, resolve(a), resolve(b), out, len)
                 case .compare(let c, let a, let b):
                     let (ra, rb) = (resolve(a), resolve(b))
-                    Elementwise.withComparison(c) { f in combine(ra, rb, out, len, f) }
+                    ElementwiseKernels.withComparison(c) { f in combine(ra, rb, out, len, f) }
                 case .select(let m, let a, let b):
                     let (rm, ra, rb) = (resolve(m), resolve(a), resolve(b))
                     for j in 0..<len { out[j] = read(rm, j) != 0 ? read(ra, j) : read(rb, j) }

@@ -5,7 +5,7 @@ import CKernels
 import Graph
 
 /// Element-wise kernels: one function of one argument, two with broadcasting, three (select).
-enum Elementwise {
+enum ElementwiseKernels {
     /// `y = f(x)`. exp, log, tanh, sigmoid and softplus go to the vector functions of
     /// `CKernels/VectorMath.c` (8 lanes, within 3 ulp; glibc's scalar calls took 10–25 ns an
     /// element), which fall back to the scalar formulas (sigmoid as 1/(1 + e^−x) or eˣ/(1 + eˣ) by

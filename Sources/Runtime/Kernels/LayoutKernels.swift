@@ -1,5 +1,5 @@
 /// Data movement: transpose, slice, concat, gather and scatter-add of rows, one-hot.
-enum Layout {
+enum LayoutKernels {
     static func transpose(
         _ x: UnsafePointer<Float>, _ xShape: [Int], permutation: [Int], _ y: UnsafeMutablePointer<Float>
     ) {
