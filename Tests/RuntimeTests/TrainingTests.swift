@@ -90,8 +90,9 @@ func tinyVAE(hidden: Int = 32) throws -> Model {
     }
 
     /// Profiling measures the cores idle inside each primitive's parallel jobs: none on one
-    /// thread; on three, some (workers start after the caller), and never more than the
-    /// primitive's time on every thread.
+    /// thread; on three, never more than the primitive's time on every thread. (Whether any
+    /// core waits at all on three threads depends on the machine's timing — CI once measured
+    /// exactly 0 s — so it is not asserted.)
     @Test func profilingMeasuresIdleCoresInsideParallelKernels() throws {
         for threads in [1, 3] {
             let previous = Threads.count
@@ -107,7 +108,7 @@ func tinyVAE(hidden: Int = 32) throws -> Model {
                 #expect(seconds >= 0 && seconds <= Double(threads) * step.profile[kernel]!, "\(kernel): \(seconds) s idle")
             }
             let total = idle.values.reduce(0, +)
-            #expect(threads == 1 ? total == 0 : total > 0, "\(threads) threads: \(total) s idle")
+            if threads == 1 { #expect(total == 0, "1 thread: \(total) s idle") }
         }
     }
 
