@@ -21,7 +21,9 @@ PY
 cd "$work/MyModels"
 echo "check-package: building the README's package in $work/MyModels (debug)"
 swift build 2>&1 | tail -3
-./.build/debug/my-model tools summary classifier --batch 32 | head -3
+# To a file first: `| head` would close the pipe while the summary still writes (SIGPIPE, 141).
+./.build/debug/my-model tools summary classifier --batch 32 > summary.log
+head -3 summary.log
 ./.build/debug/my-model > run.log
 tail -2 run.log
 test -f runs/classifier/checkpoint.safetensors
