@@ -281,49 +281,61 @@ public final class Trainer {
 
     static let skippedKey = "training.skipped_steps"
 
-    /// The state as it was before step `target`: the last checkpoint (or the initial state) with
-    /// the steps up to `target` run again, except the `skipped` ones (their step numbers and
-    /// batches are used up, as in the run being rebuilt).
-    func stateBefore(_ target: Int, _ train: DataSource, checkpoint: String?, skipping skipped: Set<Int>) throws -> TrainingState {
-        let replay = try checkpoint.map { try step.loadState(from: $0) } ?? step.initialState(seed: seed)
-        var batches = Batches(count: train.count, batchSize: batch, seed: replay.seed)
-        batches.cursor = (replay.epoch, Int(replay.metadata["data.position"] ?? "0") ?? 0)
-        if target > replay.step {
-            progress.line("undoing step \(target + 1): running \(target - replay.step) step(s) again from \(checkpoint ?? "the start")")
-        }
-        while replay.step < target {
+    /// The last checkpoint's state (or the initial one) and the batches from its data cursor.
+    func lastGoodState(_ train: DataSource, checkpoint: String?) throws -> (TrainingState, Batches) {
+        let state = try checkpoint.map { try step.loadState(from: $0) } ?? step.initialState(seed: seed)
+        var batches = Batches(count: train.count, batchSize: batch, seed: state.seed)
+        batches.cursor = (state.epoch, Int(state.metadata["data.position"] ?? "0") ?? 0)
+        return (state, batches)
+    }
+
+    /// Runs the steps from `state` up to (not including) `target` again, except the `skipped`
+    /// ones (their step numbers and batches are used up, as in the run being rebuilt).
+    func advance(_ state: TrainingState, _ batches: inout Batches, to target: Int, _ train: DataSource, skipping skipped: Set<Int> = [])
+        throws
+    {
+        while state.step < target {
             let (epoch, records) = batches.next()
-            replay.epoch = epoch
-            if skipped.contains(replay.step) {
-                replay.step += 1
+            state.epoch = epoch
+            if skipped.contains(state.step) {
+                state.step += 1
                 continue
             }
             var feeds = self.feeds(train, records)
-            transform?(&feeds, replay.step)
-            try step.run(replay, feeding: feeds)
+            transform?(&feeds, state.step)
+            try step.run(state, feeding: feeds)
         }
+    }
+
+    /// The state as it was before step `target`: the last checkpoint (or the initial state) with
+    /// the steps up to `target` run again, except the `skipped` ones.
+    func stateBefore(_ target: Int, _ train: DataSource, checkpoint: String?, skipping skipped: Set<Int>) throws -> TrainingState {
+        let (replay, start) = try lastGoodState(train, checkpoint: checkpoint)
+        var batches = start
+        if target > replay.step {
+            progress.line("undoing step \(target + 1): running \(target - replay.step) step(s) again from \(checkpoint ?? "the start")")
+        }
+        try advance(replay, &batches, to: target, train, skipping: skipped)
         return replay
     }
 
-    /// Replays the steps from the last checkpoint (or the start) to `failing` with numeric
-    /// checks on the failing one; the run is deterministic, so the same value goes bad again.
+    /// Replays the steps from the last checkpoint (or the start) to `failing`, then the failing
+    /// one with numeric checks; the run is deterministic, so the same value goes bad again.
     func locateNonFinite(_ train: DataSource, failing: Int, checkpoint: String?) throws -> String? {
-        let replay = try checkpoint.map { try step.loadState(from: $0) } ?? step.initialState(seed: seed)
-        var batches = Batches(count: train.count, batchSize: batch, seed: replay.seed)
-        batches.cursor = (replay.epoch, Int(replay.metadata["data.position"] ?? "0") ?? 0)
+        let (replay, start) = try lastGoodState(train, checkpoint: checkpoint)
+        var batches = start
         progress.line("a loss is not finite at step \(failing + 1); replaying \(failing - replay.step + 1) step(s) from \(checkpoint ?? "the start") to find where")
+        try advance(replay, &batches, to: failing, train)
+        let (epoch, records) = batches.next()
+        replay.epoch = epoch
+        step.checkNumerics = true
         defer { step.checkNumerics = false }
-        while replay.step <= failing {
-            let (epoch, records) = batches.next()
-            replay.epoch = epoch
-            step.checkNumerics = replay.step == failing
-            var feeds = self.feeds(train, records)
-            transform?(&feeds, replay.step)
-            do {
-                try step.run(replay, feeding: feeds)
-            } catch let error as RuntimeError {
-                return error.description
-            }
+        var feeds = self.feeds(train, records)
+        transform?(&feeds, replay.step)
+        do {
+            try step.run(replay, feeding: feeds)
+        } catch let error as RuntimeError {
+            return error.description
         }
         return nil
     }
