@@ -25,14 +25,10 @@ public struct JudgeScores: Sendable, Equatable {
         let pixels = count == 0 ? 0 : images.count / count
         var (consistent, confidence, flat) = (0, 0.0, 0)
         for i in 0..<count {
-            let row = logits[(i * classes)..<((i + 1) * classes)].map(Double.init)
-            let peak = row.max() ?? 0
-            let total = row.reduce(0) { $0 + exp($1 - peak) }
             // The first largest logit is the judge's class; a NaN row counts as no class.
-            var best = 0
-            for c in 1..<max(classes, 1) where row[c] > row[best] { best = c }
-            if best == asked[i] && row[best].isFinite { consistent += 1 }
-            let p = exp(row[asked[i]] - peak) / total
+            let best = Logits.firstLargest(logits, row: i, classes: classes)
+            if best == asked[i] && logits[i * classes + best].isFinite { consistent += 1 }
+            let p = Logits.probabilities(logits, row: i, classes: classes)[asked[i]]
             confidence += p.isFinite ? p : 0
             let image = images[(i * pixels)..<((i + 1) * pixels)].map(Double.init)
             let mean = image.reduce(0, +) / Double(max(pixels, 1))

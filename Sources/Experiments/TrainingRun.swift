@@ -169,11 +169,7 @@ public final class TrainingRun {
 
     /// The most likely class of batch row `i` under `logits [batch, classes]`.
     func predictedClass(_ logits: [Float], _ i: Int) -> Int {
-        let classes = options.configuration.classes
-        // The first largest logit; a NaN row (a diverged model) counts as class 0, never a crash.
-        var best = 0
-        for c in 1..<max(classes, 1) where logits[i * classes + c] > logits[i * classes + best] { best = c }
-        return best
+        Logits.firstLargest(logits, row: i, classes: options.configuration.classes)
     }
 
     /// Test batch `k` (binarised the same way at every evaluation when asked).
@@ -237,11 +233,7 @@ public final class TrainingRun {
         for (k, (images, logits)) in evaluated.enumerated() {
             var omega = [Double](repeating: 0, count: b * classes)
             for i in 0..<b {
-                let row = logits[(i * classes)..<((i + 1) * classes)].map(Double.init)
-                let peak = row.max()!
-                let total = row.reduce(0) { $0 + exp($1 - peak) }
-                for c in 0..<classes {
-                    let w = exp(row[c] - peak) / total
+                for (c, w) in Logits.probabilities(logits, row: i, classes: classes).enumerated() {
                     omega[i * classes + c] = w
                     if w > 0 { classKL += w * Foundation.log(Double(classes) * w) }
                 }
@@ -343,14 +335,12 @@ public final class TrainingRun {
     func mixtureReconstructions(_ evaluation: Inference, _ state: TrainingState, images: [Float], logits: [Float], count: Int) throws -> [Float] {
         let (classes, pixels, b) = (options.configuration.classes, options.configuration.pixels, options.batch)
         var result = [Float](repeating: 0, count: count * pixels)
+        let omega = (0..<count).map { Logits.probabilities(logits, row: $0, classes: classes).map(Float.init) }
         for c in 0..<classes {
             let out = try evaluation.evaluate(state, feeding: ["image": .float32(images), "label": .int32(.init(repeating: Int32(c), count: b))])
             guard let reconstruction = out["reconstruction"] else { continue }
             for i in 0..<count {
-                let row = logits[(i * classes)..<((i + 1) * classes)].map(Double.init)
-                let peak = row.max() ?? 0
-                let omega = Float(exp(row[c] - peak) / row.reduce(0) { $0 + exp($1 - peak) })
-                for p in 0..<pixels { result[i * pixels + p] += omega * reconstruction[i * pixels + p] }
+                for p in 0..<pixels { result[i * pixels + p] += omega[i][c] * reconstruction[i * pixels + p] }
             }
         }
         return result
