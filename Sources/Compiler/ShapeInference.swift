@@ -71,10 +71,9 @@ public enum ShapeInference {
     /// What is wrong with a leaf's declared type: the DSL's checks for `Input` and `Parameter`.
     static func leafProblem(_ node: Node) -> ShapeProblem? {
         let shape = node.shape
-        if shape.batchCount > 1 || shape.contains(where: { ($0.fixedSize ?? 1) <= 0 }) {
-            return ShapeProblem("\(node.name): shape \(shape) needs positive sizes and at most one batch dimension")
+        if let problem = shape.declarationProblem {
+            return problem == Shape.rankProblem(shape) ? problem : ShapeProblem("\(node.name): \(problem.message)")
         }
-        if shape.rank > Shape.maxRank { return Shape.rankProblem(shape) }
         if !node.isInput, shape.hasBatch || node.dtype != .float32 {
             return ShapeProblem("\(node.name): a \(node.op.name) is float32 without the batch dimension; declared \(node.type)")
         }

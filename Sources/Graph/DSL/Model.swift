@@ -185,12 +185,7 @@ public func Input(
 ) -> Tensor {
     let builder = GraphBuilder.active("Input(\"\(name)\")")
     let location = SourceLocation(file, filePath, line, column)
-    if shape.batchCount > 1 || shape.contains(where: { ($0.fixedSize ?? 1) <= 0 }) {
-        return builder.fail(
-            "Input(\"\(name)\")", ShapeProblem("shape \(shape) needs positive sizes and at most one batch dimension"),
-            at: location)
-    }
-    if shape.rank > Shape.maxRank { return builder.fail("Input(\"\(name)\")", Shape.rankProblem(shape), at: location) }
+    if let problem = shape.declarationProblem { return builder.fail("Input(\"\(name)\")", problem, at: location) }
     if builder.graph.nodes.contains(where: { $0.op == .input(name: name) }) {
         return builder.fail(
             "Input(\"\(name)\")", ShapeProblem("an input named \"\(name)\" already exists",

@@ -104,6 +104,15 @@ extension Shape {
     /// The highest rank Gauge's kernels take (their strides and offsets are held inline).
     public static let maxRank = 8
 
+    /// What is wrong with a shape given by hand (an input, a parameter, random numbers): sizes
+    /// that are not positive, more than one batch dimension, or a rank above the limit.
+    public var declarationProblem: ShapeProblem? {
+        if batchCount > 1 || contains(where: { ($0.fixedSize ?? 1) <= 0 }) {
+            return ShapeProblem("shape \(self) needs positive sizes and at most one batch dimension")
+        }
+        return rank > Self.maxRank ? Self.rankProblem(self) : nil
+    }
+
     public static func rankProblem(_ shape: Shape) -> ShapeProblem {
         ShapeProblem("shape \(shape) has rank \(shape.rank), above Gauge's limit of \(maxRank)", hint: "merge dimensions with reshape")
     }

@@ -42,9 +42,7 @@ extension Op {
         case .constant:
             return TensorType(.scalar)
         case .random(_, let shape, _):
-            guard shape.batchCount <= 1, shape.allSatisfy({ ($0.fixedSize ?? 1) > 0 }) else {
-                throw ShapeProblem("shape \(shape) needs positive sizes and at most one batch dimension")
-            }
+            if let problem = shape.declarationProblem { throw problem }
             return TensorType(shape)
         case .matmul(let ta, let tb):
             return try Self.matmulType(operands[0], operands[1], ta, tb)
