@@ -95,7 +95,7 @@ public final class Judge {
 
     /// Reads a judge file (`train` writes one): its image size and classes from the metadata,
     /// then the network's parameters, each checked by name and shape.
-    public init(_ path: String, batch: Int = 100) throws {
+    public convenience init(_ path: String, batch: Int = 100) throws {
         let metadata = try SafeTensors.readHeader(path).metadata
         func number(_ key: String) throws -> Int {
             guard let value = metadata["judge." + key].flatMap({ Int($0) }), value > 0 else {
@@ -103,11 +103,23 @@ public final class Judge {
             }
             return value
         }
-        (channels, height, width, classes) = (try number("channels"), try number("height"), try number("width"), try number("classes"))
-        dataset = metadata["judge.dataset"] ?? "?"
-        testAccuracy = metadata["judge.test_accuracy"].flatMap { Double($0) }
+        let (channels, height, width, classes) = (try number("channels"), try number("height"), try number("width"), try number("classes"))
         let model = try Self.model(channels: channels, height: height, width: width, classes: classes)
-        parameters = try Parameters.load(path, for: model)
+        try self.init(
+            model, parameters: try Parameters.load(path, for: model), shape: (channels, height, width, classes),
+            dataset: metadata["judge.dataset"] ?? "?", testAccuracy: metadata["judge.test_accuracy"].flatMap { Double($0) },
+            batch: batch)
+    }
+
+    /// A judge from parameters in memory (`model` is `Judge.model` of `shape`).
+    init(
+        _ model: Model, parameters: Parameters, shape: (channels: Int, height: Int, width: Int, classes: Int), dataset: String,
+        testAccuracy: Double?, batch: Int = 100
+    ) throws {
+        (channels, height, width, classes) = shape
+        self.dataset = dataset
+        self.testAccuracy = testAccuracy
+        self.parameters = parameters
         inference = try Inference(model, batch: batch)
     }
 
@@ -167,13 +179,12 @@ public final class Judge {
         trainer.rowName = "image"
         let state = try trainer.fit(train: train, epochs: epochs, output: folder)
         let path = Self.path(in: folder)
-        let temporary = folder + "/judge-unmeasured.safetensors"
-        try state.parameters.save(to: temporary, metadata: metadata(train, accuracy: nil))
-        let accuracy = try Judge(temporary).accuracy(on: test)
+        let shape = (train.channels, train.height, train.width, train.classes)
+        let accuracy = try Judge(model, parameters: state.parameters, shape: shape, dataset: train.name, testAccuracy: nil)
+            .accuracy(on: test)
         try state.parameters.save(to: path, metadata: metadata(train, accuracy: accuracy))
-        try? FileManager.default.removeItem(atPath: temporary)
         progress.line(String(format: "judge of %@: test accuracy %.2f %% on %d images; wrote %@", train.name, 100 * accuracy, test.count, path))
-        return try Judge(path)
+        return try Judge(model, parameters: state.parameters, shape: shape, dataset: train.name, testAccuracy: accuracy)
     }
 
     static func metadata(_ data: Dataset, accuracy: Double?) -> [String: String] {
