@@ -261,10 +261,10 @@ public final class Executor {
                 let count = Int(allocationCounter() - before)
                 allocationProfile[Self.kernelName(instruction), default: 0] += count
             } else if profile != nil {
-                let (start, idle) = (Clock.now(), WorkerPool.shared.idleSeconds)
+                let (start, idle) = (Clock.now(), WorkerPool.shared.callerIdleSeconds())
                 try execute(instruction, index)
                 let seconds = Clock.now() - start
-                let idleSeconds = WorkerPool.shared.idleSeconds - idle
+                let idleSeconds = WorkerPool.shared.callerIdleSeconds() - idle
                 let name = Self.kernelName(instruction)
                 profile![name, default: 0] += seconds
                 idleProfile[name, default: 0] += idleSeconds

@@ -47,11 +47,10 @@ import Testing
         })
 
         func run(threads: Int, epilogues: Bool) throws -> [String: [UInt32]] {
-            let previous = Threads.count
-            Threads.set(threads)
-            defer { Threads.set(previous) }
-            return try runOnce(step, batch: 5, seed: 13, planner: planner(epilogues: epilogues))
-                .mapValues { $0.map(\.bitPattern) }
+            try withThreads(threads) {
+                return try runOnce(step, batch: 5, seed: 13, planner: planner(epilogues: epilogues))
+                    .mapValues { $0.map(\.bitPattern) }
+            }
         }
         let separate = try run(threads: 2, epilogues: false)
         for threads in [1, 2, 3] { #expect(try run(threads: threads, epilogues: true) == separate, "\(threads) threads") }

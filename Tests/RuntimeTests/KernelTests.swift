@@ -133,13 +133,12 @@ func expectClose(
         let w = pseudoRandom(classes * k * n, seed: 6)
         let labels = (0..<rows).map { Int32($0 % 3) }
         func run(threads: Int) throws -> [Float] {
-            let previous = Threads.count
-            Threads.set(threads)
-            defer { Threads.set(previous) }
-            return try runForward(batch: rows, inputs: ["x": x, "w": w], labels: ["c": labels]) {
-                let weights = Input("w", Shape((transposeWeights ? [classes, n, k] : [classes, k, n]).map { Dim.fixed($0) }))
-                let c = Input("c", [.batch], dtype: .int32)
-                Output("y", Input("x", [.batch, .fixed(k)]).groupedMatmul(weights, labels: c, transposeWeights: transposeWeights))
+            try withThreads(threads) {
+                return try runForward(batch: rows, inputs: ["x": x, "w": w], labels: ["c": labels]) {
+                    let weights = Input("w", Shape((transposeWeights ? [classes, n, k] : [classes, k, n]).map { Dim.fixed($0) }))
+                    let c = Input("c", [.batch], dtype: .int32)
+                    Output("y", Input("x", [.batch, .fixed(k)]).groupedMatmul(weights, labels: c, transposeWeights: transposeWeights))
+                }
             }
         }
         let one = try run(threads: 1)
@@ -267,14 +266,13 @@ func expectClose(
         let result = try Autodiff.differentiate(model.graph)
         let gradient = try #require(result.gradients.first)
         func filterGradient(threads: Int) throws -> [Float] {
-            let previous = Threads.count
-            Threads.set(threads)
-            defer { Threads.set(previous) }
-            let executor = Executor(Plan(result.graph, batch: batch))
-            try executor.setInput("x", x)
-            try executor.setInput("v", v)
-            try executor.run()
-            return executor.values(of: gradient.gradient)
+            try withThreads(threads) {
+                let executor = Executor(Plan(result.graph, batch: batch))
+                try executor.setInput("x", x)
+                try executor.setInput("v", v)
+                try executor.run()
+                return executor.values(of: gradient.gradient)
+            }
         }
         let one = try filterGradient(threads: 1)
         for threads in [2, 3] {
@@ -540,11 +538,10 @@ func expectClose(
         let (shape, axes) = config
         let x = pseudoRandom(shape.reduce(1, *), seed: 31)
         func run(threads: Int) throws -> [Float] {
-            let previous = Threads.count
-            Threads.set(threads)
-            defer { Threads.set(previous) }
-            return try runForward(inputs: ["x": x]) {
-                Output("y", Input("x", Shape(shape.map { Dim.fixed($0) })).sum(axes: axes))
+            try withThreads(threads) {
+                return try runForward(inputs: ["x": x]) {
+                    Output("y", Input("x", Shape(shape.map { Dim.fixed($0) })).sum(axes: axes))
+                }
             }
         }
         var kept = shape

@@ -116,11 +116,8 @@ import Testing
         }
         let step = Simplify.run(try stepGraph(model, weightDecay: 1e-3)).graph
         func run(threads: Int, kernel: Bool) throws -> [String: [Float]] {
-            let previous = Threads.count
-            Threads.set(threads)
-            defer { Threads.set(previous) }
-            return try runOnce(step, batch: 29, seed: 5, classGradientKernel: kernel) {
-                try MemoryPlanner.plan($0, batch: $1).0
+            try withThreads(threads) {
+                try runOnce(step, batch: 29, seed: 5, classGradientKernel: kernel) { try MemoryPlanner.plan($0, batch: $1).0 }
             }
         }
         let one = try run(threads: 1, kernel: true)
@@ -166,10 +163,9 @@ import Testing
         #expect(withProducts.count == 2)
         #expect(!plan.instructions.contains { $0.kernel == .primitive(.groupedMatmul(transposeWeights: true)) })
         func run(threads: Int, fuse: Bool) throws -> [String: [UInt32]] {
-            let previous = Threads.count
-            Threads.set(threads)
-            defer { Threads.set(previous) }
-            return try runOnce(step, batch: 29, seed: 7, planner: planner(fuse: fuse)).mapValues { $0.map(\.bitPattern) }
+            try withThreads(threads) {
+                try runOnce(step, batch: 29, seed: 7, planner: planner(fuse: fuse)).mapValues { $0.map(\.bitPattern) }
+            }
         }
         let separate = try run(threads: 2, fuse: false)
         for threads in [1, 2, 3] { #expect(try run(threads: threads, fuse: true) == separate, "\(threads) threads") }
@@ -198,11 +194,9 @@ import Testing
         // The gradients (each kernel's first member) have no buffer at all.
         #expect(fused.allSatisfy { plan.bufferOf[$0.members[0].index] == -1 && step[$0.members[0]].op.name == "matmul" })
         func run(threads: Int) throws -> [String: [UInt32]] {
-            let previous = Threads.count
-            Threads.set(threads)
-            defer { Threads.set(previous) }
-            return try runOnce(step, batch: 29, seed: 11) { try MemoryPlanner.plan($0, batch: $1).0 }
-                .mapValues { $0.map(\.bitPattern) }
+            try withThreads(threads) {
+                try runOnce(step, batch: 29, seed: 11) { try MemoryPlanner.plan($0, batch: $1).0 }.mapValues { $0.map(\.bitPattern) }
+            }
         }
         let one = try run(threads: 1)
         for threads in [2, 3] { #expect(try run(threads: threads) == one, "\(threads) threads") }

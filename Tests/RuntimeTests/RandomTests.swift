@@ -57,11 +57,10 @@ import Testing
         let n = 100_003
         let x = pseudoRandom(n, seed: 8)
         func masked(threads: Int, count: Int) throws -> [Float] {
-            let previous = Threads.count
-            Threads.set(threads)
-            defer { Threads.set(previous) }
-            return try runForward(inputs: ["x": Array(x.prefix(count))]) {
-                Output("y", Input("x", [.fixed(count)]).dropout(0.5))
+            try withThreads(threads) {
+                return try runForward(inputs: ["x": Array(x.prefix(count))]) {
+                    Output("y", Input("x", [.fixed(count)]).dropout(0.5))
+                }
             }
         }
         let one = try masked(threads: 1, count: n)

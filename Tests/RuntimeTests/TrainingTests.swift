@@ -79,25 +79,23 @@ func tinyVAE(hidden: Int = 32) throws -> Model {
     }
 
     func losses(threads: Int, steps: Int) throws -> [Float] {
-        let previous = Threads.count
-        Threads.set(threads)
-        defer { Threads.set(previous) }
-        let step = try TrainingStep(tinyVAE(hidden: 384), batch: 128, optimizer: .adam(learningRate: 0.001))
-        let state = step.initialState(seed: 3)
-        return try (0..<steps).map { s in
-            try step.run(state, feeding: ["image": .float32(barImages(count: 128, seed: UInt64(s)))])["total"]!
+        try withThreads(threads) {
+            let step = try TrainingStep(tinyVAE(hidden: 384), batch: 128, optimizer: .adam(learningRate: 0.001))
+            let state = step.initialState(seed: 3)
+            return try (0..<steps).map { s in
+                try step.run(state, feeding: ["image": .float32(barImages(count: 128, seed: UInt64(s)))])["total"]!
+            }
         }
     }
 
     /// Profiling measures the cores idle inside each primitive's parallel jobs: none on one
     /// thread; on three, never more than the primitive's time on every thread. (Whether any
     /// core waits at all on three threads depends on the machine's timing — CI once measured
-    /// exactly 0 s — so it is not asserted.)
+    /// exactly 0 s — so it is not asserted.) Other tests run executors at the same time on the
+    /// shared pool: their jobs count for their own threads, not this one (CI once saw 14 ms of
+    /// another test's idle time here before idle time was kept per calling thread).
     @Test func profilingMeasuresIdleCoresInsideParallelKernels() throws {
-        for threads in [1, 3] {
-            let previous = Threads.count
-            Threads.set(threads)
-            defer { Threads.set(previous) }
+        for threads in [1, 3] { try withThreads(threads) {
             let step = try TrainingStep(tinyVAE(hidden: 384), batch: 128, optimizer: .adam(learningRate: 0.001))
             let state = step.initialState(seed: 3)
             step.profiling = true
@@ -109,7 +107,7 @@ func tinyVAE(hidden: Int = 32) throws -> Model {
             }
             let total = idle.values.reduce(0, +)
             if threads == 1 { #expect(total == 0, "1 thread: \(total) s idle") }
-        }
+        } }
     }
 
     @Test func sameSeedGivesBitIdenticalLossesWithOneAndTwoThreads() throws {

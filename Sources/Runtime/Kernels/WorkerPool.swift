@@ -42,12 +42,13 @@ final class WorkerPool: @unchecked Sendable {
     private var nextSlot = 0
     /// Pool threads inside the current job.
     private var running = 0
-    /// While set (by a profiling executor, between jobs), every parallel job adds to
-    /// `idleSeconds` its idle core time: its wall time times its workers, less the time its
-    /// threads spent in parts (a worker that wakes late, or runs out of parts before the others
-    /// finish theirs, idles).
+    /// While set (by a profiling executor, between jobs), every parallel job adds its idle core
+    /// time to its calling thread's `callerIdleSeconds`: its wall time times its workers, less
+    /// the time its threads spent in parts (a worker that wakes late, or runs out of parts
+    /// before the others finish theirs, idles). By calling thread, so a profiling executor never
+    /// counts the jobs of another executor running on another thread.
     var measuring = false
-    private(set) var idleSeconds = 0.0
+    private var idleByCaller: [pthread_t: Double] = [:]
     /// The pool threads' time in the current job's parts, while measuring.
     private var partSeconds = 0.0
 
@@ -98,7 +99,9 @@ final class WorkerPool: @unchecked Sendable {
             }
             while running > 0 { pthread_cond_wait(&finished, &mutex) }
             self.job = nil
-            if start > 0 { idleSeconds += (Clock.now() - start) * Double(workers) - callerSeconds - partSeconds }
+            if start > 0 {
+                idleByCaller[pthread_self(), default: 0] += (Clock.now() - start) * Double(workers) - callerSeconds - partSeconds
+            }
             pthread_mutex_unlock(&mutex)
         }
     }
@@ -143,6 +146,13 @@ final class WorkerPool: @unchecked Sendable {
 }
 
 extension WorkerPool {
+    /// The idle core seconds of the parallel jobs this thread has started while measuring.
+    func callerIdleSeconds() -> Double {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return idleByCaller[pthread_self()] ?? 0
+    }
+
     /// How many parts to cut `units` of work into for `workers` threads balanced as they run:
     /// `partsPerWorker` each, at most one unit a part.
     static func balancedParts(_ units: Int, workers: Int) -> Int { min(units, workers * partsPerWorker) }

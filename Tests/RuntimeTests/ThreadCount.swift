@@ -1,0 +1,16 @@
+import Foundation
+import Runtime
+
+/// Runs `body` with `Threads.count` set to `threads`, holding a process-wide lock: tests run
+/// in parallel, and the thread count is global, so two tests that set it would otherwise
+/// change it under each other (a job would take more workers than its test set).
+func withThreads<T>(_ threads: Int, _ body: () throws -> T) rethrows -> T {
+    threadCountLock.lock()
+    defer { threadCountLock.unlock() }
+    let previous = Threads.count
+    Threads.set(threads)
+    defer { Threads.set(previous) }
+    return try body()
+}
+
+private let threadCountLock = NSRecursiveLock()
