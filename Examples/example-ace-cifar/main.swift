@@ -17,7 +17,10 @@ struct ExampleACECIFAR: ParsableCommand {
             checkpoint.safetensors, a line of metrics.jsonl, latent-grid.png (the 7×7 central \
             segment of the 30×30 latent grid over [-6, 6] for --class), reconstructions.png and \
             control.png with control.json (test objects moved, turned and rescaled by editing \
-            their symmetry statistics). --resume continues from the checkpoint, data order included.
+            their symmetry statistics). With --colour (colour symmetry statistics in SL(3), the \
+            paper's open problem 3) also colour-control.png with colour-control.json (hue, \
+            saturation and brightness edited as SL(3) elements, measured on the renders). \
+            --resume continues from the checkpoint, data order included.
             Data: --data DIR, else GAUGE_DATA, else ~/.cache/gauge, each holding cifar-10-batches-bin/; \
             --download fetches it (162 MB) into ~/.cache/gauge when it is nowhere.
             """)
@@ -29,6 +32,9 @@ struct ExampleACECIFAR: ParsableCommand {
 
     @Flag(help: "Train the convolutional ACE of Fig. 4 (conv encoder, deconv decoder, Laplacian sampling) instead of Fig. 3's.")
     var conv = false
+
+    @Flag(help: "Add colour symmetry statistics (the paper's open problem 3): a colour net beside the SSN gives a 3×3 matrix M in SL(3) per image (exp of a traceless matrix, identity at the start); the canonical image is M·x, the reconstruction is mapped back by M⁻¹ (ace-cifar-colour, ace-cifar-conv-colour).")
+    var colour = false
 
     @Option(help: "Class drawn in the latent-grid figure: a name (airplane … truck) or 0-9.")
     var `class`: String = "horse"
@@ -47,7 +53,7 @@ struct ExampleACECIFAR: ParsableCommand {
     func run() throws {
         let progress = TrainingProgress(every: training.every)
         var options = try training.options(
-            training.configure(conv ? .cifarConv : .cifar), epochs: epochs, classNames: CIFAR10.classNames)
+            training.configure(colour ? .withColour(conv ? .cifarConv : .cifar) : conv ? .cifarConv : .cifar), epochs: epochs, classNames: CIFAR10.classNames)
         options.figureClass = classIndex!
         progress.line("reading CIFAR-10 …")
         let fetch = { (location: DataLocation) in

@@ -24,9 +24,11 @@ extension Figures {
     /// latent points drawn from the prior (the same points every time for the same `seed`), each
     /// decoded by its class's decoder and drawn in the pose `pose(class, k)` — the identity for
     /// the canonical "style" frame, or symmetry statistics the SSN produced on training images of
-    /// that class.
+    /// that class — and, with colour statistics, coloured by `colour(class, k)` (identity: the
+    /// canonical colours).
     public func samplesSheet(
-        perClass: Int = 10, seed: UInt64, pose: (_ label: Int, _ k: Int) -> Affine2D = { _, _ in .identity }
+        perClass: Int = 10, seed: UInt64, pose: (_ label: Int, _ k: Int) -> Affine2D = { _, _ in .identity },
+        colour: (_ label: Int, _ k: Int) -> ColourMatrix = { _, _ in .identity }
     ) -> Sheet {
         let c = configuration
         let z = priorLatents(c.classes * perClass * c.latentPerClass, seed: seed)
@@ -34,7 +36,10 @@ extension Figures {
         for label in 0..<c.classes {
             for k in 0..<perClass {
                 let at = (label * perClass + k) * c.latentPerClass
-                requests.append(.init(latent: Array(z[at..<(at + c.latentPerClass)]), label: label, pose: pose(label, k)))
+                requests.append(
+                    .init(
+                        latent: Array(z[at..<(at + c.latentPerClass)]), label: label, pose: pose(label, k),
+                        colour: colour(label, k)))
             }
         }
         return Sheet(requests: requests, columns: perClass)

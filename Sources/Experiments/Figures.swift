@@ -116,19 +116,22 @@ public struct Figures {
 
     /// Test objects re-rendered with edited poses (PAPER.md §2.3): per object a row of the
     /// original, the unedited render, then one render per edit. `thetas` are the symmetry
-    /// statistics (identity without them), `latents` the posterior means.
+    /// statistics (identity without them), `colours` the colour statistics of models that have
+    /// them (each render is coloured by their inverse), `latents` the posterior means.
     public func control(
-        originals: [Float], indices: [Int], labels: [Int], thetas: [Affine2D], latents: [[Float]],
-        state: TrainingState, scale: Int = 2
+        originals: [Float], indices: [Int], labels: [Int], thetas: [Affine2D], colours: [ColourMatrix]? = nil,
+        latents: [[Float]], state: TrainingState, scale: Int = 2
     ) throws -> (Picture, ControlReport) {
         let c = configuration
         var requests: [Renderer.Request] = []
         for k in indices.indices {
             let unwarp = thetas[k].inverted()
+            let uncolour = colours?[k].inverted() ?? .identity
             for edit in [Edit(name: "none")] + Self.edits {
                 let delta = Affine2D.moving(dx: edit.dx, dy: edit.dy, width: c.width, height: c.height)
                     .composed(with: .rotating(degrees: edit.rotationDegrees)).composed(with: .scaling(edit.scale))
-                requests.append(.init(latent: latents[k], label: labels[k], pose: unwarp.composed(with: delta)))
+                requests.append(
+                    .init(latent: latents[k], label: labels[k], pose: unwarp.composed(with: delta), colour: uncolour))
             }
         }
         let renders = try renderer.render(requests, state: state)
@@ -160,9 +163,14 @@ public struct Figures {
             report.objects.append(object)
         }
         report.meanAbsoluteError = errors
-        let picture = tiledPicture(
-            rows, count: indices.count * (perObject + 1), channels: c.channels, height: c.height, width: c.width,
+        return (strip(rows, objects: indices.count, perObject: perObject, scale: scale), report)
+    }
+
+    /// A control strip's picture: per object, its original then its `perObject` renders.
+    func strip(_ rows: [Float], objects: Int, perObject: Int, scale: Int) -> Picture {
+        let c = configuration
+        return tiledPicture(
+            rows, count: objects * (perObject + 1), channels: c.channels, height: c.height, width: c.width,
             columns: perObject + 1, scale: scale)
-        return (picture, report)
     }
 }

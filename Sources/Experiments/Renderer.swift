@@ -16,17 +16,21 @@ public final class Renderer {
         inference = try Inference(ACE.renderer(configuration), batch: batch)
     }
 
-    /// One image to render: a latent point, the class whose decoder draws it, and the pose
-    /// (θ, output → input) to warp the canonical drawing by.
+    /// One image to render: a latent point, the class whose decoder draws it, the pose (θ,
+    /// output → input) to warp the canonical drawing by, and — for models with colour
+    /// statistics — the colour matrix applied to it first (M⁻¹ of an image's statistics
+    /// gives that image's colours; ignored by models without them).
     public struct Request: Sendable {
         public var latent: [Float]
         public var label: Int
         public var pose: Affine2D
+        public var colour: ColourMatrix
 
-        public init(latent: [Float], label: Int, pose: Affine2D = .identity) {
+        public init(latent: [Float], label: Int, pose: Affine2D = .identity, colour: ColourMatrix = .identity) {
             self.latent = latent
             self.label = label
             self.pose = pose
+            self.colour = colour
         }
     }
 
@@ -47,6 +51,7 @@ public final class Renderer {
             var latent = [Float](repeating: 0, count: batch * latentSize)
             var labels = [Int32](repeating: 0, count: batch)
             var poses = [Float](repeating: 0, count: batch * 6)
+            var colours = [Float](repeating: 0, count: batch * 9)
             for k in 0..<batch {
                 let request = chunk.count > k ? chunk[chunk.startIndex + k] : chunk[chunk.startIndex]
                 guard request.latent.count == latentSize else {
@@ -55,9 +60,11 @@ public final class Renderer {
                 latent.replaceSubrange((k * latentSize)..<((k + 1) * latentSize), with: request.latent)
                 labels[k] = Int32(request.label)
                 poses.replaceSubrange((k * 6)..<((k + 1) * 6), with: request.pose.values)
+                colours.replaceSubrange((k * 9)..<((k + 1) * 9), with: request.colour.values)
             }
-            let out = try inference.run(
-                parameters, feeding: ["latent": .float32(latent), "label": .int32(labels), "pose": .float32(poses)], seed: seed)
+            var feeds: [String: TensorData] = ["latent": .float32(latent), "label": .int32(labels), "pose": .float32(poses)]
+            if configuration.colourNet != nil { feeds["colour"] = .float32(colours) }
+            let out = try inference.run(parameters, feeding: feeds, seed: seed)
             result += out["image"]![0..<(chunk.count * pixels)]
         }
         return result

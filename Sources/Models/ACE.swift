@@ -7,6 +7,9 @@ import Graph
 ///     θ = SSN(x); x' = warp(x, θ); ω = classifier(x'); μ, log σ = encoder(x') for class y;
 ///     z ~ posterior; x̂ = warp(decoder_y(z), θ⁻¹); L = BCE(x̂, x) + KL + CE(ω, y)
 ///
+/// With colour statistics (`ACEConfiguration.colourNet`) also M = CSN(x) in SL(3, R),
+/// x' = M·warp(x, θ) and x̂ = warp(M⁻¹·decoder_y(z), θ⁻¹).
+///
 /// Inputs: `image [batch, C, H, W]` in [0, 1] and `label [batch] int32`. Only the labelled
 /// class's latent head and decoder run (`denseByClass`), which gives the same gradients as
 /// running all of them and contracting with the one-hot label (PAPER.md §1.1).
@@ -27,7 +30,9 @@ public enum ACE {
             let mean = config.symmetryNet.map { net in Scope("ssn") { symmetryStatistics(x, net) } }
             let noisy = evaluation ? nil : config.poseNoise.flatMap { noise in mean.map { m in Scope("pose") { samplePose(m, noise) } } }
             let theta = noisy?.pose ?? mean
-            let canonical = theta.map { t in Scope("warp") { x.warped(by: t) } } ?? x
+            let colour = config.colourNet.map { net in Scope("csn") { colourStatistics(x, net) } }
+            let warped = theta.map { t in Scope("warp") { x.warped(by: t) } } ?? x
+            let canonical = colour.map { m in Scope("colour") { warped.colourTransformed(by: m) } } ?? warped
 
             let logits = Scope("classifier") { classifier(canonical, config) }
             let (latentMean, logScale) = Scope("encoder") { encoder(canonical, labels: y, config) }
@@ -36,10 +41,12 @@ public enum ACE {
                     ? sampleGaussian(mean: latentMean, logScale: logScale) : sampleLaplace(mean: latentMean, logScale: logScale)
             }
             let canonicalReconstruction = Scope("decoder") { decoder(z, labels: y, config) }
-            let reconstruction =
-                theta.map { t in
-                    Scope("unwarp") { canonicalReconstruction.warped(by: invertedAffine(t)) }
+            let recoloured =
+                colour.map { m in
+                    Scope("uncolour") { canonicalReconstruction.colourTransformed(by: inverted3x3(m)) }
                 } ?? canonicalReconstruction
+            let reconstruction =
+                theta.map { t in Scope("unwarp") { recoloured.warped(by: invertedAffine(t)) } } ?? recoloured
 
             Loss(bernoulliCrossEntropy(probabilities: reconstruction, target: x), name: "reconstruction_error")
             if config.sampling == .gaussian {
@@ -53,6 +60,7 @@ public enum ACE {
             Output("reconstruction", reconstruction)
             Output("latent_mean", latentMean)
             if let mean { Output("theta", mean) }
+            if let colour { Output("colour", colour) }
             if perImageTerms {
                 Output(
                     "reconstruction_per_image",
@@ -68,16 +76,20 @@ public enum ACE {
     /// The creative regime and control (PAPER.md §1.4, §2.3): decodes `latent [batch, N_lat]`
     /// with the decoder of `label [batch] int32` and warps the canonical result by
     /// `pose [batch, 6]` (θ mapping output → input; identity for the canonical "style" frame).
+    /// With colour statistics, also `colour [batch, 9]`: the matrix that maps the canonical
+    /// colours to the image's (M⁻¹ of a training image's statistics reproduces its colours).
     /// Parameter names equal the training model's, so a training state's decoder drives it.
-    /// Outputs `canonical` (decoder probabilities) and `image` (warped).
+    /// Outputs `canonical` (decoder probabilities) and `image` (coloured, then warped).
     public static func renderer(_ config: ACEConfiguration) throws(ModelError) -> Model {
         try Model(config.name + "-renderer") {
             let z = Input("latent", [.batch, .fixed(config.latentPerClass)])
             let y = Input("label", [.batch], dtype: .int32)
             let pose = Input("pose", [.batch, 6])
+            let colour = config.colourNet.map { _ in Input("colour", [.batch, 9]) }
             let canonical = Scope("decoder") { decoder(z, labels: y, config) }
+            let coloured = colour.map { m in Scope("uncolour") { canonical.colourTransformed(by: m) } } ?? canonical
             Output("canonical", canonical)
-            Output("image", Scope("unwarp") { canonical.warped(by: pose) })
+            Output("image", Scope("unwarp") { coloured.warped(by: pose) })
         }
     }
 
@@ -102,13 +114,30 @@ public enum ACE {
     /// The localisation net: convs (pools between), a hidden layer, and six affine statistics
     /// from a zero-weight layer whose bias is the identity transform.
     public static func symmetryStatistics(_ x: Tensor, _ net: ACEConfiguration.SymmetryNet) -> Tensor {
+        localisationFeatures(x, net).dense(6, weightInitializer: .zeros, biasInitializer: .identityAffine)
+    }
+
+    /// Colour statistics `[batch, 9]` in SL(3, R) (`ACEConfiguration.colourNet`): a localisation
+    /// net ending in a zero layer, so training starts at the identity, whose 8 outputs, bounded
+    /// to ±`colourGeneratorBound` by a scaled tanh, are the traceless generator A of exp(A).
+    public static func colourStatistics(_ x: Tensor, _ net: ACEConfiguration.SymmetryNet) -> Tensor {
+        let raw = localisationFeatures(x, net).dense(8, weightInitializer: .zeros)
+        return specialLinearExponential((raw * (1 / colourGeneratorBound)).tanh() * colourGeneratorBound)
+    }
+
+    /// The bound on each generator entry: a hue turn of 180° needs entries of about π/√3 ≈ 1.8,
+    /// a saturation or brightness factor k about ln k; 3 allows both and keeps exp(A) tame.
+    public static let colourGeneratorBound: Float = 3
+
+    /// The localisation trunk shared by the spatial and colour statistics nets: [pool 2×2],
+    /// convs with pools between them, and a dense ReLU hidden layer.
+    static func localisationFeatures(_ x: Tensor, _ net: ACEConfiguration.SymmetryNet) -> Tensor {
         var h = net.poolInput ? x.maxPool(2) : x
         for (i, conv) in net.convolutions.enumerated() {
             if i > 0 { h = h.maxPool(2) }
             h = h.conv2d(conv.filters, kernel: conv.kernel, padding: net.convPadding, activation: .relu)
         }
         return h.flattened().dense(net.hidden, activation: .relu)
-            .dense(6, weightInitializer: .zeros, biasInitializer: .identityAffine)
     }
 
     /// The classifier: 3×3 ReLU convs with 2×2 pools between them, a dense ReLU layer, logits.

@@ -70,6 +70,12 @@ public struct ACEConfiguration: Sendable {
         /// moves θ₁₃ by 0.33), so its pull toward the identity is weak beside the reconstruction.
         public static let priorScale: Float = 1
     }
+    /// The colour-statistics net (the seed's open problem 3), or nil: a localisation net like
+    /// the SSN, beside it on the input, whose last layer gives 8 entries of a traceless 3×3
+    /// generator A; the colour statistics are M = exp(A) in SL(3, R). The canonical image is
+    /// M·(warped input) at every pixel, and the decoder's output is mapped back by M⁻¹ before
+    /// the reconstruction error. Three-channel images only.
+    public var colourNet: SymmetryNet? = nil
     /// Classifier conv filters (3×3, ReLU, 'same'), 2×2 pools between them, then a dense layer.
     public var classifierFilters: [Int]
     public var classifierHidden: Int
@@ -108,6 +114,16 @@ public struct ACEConfiguration: Sendable {
         return config
     }()
 
+    /// `base` with colour symmetry statistics, named `base.name + "-colour"`: a colour net of
+    /// conv 16@3×3 → pool → conv 32@3×3 → FC 64 → 8 on the input pooled 2×2 first — half the
+    /// SSN's widths at a quarter of its pixels, since colour is a property of the whole image.
+    public static func withColour(_ base: ACEConfiguration) -> ACEConfiguration {
+        var config = base
+        config.name = base.name + "-colour"
+        config.colourNet = SymmetryNet(convolutions: [(16, 3), (32, 3)], poolInput: true, convPadding: .same, hidden: 64)
+        return config
+    }
+
     /// The MNIST data sets of Figs. 1–2: plain 28², RTS 42² and TC 60² (PAPER.md §4).
     public enum MNISTVariant: String, Sendable, CaseIterable {
         case plain, rts, tc
@@ -122,7 +138,7 @@ public struct ACEConfiguration: Sendable {
     /// `-nosym` appended without symmetry statistics.
     /// The paper's configurations, as `gauge models` names them.
     public static var builtIn: [ACEConfiguration] {
-        [.cifar, .cifarConv] + [true, false].flatMap { symmetry in MNISTVariant.allCases.map { mnist($0, symmetry: symmetry) } }
+        [.cifar, .cifarConv, withColour(.cifar), withColour(.cifarConv)] + [true, false].flatMap { symmetry in MNISTVariant.allCases.map { mnist($0, symmetry: symmetry) } }
     }
 
     /// A configuration of `builtIn` by name (`ace-rts`, `ace-cifar-conv`, …).

@@ -24,6 +24,14 @@ public enum ModelCatalog {
             name: "ace-cifar-conv",
             summary: "Convolutional ACE with symmetry statistics on CIFAR-10 (paper Fig. 4): conv 32-64 encoder, 2 Laplacian latents, per-class 1500-1500-deconv-deconv decoders",
             build: { () throws(ModelError) in try ACE.model(.cifarConv) }),
+        ModelEntry(
+            name: "ace-cifar-colour",
+            summary: "ace-cifar with colour symmetry statistics in SL(3) (the paper's open problem 3): a colour net beside the SSN",
+            build: { () throws(ModelError) in try ACE.model(.withColour(.cifar)) }),
+        ModelEntry(
+            name: "ace-cifar-conv-colour",
+            summary: "ace-cifar-conv with colour symmetry statistics in SL(3) (the paper's open problem 3)",
+            build: { () throws(ModelError) in try ACE.model(.withColour(.cifarConv)) }),
     ] + mnistEntries + [
         ModelEntry(
             name: "tiny-vae", summary: "Gaussian VAE on 28×28 images: 784-400-20-400-784",

@@ -10,7 +10,7 @@ import Testing
     static let names = ModelCatalog.all.map(\.name).filter { $0.hasPrefix("ace-") }
 
     @Test func theCatalogHasEveryPaperConfiguration() {
-        #expect(Set(Self.names) == ["ace-cifar", "ace-cifar-conv", "ace-mnist", "ace-rts", "ace-tc", "ace-mnist-nosym", "ace-rts-nosym", "ace-tc-nosym"])
+        #expect(Set(Self.names) == ["ace-cifar", "ace-cifar-conv", "ace-cifar-colour", "ace-cifar-conv-colour", "ace-mnist", "ace-rts", "ace-tc", "ace-mnist-nosym", "ace-rts-nosym", "ace-tc-nosym"])
     }
 
     @Test(arguments: names) func aFewStepsGiveFiniteFallingLosses(name: String) throws {

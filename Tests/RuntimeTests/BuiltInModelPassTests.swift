@@ -9,7 +9,7 @@ import Testing
 @Suite(.serialized) struct BuiltInModelPassTests {
     static let names = ModelCatalog.all.map(\.name)
 
-    func batch(_ name: String) -> Int { name == "ace-cifar" ? 2 : 3 }
+    func batch(_ name: String) -> Int { name == "ace-cifar" || name == "ace-cifar-colour" ? 2 : 3 }
 
     @Test(arguments: names)
     func simplifyChangesNoResult(_ name: String) throws {

@@ -38,12 +38,7 @@ public func invertedAffine(
         func sub(_ x: Tensor, _ y: Tensor) -> Tensor { x.apply(.binary(.sub), [y], at: at) }
         let (a, bb, e, c, d, f) = (column(0), column(1), column(2), column(3), column(4), column(5))
         let det = sub(mul(a, d), mul(bb, c))
-        let floor = theta.scalar(minDeterminant, at: at)
-        let positive = det.apply(.compare(.greaterEqual), [theta.scalar(0, at: at)], at: at)
-        let clamped = positive.apply(
-            .select,
-            [det.apply(.binary(.max), [floor], at: at), det.apply(.binary(.min), [floor.apply(.unary(.neg), at: at)], at: at)],
-            at: at)
+        let clamped = b.located(at) { clampedAwayFromZero(det, minDeterminant) }
         let neg = { (x: Tensor) in x.apply(.unary(.neg), at: at) }
         let entries = [d, neg(bb), sub(mul(bb, f), mul(d, e)), neg(c), a, sub(mul(c, e), mul(a, f))]
         let joined = b.apply(.concat(axis: 1), entries, at: at)
