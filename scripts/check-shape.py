@@ -10,8 +10,6 @@ import os, re, sys
 
 MAX_FILE, MAX_FUNCTION = 400, 80
 KNOWN = {
-    "Sources/Runtime/Executor.swift": 566,
-    "Sources/Runtime/Executor.swift:execute": 190,
     "Sources/Compiler/VJPRules.swift:vjp": 191,
     "Sources/Compiler/Fusion.swift:run": 135,
     "Sources/Graph/IR/ShapeRules.swift:ruleType": 131,
