@@ -10,7 +10,6 @@ import os, re, sys
 
 MAX_FILE, MAX_FUNCTION = 400, 80
 KNOWN = {
-    "Sources/Compiler/VJPRules.swift:vjp": 191,
     "Sources/Compiler/Fusion.swift:run": 135,
     "Sources/Graph/IR/ShapeRules.swift:ruleType": 131,
     "Sources/Compiler/MemoryPlanner.swift:lay": 127,
