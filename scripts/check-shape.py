@@ -15,7 +15,6 @@ KNOWN = {
     "Sources/Compiler/MemoryPlanner.swift:lay": 127,
     "Sources/GaugeTools/BenchCommand.swift:run": 118,
     "Sources/Experiments/Trainer.swift:fit": 115,
-    "Sources/GaugeTools/DOTCommand.swift:run": 81,
 }
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 swift_func = re.compile(r"^\s*(?:@\w+(?:\([^)]*\))?\s+)*(?:(?:public|private|fileprivate|internal|static|class|final|override|mutating|nonisolated|@inline\(__always\)|@inlinable)\s+)*(?:func|init|subscript)\b")

@@ -94,27 +94,7 @@ struct DOTCommand: ParsableCommand {
                     }
                 }
             }
-            if stage == .planned {
-                writer.inPlace = Self.inPlace(graph, plan, fusion: compiled.report.memory?.fusion)
-                var live: [Int: Plan.LiveRange] = [:]
-                for r in plan.liveRanges { live[r.buffer] = r }
-                for node in graph.nodes {
-                    let b = plan.bufferOf[node.id.index]
-                    guard b >= 0 else {
-                        writer.annotations[node.id] = writer.annotations[node.id] ?? "in registers (fused)"
-                        continue
-                    }
-                    let buffer = plan.buffers[b]
-                    let kernel = writer.annotations[node.id].map { $0 + "; " } ?? ""
-                    let over = writer.inPlace[node.id].map { ", in place over \(graph[$0].name)" } ?? ""
-                    switch buffer.placement {
-                    case .own: writer.annotations[node.id] = kernel + "buffer \(b): own \(byteText(buffer.bytes))\(over)"
-                    case .arena(let offset):
-                        let range = live[b].map { ", live \($0.first)–\($0.last)" } ?? ""
-                        writer.annotations[node.id] = kernel + "buffer \(b): arena @\(byteText(offset)), \(byteText(buffer.bytes))\(range)\(over)"
-                    }
-                }
-            }
+            if stage == .planned { Self.annotateBuffers(&writer, graph, plan, fusion: compiled.report.memory?.fusion) }
         }
         var parts: [String] = []
         if !scopes.isEmpty {
@@ -142,6 +122,30 @@ struct DOTCommand: ParsableCommand {
         }
         let count = writer.only.map { "\($0.count) of \(graph.nodes.count)" } ?? "\(graph.nodes.count)"
         FileHandle.standardError.write(Data("wrote \(output) (\(count) nodes)\n".utf8))
+    }
+
+    /// The planned stage's labels: each value's buffer (arena offset, size, live range, in place
+    /// over what), or that it stays in registers inside a fused kernel.
+    static func annotateBuffers(_ writer: inout DOTWriter, _ graph: Graph, _ plan: Plan, fusion: Fusion.Result?) {
+        writer.inPlace = inPlace(graph, plan, fusion: fusion)
+        var live: [Int: Plan.LiveRange] = [:]
+        for r in plan.liveRanges { live[r.buffer] = r }
+        for node in graph.nodes {
+            let b = plan.bufferOf[node.id.index]
+            guard b >= 0 else {
+                writer.annotations[node.id] = writer.annotations[node.id] ?? "in registers (fused)"
+                continue
+            }
+            let buffer = plan.buffers[b]
+            let kernel = writer.annotations[node.id].map { $0 + "; " } ?? ""
+            let over = writer.inPlace[node.id].map { ", in place over \(graph[$0].name)" } ?? ""
+            switch buffer.placement {
+            case .own: writer.annotations[node.id] = kernel + "buffer \(b): own \(byteText(buffer.bytes))\(over)"
+            case .arena(let offset):
+                let range = live[b].map { ", live \($0.first)–\($0.last)" } ?? ""
+                writer.annotations[node.id] = kernel + "buffer \(b): arena @\(byteText(offset)), \(byteText(buffer.bytes))\(range)\(over)"
+            }
+        }
     }
 
     /// The plan's in-place decisions: each value that shares its buffer with a value it reads,

@@ -154,7 +154,7 @@ func execute(_ name: String, _ arguments: [String], environment: [String: String
     @Test func unknownModelIsAClearErrorWithNonZeroExit() throws {
         let r = try gauge(["summary", "no-such-model"])
         #expect(r.status != 0)
-        #expect(r.stderr.contains("unknown model 'no-such-model'; the models are: ace-cifar, ace-cifar-conv, ace-mnist, ace-rts, ace-tc, ace-mnist-nosym, ace-rts-nosym, ace-tc-nosym, tiny-vae, conv-classifier (see `gauge models`)"))
+        #expect(r.stderr.contains("unknown model 'no-such-model'; the models are: ace-cifar, ace-cifar-conv, ace-cifar-colour, ace-cifar-conv-colour, ace-mnist, ace-rts, ace-tc, ace-mnist-nosym, ace-rts-nosym, ace-tc-nosym, tiny-vae, conv-classifier (see `gauge models`)"))
         #expect(r.stdout.isEmpty)
     }
 
@@ -610,7 +610,8 @@ extension ExampleCVAETests {
     @Test func gaugeToolsRunOnTheUsersModels() throws {
         let models = try execute("example-cvae", ["tools", "models"])
         #expect(models.status == 0)
-        #expect(models.stdout.hasPrefix("cvae             conditional VAE on MNIST, 16 latents\ncvae-sampler "))
+        // Names are padded to the longest one, ace-cifar-conv-colour (21 characters), plus 2.
+        #expect(models.stdout.hasPrefix("cvae" + String(repeating: " ", count: 19) + "conditional VAE on MNIST, 16 latents\ncvae-sampler "))
         #expect(models.stdout.contains("\nace-cifar "))
         let summary = try execute("example-cvae", ["tools", "summary", "cvae", "--batch", "100"])
         #expect(summary.status == 0, "\(summary.stderr)")
@@ -704,7 +705,7 @@ extension ExampleCVAETests {
         #expect(wrong.status != 0)
         #expect(wrong.stderr.contains("does not fit model \"ace-rts-renderer\""))
         let bad = try gauge(["sample", "tiny-vae", "--checkpoint", checkpoint, "--out", output + "/x.png"])
-        #expect(bad.stderr.contains("gauge sample draws from ACE models: ace-cifar, ace-cifar-conv, ace-mnist"))
+        #expect(bad.stderr.contains("gauge sample draws from ACE models: ace-cifar, ace-cifar-conv, ace-cifar-colour, ace-cifar-conv-colour, ace-mnist"))
     }
 }
 
