@@ -143,54 +143,60 @@ public struct BenchCommand: ParsableCommand {
                 print("  \(c.name), alternating steps: median \(ms(c.median)) ms/step (min \(ms(c.sorted.first!)), max \(ms(c.sorted.last!)))")
                 print("  default ÷ \(c.name): \(fixed3(median / c.median)) (medians), \(fixed3(c.paired)) (median of \(c.sorted.count) paired steps, each plan first in every other pair)")
             }
-            if profile {
-                let total = step.profile.values.reduce(0, +)
-                let idle = step.idleProfile
-                print("  time per primitive over \(steps) steps (share of kernel time; idle: cores waiting inside its parallel jobs):")
-                for (op, seconds) in step.profile.sorted(by: { $0.value > $1.value }) where seconds / total >= 0.001 {
-                    let percent = "\(round1(100 * seconds / total)) %".padding(toLength: 7, withPad: " ", startingAt: 0)
-                    print("    \(op.padding(toLength: 34, withPad: " ", startingAt: 0)) \(ms(seconds / Double(steps))) ms/step  \(percent) idle \(ms((idle[op] ?? 0) / Double(steps))) ms/step")
-                }
-                let idleTotal = idle.values.reduce(0, +)
-                print("  idle core time inside parallel kernels: \(ms(idleTotal / Double(steps))) ms/step, \(round1(100 * idleTotal / (total * Double(threads)))) % of \(threads) × the kernel time")
-                if top > 0, let perInstruction = step.executor.instructionSeconds,
-                    let idlePerInstruction = step.executor.instructionIdleSeconds
-                {
-                    print("  slowest \(min(top, perInstruction.count)) kernel calls (ms/step, idle core ms/step):")
-                    for index in perInstruction.indices.sorted(by: { perInstruction[$0] > perInstruction[$1] }).prefix(top) {
-                        let i = step.plan.instructions[index]
-                        let node = step.graph[i.node]
-                        let shapes = i.inputShapes.map { "\($0)" }.joined(separator: " ")
-                        let idle = ms(idlePerInstruction[index] / Double(steps))
-                        print("    #\(index) \(ms(perInstruction[index] / Double(steps))) (\(idle))  \(Executor.kernelName(i)) \(shapes) → \(i.outputShape)  \(node.name)  \(node.location.shortDescription)")
-                    }
-                }
-            }
+            if profile { printProfile(step, threads: threads) }
             print("  compile (autodiff + optimizer + shape check + plan) \(ms(compileSeconds)) ms; peak RSS \(round1(peakRSSMiB())) MiB")
         }
         if fit { try benchFit(built) }
         if sample { try benchSampling(state) }
-        if allocations {
-            guard let count = Self.heapAllocations else {
-                print("  heap allocations: not counted (this executable has no allocation counter)")
-                return
+        if allocations { try printAllocations(step, state, feeds) }
+    }
+
+    /// `--profile`: time per primitive, idle core time, and with `--top` the slowest calls.
+    func printProfile(_ step: TrainingStep, threads: Int) {
+        let total = step.profile.values.reduce(0, +)
+        let idle = step.idleProfile
+        print("  time per primitive over \(steps) steps (share of kernel time; idle: cores waiting inside its parallel jobs):")
+        for (op, seconds) in step.profile.sorted(by: { $0.value > $1.value }) where seconds / total >= 0.001 {
+            let percent = "\(round1(100 * seconds / total)) %".padding(toLength: 7, withPad: " ", startingAt: 0)
+            print("    \(op.padding(toLength: 34, withPad: " ", startingAt: 0)) \(ms(seconds / Double(steps))) ms/step  \(percent) idle \(ms((idle[op] ?? 0) / Double(steps))) ms/step")
+        }
+        let idleTotal = idle.values.reduce(0, +)
+        print("  idle core time inside parallel kernels: \(ms(idleTotal / Double(steps))) ms/step, \(round1(100 * idleTotal / (total * Double(threads)))) % of \(threads) × the kernel time")
+        if top > 0, let perInstruction = step.executor.instructionSeconds,
+            let idlePerInstruction = step.executor.instructionIdleSeconds
+        {
+            print("  slowest \(min(top, perInstruction.count)) kernel calls (ms/step, idle core ms/step):")
+            for index in perInstruction.indices.sorted(by: { perInstruction[$0] > perInstruction[$1] }).prefix(top) {
+                let i = step.plan.instructions[index]
+                let node = step.graph[i.node]
+                let shapes = i.inputShapes.map { "\($0)" }.joined(separator: " ")
+                let idle = ms(idlePerInstruction[index] / Double(steps))
+                print("    #\(index) \(ms(perInstruction[index] / Double(steps))) (\(idle))  \(Executor.kernelName(i)) \(shapes) → \(i.outputShape)  \(node.name)  \(node.location.shortDescription)")
             }
-            let (before, blasBefore) = (count(), Self.blasHeapAllocations?() ?? 0)
-            try step.executor.run()
-            let inExecutor = count() - before
-            let inBLAS = (Self.blasHeapAllocations?() ?? 0) - blasBefore
-            let beforeStep = count()
-            try step.run(state, feeding: feeds)
-            let inStep = count() - beforeStep
-            // OpenBLAS's own first: they depend on the kernel it picked for this CPU, not on Gauge.
-            print("  inside OpenBLAS (core \(Threads.blasCore)), not counted below: \(inBLAS) heap allocations in the executor's run")
-            print("  heap allocations in one step after warm-up: \(inExecutor) in the executor's run, \(inStep) in the whole step (feeding inputs, reading losses)")
-            step.executor.allocationCounter = count
-            try step.executor.run()
-            step.executor.allocationCounter = nil
-            for (kernel, n) in step.executor.allocationProfile.sorted(by: { $0.value > $1.value }) where n > 0 {
-                print("    \(kernel.padding(toLength: 34, withPad: " ", startingAt: 0)) \(n)")
-            }
+        }
+    }
+
+    /// `--allocations`: heap allocations in one warmed-up step, OpenBLAS's apart, by kernel.
+    func printAllocations(_ step: TrainingStep, _ state: TrainingState, _ feeds: [String: TensorData]) throws {
+        guard let count = Self.heapAllocations else {
+            print("  heap allocations: not counted (this executable has no allocation counter)")
+            return
+        }
+        let (before, blasBefore) = (count(), Self.blasHeapAllocations?() ?? 0)
+        try step.executor.run()
+        let inExecutor = count() - before
+        let inBLAS = (Self.blasHeapAllocations?() ?? 0) - blasBefore
+        let beforeStep = count()
+        try step.run(state, feeding: feeds)
+        let inStep = count() - beforeStep
+        // OpenBLAS's own first: they depend on the kernel it picked for this CPU, not on Gauge.
+        print("  inside OpenBLAS (core \(Threads.blasCore)), not counted below: \(inBLAS) heap allocations in the executor's run")
+        print("  heap allocations in one step after warm-up: \(inExecutor) in the executor's run, \(inStep) in the whole step (feeding inputs, reading losses)")
+        step.executor.allocationCounter = count
+        try step.executor.run()
+        step.executor.allocationCounter = nil
+        for (kernel, n) in step.executor.allocationProfile.sorted(by: { $0.value > $1.value }) where n > 0 {
+            print("    \(kernel.padding(toLength: 34, withPad: " ", startingAt: 0)) \(n)")
         }
     }
 
