@@ -13,7 +13,6 @@ KNOWN = {
     "Sources/Compiler/Fusion.swift:run": 135,
     "Sources/Graph/IR/ShapeRules.swift:ruleType": 131,
     "Sources/Compiler/MemoryPlanner.swift:lay": 127,
-    "Sources/Experiments/Trainer.swift:fit": 115,
 }
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 swift_func = re.compile(r"^\s*(?:@\w+(?:\([^)]*\))?\s+)*(?:(?:public|private|fileprivate|internal|static|class|final|override|mutating|nonisolated|@inline\(__always\)|@inlinable)\s+)*(?:func|init|subscript)\b")

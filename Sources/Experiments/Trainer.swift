@@ -155,17 +155,7 @@ public final class Trainer {
         defer { timings.total = Date().timeIntervalSince(callStart) }
         try Self.makeFolder(output)
         let path = Self.checkpointPath(output)
-        var state: TrainingState
-        var batches: Batches
-        if resume && FileManager.default.fileExists(atPath: path) {
-            state = try step.loadState(from: path)
-            batches = Batches(count: train.count, batchSize: batch, seed: state.seed)
-            batches.cursor = (state.epoch, Int(state.metadata["data.position"] ?? "0") ?? 0)
-            progress.line("resumed from \(path): epoch \(state.epoch + 1), step \(state.step)")
-        } else {
-            state = step.initialState(seed: seed)
-            batches = Batches(count: train.count, batchSize: batch, seed: seed)
-        }
+        var (state, batches) = try startingState(train, path, resume: resume)
         timings.setup = Date().timeIntervalSince(callStart)
         progress.line(
             "compiled \(model.name) at batch \(batch) in \(Int(step.compileSeconds * 1000)) ms: \(step.plan.instructions.count) kernels, arena \(step.plan.arenaBytes / 1_000_000) MB")
@@ -189,23 +179,9 @@ public final class Trainer {
             timings.stepCount += 1
             let finite = (losses["total"] ?? 0).isFinite
             if !finite {
-                let failing = state.step - 1
-                let checkpoint = saved ? path : nil
-                guard case .skip(let limit) = onNonFiniteLoss else {
-                    let first = try locateNonFinite(train, failing: failing, checkpoint: checkpoint)
-                    throw TrainingError.diverged(
-                        step: failing, epoch: epoch, losses: losses, firstNonFinite: first, checkpoint: checkpoint)
-                }
-                guard skipped.count < limit else {
-                    throw TrainingError.tooManySkippedSteps(step: failing, epoch: epoch, limit: limit, checkpoint: checkpoint)
-                }
-                skipped.insert(failing)
-                state = try stateBefore(failing, train, checkpoint: checkpoint, skipping: skipped)
-                state.step = failing + 1
-                state.epoch = epoch
-                state.metadata[Self.skippedKey] = String(skippedBefore + skipped.count)
-                progress.line(
-                    "skipped step \(failing + 1) (epoch \(epoch + 1)): its loss is not finite (\(skipped.count) of at most \(limit) skipped)")
+                state = try undoNonFinite(
+                    losses, step: state.step - 1, epoch: epoch, train, checkpoint: saved ? path : nil, skipped: &skipped,
+                    skippedBefore: skippedBefore)
             } else {
                 for (k, v) in losses { sums[k, default: 0] += Double(v) / Double(batch) }
                 counted += 1
@@ -229,21 +205,9 @@ public final class Trainer {
             timings.checkpoints += Date().timeIntervalSince(saveStart)
             saved = true
             if epochDone {
-                let evaluationStart = Date()
-                let report = EpochReport(
-                    epoch: epoch + 1, steps: state.step, seconds: Date().timeIntervalSince(started),
-                    learningRate: step.optimizer.rate(step: state.step - 1, epoch: epoch),
-                    train: sums.mapValues { $0 / Double(max(counted, 1)) },
-                    test: try evaluation?(state) ?? test.map { try evaluate($0, state) } ?? [:],
-                    skippedSteps: skippedBefore + skipped.count)
-                try Self.append(report, to: output + "/metrics.jsonl")
-                timings.evaluation += Date().timeIntervalSince(evaluationStart)
-                progress.line(
-                    "epoch \(epoch + 1) done in \(TrainingProgress.duration(report.seconds))"
-                        + (report.test.isEmpty ? "" : "; test: " + Self.terms(report.test, 1)) + "; saved \(path)")
-                let callbackStart = Date()
-                try onEpoch?(report, state)
-                timings.evaluation += Date().timeIntervalSince(callbackStart)
+                try endEpoch(
+                    epoch, state, test: test, output: output, seconds: Date().timeIntervalSince(started),
+                    train: sums.mapValues { $0 / Double(max(counted, 1)) }, skippedSteps: skippedBefore + skipped.count)
                 sums = [:]
                 counted = 0
                 started = Date()
@@ -257,6 +221,63 @@ public final class Trainer {
             }
         }
         return state
+    }
+
+    /// The state and data order to start from: the checkpoint's with `resume` when there is
+    /// one, else fresh ones from `seed`.
+    func startingState(_ train: DataSource, _ path: String, resume: Bool) throws -> (TrainingState, Batches) {
+        guard resume && FileManager.default.fileExists(atPath: path) else {
+            return (step.initialState(seed: seed), Batches(count: train.count, batchSize: batch, seed: seed))
+        }
+        let state = try step.loadState(from: path)
+        var batches = Batches(count: train.count, batchSize: batch, seed: state.seed)
+        batches.cursor = (state.epoch, Int(state.metadata["data.position"] ?? "0") ?? 0)
+        progress.line("resumed from \(path): epoch \(state.epoch + 1), step \(state.step)")
+        return (state, batches)
+    }
+
+    /// After step `failing` gave a non-finite loss: the state before it, rebuilt from the last
+    /// checkpoint with every skipped step left out (`onNonFiniteLoss = .skip`), or the error.
+    func undoNonFinite(
+        _ losses: [String: Float], step failing: Int, epoch: Int, _ train: DataSource, checkpoint: String?,
+        skipped: inout Set<Int>, skippedBefore: Int
+    ) throws -> TrainingState {
+        guard case .skip(let limit) = onNonFiniteLoss else {
+            let first = try locateNonFinite(train, failing: failing, checkpoint: checkpoint)
+            throw TrainingError.diverged(step: failing, epoch: epoch, losses: losses, firstNonFinite: first, checkpoint: checkpoint)
+        }
+        guard skipped.count < limit else {
+            throw TrainingError.tooManySkippedSteps(step: failing, epoch: epoch, limit: limit, checkpoint: checkpoint)
+        }
+        skipped.insert(failing)
+        let state = try stateBefore(failing, train, checkpoint: checkpoint, skipping: skipped)
+        state.step = failing + 1
+        state.epoch = epoch
+        state.metadata[Self.skippedKey] = String(skippedBefore + skipped.count)
+        progress.line(
+            "skipped step \(failing + 1) (epoch \(epoch + 1)): its loss is not finite (\(skipped.count) of at most \(limit) skipped)")
+        return state
+    }
+
+    /// The end of an epoch: its report (train terms, evaluation) into metrics.jsonl, a progress
+    /// line, then `onEpoch`.
+    func endEpoch(
+        _ epoch: Int, _ state: TrainingState, test: DataSource?, output: String, seconds: Double, train: [String: Double],
+        skippedSteps: Int
+    ) throws {
+        let evaluationStart = Date()
+        let report = EpochReport(
+            epoch: epoch + 1, steps: state.step, seconds: seconds,
+            learningRate: step.optimizer.rate(step: state.step - 1, epoch: epoch), train: train,
+            test: try evaluation?(state) ?? test.map { try evaluate($0, state) } ?? [:], skippedSteps: skippedSteps)
+        try Self.append(report, to: output + "/metrics.jsonl")
+        timings.evaluation += Date().timeIntervalSince(evaluationStart)
+        progress.line(
+            "epoch \(epoch + 1) done in \(TrainingProgress.duration(report.seconds))"
+                + (report.test.isEmpty ? "" : "; test: " + Self.terms(report.test, 1)) + "; saved \(Self.checkpointPath(output))")
+        let callbackStart = Date()
+        try onEpoch?(report, state)
+        timings.evaluation += Date().timeIntervalSince(callbackStart)
     }
 
     /// Each loss term per row and the mean element of each output, over a whole data set
