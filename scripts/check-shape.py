@@ -11,7 +11,6 @@ import os, re, sys
 MAX_FILE, MAX_FUNCTION = 400, 80
 KNOWN = {
     "Sources/Compiler/Fusion.swift:run": 135,
-    "Sources/Graph/IR/ShapeRules.swift:ruleType": 131,
     "Sources/Compiler/MemoryPlanner.swift:lay": 127,
 }
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")

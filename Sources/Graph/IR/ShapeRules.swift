@@ -51,68 +51,34 @@ extension Op {
         case .groupedMatmulWeightGrad(let classes):
             return try Self.groupedMatmulWeightGradType(operands[0], operands[1], operands[2], classes)
         case .conv2dFilterGrad(let stride, let padding, let kh, let kw, let classes):
-            let filter = try Self.conv2dFilterGradType(operands[0], operands[1], stride, padding, kh, kw)
-            guard let classes else { return filter }
-            try Self.requireLabels(operands[2], for: operands[0], classes: classes)
-            return TensorType(Shape([.fixed(classes)] + filter.shape.dims))
+            return try Self.conv2dFilterGradRule(operands, stride, padding, kh, kw, classes)
         case .maxPoolGrad(let window, let stride):
-            let pooled = try Self.maxPoolType(operands[0], window: window, stride: stride)
-            guard pooled == operands[1] else {
-                throw ShapeProblem("output gradient \(operands[1]) does not match the pooled shape \(pooled)")
-            }
-            return operands[0]
+            return try Self.maxPoolGradRule(operands, window: window, stride: stride)
         case .affineGridGrad:
-            let g = operands[0]
-            guard g.dtype == .float32, g.shape.rank == 4, g.shape[3] == 2 else {
-                throw ShapeProblem("grid gradient has shape \(g); expected [batch, height, width, 2]")
-            }
-            return TensorType([g.shape[0], 2, 3])
+            return try Self.affineGridGradRule(operands)
         case .bilinearSampleImageGrad(_, let height, let width):
-            let (grid, g) = (operands[0], operands[1])
-            guard g.dtype == .float32, g.shape.rank == 4, grid.shape.rank == 4, grid.shape[0] == g.shape[0],
-                grid.shape[1] == g.shape[2], grid.shape[2] == g.shape[3]
-            else { throw ShapeProblem("grid \(grid.shape) and output gradient \(g.shape) disagree") }
-            return TensorType([g.shape[0], g.shape[1], .fixed(height), .fixed(width)])
+            return try Self.bilinearSampleImageGradRule(operands, height: height, width: width)
         case .bilinearSampleGridGrad:
-            let sampled = try Self.bilinearSampleType(operands[0], operands[1])
-            guard sampled == operands[2] else {
-                throw ShapeProblem("output gradient \(operands[2]) does not match the sampled shape \(sampled)")
-            }
-            return operands[1]
+            return try Self.bilinearSampleGridGradRule(operands)
         case .unary, .stopGradient:
             try Self.requireFloat(operands[0], "operand")
             return operands[0]
         case .dropout(let rate, _):
-            try Self.requireFloat(operands[0], "operand")
-            guard rate >= 0, rate < 1 else {
-                throw ShapeProblem("rate \(rate) is outside [0, 1)", hint: "pass the probability of dropping")
-            }
-            return operands[0]
+            return try Self.dropoutRule(operands[0], rate: rate)
         case .binary:
             try Self.requireFloat(operands[0], "left operand")
             try Self.requireFloat(operands[1], "right operand")
             return TensorType(try Self.broadcast([operands[0].shape, operands[1].shape]))
         case .compare:
-            guard operands[0].dtype == operands[1].dtype else {
-                throw ShapeProblem("operands have types \(operands[0].dtype) and \(operands[1].dtype)")
-            }
-            return TensorType(try Self.broadcast([operands[0].shape, operands[1].shape]))
+            return try Self.compareRule(operands)
         case .select:
-            try Self.requireFloat(operands[0], "mask")
-            guard operands[1].dtype == operands[2].dtype else {
-                throw ShapeProblem("branches have types \(operands[1].dtype) and \(operands[2].dtype)")
-            }
-            return TensorType(try Self.broadcast(operands.map(\.shape)), operands[1].dtype)
+            return try Self.selectRule(operands)
         case .reduce(_, let axes, let keepDims):
             return try Self.reduceType(operands[0], axes: axes, keepDims: keepDims)
         case .reshape(let target):
             return try Self.reshapeType(operands[0], target)
         case .transpose(let permutation):
-            let shape = operands[0].shape
-            guard permutation.count == shape.rank, Set(permutation) == Set(0..<shape.rank) else {
-                throw ShapeProblem("\(permutation) is not a permutation of the axes of \(shape)")
-            }
-            return TensorType(Shape(permutation.map { shape[$0] }), operands[0].dtype)
+            return try Self.transposeRule(operands[0], permutation)
         case .broadcast(let target):
             guard (try? Self.broadcast([operands[0].shape, target])) == target else {
                 throw ShapeProblem("cannot broadcast \(operands[0].shape) to \(target)")
@@ -123,31 +89,13 @@ extension Op {
         case .concat(let axis):
             return try Self.concatType(operands, axis: axis)
         case .gatherRows:
-            let (table, indices) = (operands[0], operands[1])
-            try Self.requireIndices(indices)
-            guard table.shape.rank >= 1 else { throw ShapeProblem("table is a scalar; expected rank ≥ 1") }
-            return TensorType(Shape([indices.shape[0]] + table.shape.dims.dropFirst()), table.dtype)
+            return try Self.gatherRowsRule(operands)
         case .scatterAddRows(let rows):
-            let (values, indices) = (operands[0], operands[1])
-            try Self.requireFloat(values, "values")
-            try Self.requireIndices(indices)
-            guard values.shape.rank >= 1, values.shape[0] == indices.shape[0] else {
-                throw ShapeProblem("values \(values.shape) and indices \(indices.shape) differ in rows")
-            }
-            guard rows > 0 else { throw ShapeProblem("row count \(rows) must be positive") }
-            return TensorType(Shape([.fixed(rows)] + values.shape.dims.dropFirst()))
+            return try Self.scatterAddRowsRule(operands, rows: rows)
         case .oneHot(let classes):
-            guard operands[0].dtype == .int32 else {
-                throw ShapeProblem("indices have type \(operands[0].dtype); expected int32")
-            }
-            guard classes > 0 else { throw ShapeProblem("class count \(classes) must be positive") }
-            return TensorType(Shape(operands[0].shape.dims + [.fixed(classes)]))
+            return try Self.oneHotRule(operands[0], classes: classes)
         case .logSoftmax(let axis):
-            try Self.requireFloat(operands[0], "operand")
-            guard axis >= 0, axis < operands[0].shape.rank else {
-                throw ShapeProblem("axis \(axis) is out of range for \(operands[0].shape)")
-            }
-            return operands[0]
+            return try Self.logSoftmaxRule(operands[0], axis: axis)
         case .conv2d(let stride, let padding, let classes):
             let filter = try Self.perImageFilter(operands, classes: classes)
             return try Self.conv2dType(operands[0], filter, stride: stride, padding: padding)
@@ -162,6 +110,81 @@ extension Op {
         case .bilinearSample:
             return try Self.bilinearSampleType(operands[0], operands[1])
         }
+    }
+
+    // MARK: - Rules of their own
+
+    /// Rows of a table picked by int32 indices.
+    static func gatherRowsRule(_ operands: [TensorType]) throws(ShapeProblem) -> TensorType {
+        let (table, indices) = (operands[0], operands[1])
+        try Self.requireIndices(indices)
+        guard table.shape.rank >= 1 else { throw ShapeProblem("table is a scalar; expected rank ≥ 1") }
+        return TensorType(Shape([indices.shape[0]] + table.shape.dims.dropFirst()), table.dtype)
+    }
+
+    /// Rows added into a zero table of `rows` rows at int32 indices.
+    static func scatterAddRowsRule(_ operands: [TensorType], rows: Int) throws(ShapeProblem) -> TensorType {
+        let (values, indices) = (operands[0], operands[1])
+        try Self.requireFloat(values, "values")
+        try Self.requireIndices(indices)
+        guard values.shape.rank >= 1, values.shape[0] == indices.shape[0] else {
+            throw ShapeProblem("values \(values.shape) and indices \(indices.shape) differ in rows")
+        }
+        guard rows > 0 else { throw ShapeProblem("row count \(rows) must be positive") }
+        return TensorType(Shape([.fixed(rows)] + values.shape.dims.dropFirst()))
+    }
+
+    /// One-hot rows of int32 indices: their shape with a last axis of `classes`.
+    static func oneHotRule(_ indices: TensorType, classes: Int) throws(ShapeProblem) -> TensorType {
+        guard indices.dtype == .int32 else {
+            throw ShapeProblem("indices have type \(indices.dtype); expected int32")
+        }
+        guard classes > 0 else { throw ShapeProblem("class count \(classes) must be positive") }
+        return TensorType(Shape(indices.shape.dims + [.fixed(classes)]))
+    }
+
+    /// The operand's axes permuted.
+    static func transposeRule(_ operand: TensorType, _ permutation: [Int]) throws(ShapeProblem) -> TensorType {
+        let shape = operand.shape
+        guard permutation.count == shape.rank, Set(permutation) == Set(0..<shape.rank) else {
+            throw ShapeProblem("\(permutation) is not a permutation of the axes of \(shape)")
+        }
+        return TensorType(Shape(permutation.map { shape[$0] }), operand.dtype)
+    }
+
+    /// Dropout keeps its operand's type; the rate is a probability below 1.
+    static func dropoutRule(_ operand: TensorType, rate: Float) throws(ShapeProblem) -> TensorType {
+        try Self.requireFloat(operand, "operand")
+        guard rate >= 0, rate < 1 else {
+            throw ShapeProblem("rate \(rate) is outside [0, 1)", hint: "pass the probability of dropping")
+        }
+        return operand
+    }
+
+    /// A comparison of two operands of one type, broadcast: a float mask.
+    static func compareRule(_ operands: [TensorType]) throws(ShapeProblem) -> TensorType {
+        guard operands[0].dtype == operands[1].dtype else {
+            throw ShapeProblem("operands have types \(operands[0].dtype) and \(operands[1].dtype)")
+        }
+        return TensorType(try Self.broadcast([operands[0].shape, operands[1].shape]))
+    }
+
+    /// A float mask choosing between two branches of one type, all broadcast.
+    static func selectRule(_ operands: [TensorType]) throws(ShapeProblem) -> TensorType {
+        try Self.requireFloat(operands[0], "mask")
+        guard operands[1].dtype == operands[2].dtype else {
+            throw ShapeProblem("branches have types \(operands[1].dtype) and \(operands[2].dtype)")
+        }
+        return TensorType(try Self.broadcast(operands.map(\.shape)), operands[1].dtype)
+    }
+
+    /// Log-softmax along an axis of a float operand keeps its shape.
+    static func logSoftmaxRule(_ operand: TensorType, axis: Int) throws(ShapeProblem) -> TensorType {
+        try Self.requireFloat(operand, "operand")
+        guard axis >= 0, axis < operand.shape.rank else {
+            throw ShapeProblem("axis \(axis) is out of range for \(operand.shape)")
+        }
+        return operand
     }
 
     // MARK: - Helpers shared by the rules
