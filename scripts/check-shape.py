@@ -11,7 +11,6 @@ import os, re, sys
 MAX_FILE, MAX_FUNCTION = 400, 80
 KNOWN = {
     "Sources/Compiler/Fusion.swift:run": 135,
-    "Sources/Compiler/MemoryPlanner.swift:lay": 127,
 }
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 swift_func = re.compile(r"^\s*(?:@\w+(?:\([^)]*\))?\s+)*(?:(?:public|private|fileprivate|internal|static|class|final|override|mutating|nonisolated|@inline\(__always\)|@inlinable)\s+)*(?:func|init|subscript)\b")
@@ -99,4 +98,4 @@ for b in breaches:
     print(b)
 if breaches:
     sys.exit(1)
-print(f"check-shape: every file within {MAX_FILE} lines and every function within {MAX_FUNCTION}, but {len(KNOWN)} known ones that may only shrink")
+print(f"check-shape: every file within {MAX_FILE} lines and every function within {MAX_FUNCTION}, but the known ones that may only shrink: {', '.join(KNOWN)}")

@@ -103,7 +103,7 @@ public enum MemoryPlanner {
     /// Buffers, in-place decisions and arena offsets for one schedule.
     static func lay(_ schedule: [Int], _ planUnits: PlanUnits, inPlace: Bool) -> ArenaLayout {
         let (units, graph, batch, consumers) = (planUnits.units, planUnits.graph, planUnits.batch, planUnits.consumers)
-        let (unitOf, results) = (planUnits.unitOf, planUnits.results)
+        let results = planUnits.results
         func root(_ id: NodeID) -> NodeID { planUnits.root(id) }
         func isLeaf(_ id: NodeID) -> Bool { planUnits.isLeaf(id) }
         var position = [Int](repeating: 0, count: units.count)
@@ -120,27 +120,13 @@ public enum MemoryPlanner {
         }
         // Updates written straight into their target: every other reader of the target runs earlier.
         var inPlaceUpdates = Set<NodeID>()
-        if inPlace {
-            for update in graph.updates {
-                let u = unitOf[update.value.index]
-                guard u >= 0, units[u].outputs.contains(update.value) else { continue }
-                let readers = consumers[update.target] ?? []
-                let readsTarget = readers.contains(u)
-                guard readers.allSatisfy({ $0 == u || position[$0] < position[u] }), !readsTarget || units[u].group != nil
-                else { continue }
-                bufferOf[update.value.index] = bufferOf[update.target.index]
-                inPlaceUpdates.insert(update.value)
-            }
+        for (value, target) in inPlace ? updatesInPlace(planUnits, position: position) : [] {
+            bufferOf[value.index] = bufferOf[target.index]
+            inPlaceUpdates.insert(value)
         }
 
         // Arena values: unit outputs not written in place.
-        struct Block {
-            var first: Int
-            var last: Int
-            var bytes: Int
-            var values: [NodeID]
-        }
-        var blocks: [Block] = []
+        var blocks: [ArenaBlock] = []
         var blockOf: [NodeID: Int] = [:]
         for u in schedule {
             for o in units[u].outputs where bufferOf[o.index] < 0 {
@@ -168,10 +154,69 @@ public enum MemoryPlanner {
                     }
                 }
                 blockOf[o] = blocks.count
-                blocks.append(Block(first: position[u], last: max(lastUse, position[u]), bytes: bytes, values: [o]))
+                blocks.append(ArenaBlock(first: position[u], last: max(lastUse, position[u]), bytes: bytes, values: [o]))
             }
         }
-        // Offsets: best fit by decreasing size among blocks whose live ranges overlap.
+        let offsets = bestFitOffsets(blocks)
+        let arenaBytes = blocks.indices.map { offsets[$0] + blocks[$0].bytes }.max() ?? 0
+        var liveRanges: [Plan.LiveRange] = []
+        for (b, block) in blocks.enumerated() {
+            let buffer = buffers.count
+            buffers.append(
+                Plan.Buffer(elements: block.bytes / 4, dtype: .float32, placement: .arena(offset: offsets[b])))
+            for v in block.values { bufferOf[v.index] = buffer }
+            liveRanges.append(Plan.LiveRange(buffer: buffer, first: block.first, last: block.last))
+        }
+        ownOrShared(planUnits, &buffers, &bufferOf)
+        let (peakPosition, peakBuffers) = peak(blocks, positions: end)
+        return ArenaLayout(
+            schedule: schedule, buffers: buffers, bufferOf: bufferOf, arenaBytes: arenaBytes, liveRanges: liveRanges,
+            inPlaceUpdates: inPlaceUpdates, peakPosition: peakPosition, peakBuffers: peakBuffers)
+    }
+
+    /// Values sharing one arena range: the first and last schedule positions it is live, its
+    /// bytes (rounded up to 64), and the values written into it one after another (in place).
+    struct ArenaBlock {
+        var first: Int
+        var last: Int
+        var bytes: Int
+        var values: [NodeID]
+    }
+
+    /// The updates that can be written straight into their target (value, target): every other
+    /// reader of the target runs earlier, or inside the update's own fused kernel.
+    static func updatesInPlace(_ planUnits: PlanUnits, position: [Int]) -> [(value: NodeID, target: NodeID)] {
+        let (units, consumers) = (planUnits.units, planUnits.consumers)
+        return planUnits.graph.updates.compactMap { update in
+            let u = planUnits.unitOf[update.value.index]
+            guard u >= 0, units[u].outputs.contains(update.value) else { return nil }
+            let readers = consumers[update.target] ?? []
+            let readsTarget = readers.contains(u)
+            guard readers.allSatisfy({ $0 == u || position[$0] < position[u] }), !readsTarget || units[u].group != nil
+            else { return nil }
+            return (update.value, update.target)
+        }
+    }
+
+    /// After the arena: unit outputs still without a buffer (constants kept as units) get their
+    /// own, and views share their root's.
+    static func ownOrShared(_ planUnits: PlanUnits, _ buffers: inout [Plan.Buffer], _ bufferOf: inout [Int]) {
+        let (units, graph, unitOf) = (planUnits.units, planUnits.graph, planUnits.unitOf)
+        for node in graph.nodes where bufferOf[node.id.index] < 0 && unitOf[node.id.index] >= 0
+            && units[unitOf[node.id.index]].outputs.contains(node.id)
+        {
+            bufferOf[node.id.index] = buffers.count
+            buffers.append(
+                Plan.Buffer(elements: node.shape.elementCount(batch: planUnits.batch), dtype: node.dtype, placement: .own))
+        }
+        for node in graph.nodes where bufferOf[node.id.index] < 0 {
+            let r = planUnits.root(node.id)
+            if r != node.id { bufferOf[node.id.index] = bufferOf[r.index] }
+        }
+    }
+
+    /// Offsets: best fit by decreasing size among blocks whose live ranges overlap.
+    static func bestFitOffsets(_ blocks: [ArenaBlock]) -> [Int] {
         var offsets = [Int](repeating: 0, count: blocks.count)
         var placed: [Int] = []
         for b in blocks.indices.sorted(by: { blocks[$0].bytes != blocks[$1].bytes ? blocks[$0].bytes > blocks[$1].bytes : $0 < $1 }) {
@@ -191,41 +236,22 @@ public enum MemoryPlanner {
             offsets[b] = bestOffset ?? cursor
             placed.append(b)
         }
-        let arenaBytes = blocks.indices.map { offsets[$0] + blocks[$0].bytes }.max() ?? 0
-        var liveRanges: [Plan.LiveRange] = []
-        for (b, block) in blocks.enumerated() {
-            let buffer = buffers.count
-            buffers.append(
-                Plan.Buffer(elements: block.bytes / 4, dtype: .float32, placement: .arena(offset: offsets[b])))
-            for v in block.values { bufferOf[v.index] = buffer }
-            liveRanges.append(Plan.LiveRange(buffer: buffer, first: block.first, last: block.last))
-        }
-        // Constants kept as units and any value still without a buffer get their own.
-        for node in graph.nodes where bufferOf[node.id.index] < 0 && unitOf[node.id.index] >= 0
-            && units[unitOf[node.id.index]].outputs.contains(node.id)
-        {
-            bufferOf[node.id.index] = buffers.count
-            buffers.append(Plan.Buffer(elements: elements(node.id), dtype: node.dtype, placement: .own))
-        }
-        // Views share their root's buffer.
-        for node in graph.nodes where bufferOf[node.id.index] < 0 {
-            let r = root(node.id)
-            if r != node.id { bufferOf[node.id.index] = bufferOf[r.index] }
-        }
-        // The peak: the position where live arena bytes are largest, and who is live there.
+        return offsets
+    }
+
+    /// The peak: the position where live arena bytes are largest, and who is live there.
+    static func peak(_ blocks: [ArenaBlock], positions: Int) -> (position: Int, buffers: [(node: NodeID, bytes: Int)]) {
         var peakPosition = 0
         var peakBytes = -1
-        for p in 0..<max(end, 1) {
+        for p in 0..<max(positions, 1) {
             let live = blocks.filter { $0.first <= p && p <= $0.last }.reduce(0) { $0 + $1.bytes }
             if live > peakBytes {
                 peakBytes = live
                 peakPosition = p
             }
         }
-        let peakBuffers = blocks.filter { $0.first <= peakPosition && peakPosition <= $0.last }
+        let buffers = blocks.filter { $0.first <= peakPosition && peakPosition <= $0.last }
             .map { (node: $0.values[0], bytes: $0.bytes) }.sorted { $0.bytes > $1.bytes }
-        return ArenaLayout(
-            schedule: schedule, buffers: buffers, bufferOf: bufferOf, arenaBytes: arenaBytes, liveRanges: liveRanges,
-            inPlaceUpdates: inPlaceUpdates, peakPosition: peakPosition, peakBuffers: peakBuffers)
+        return (peakPosition, buffers)
     }
 }
