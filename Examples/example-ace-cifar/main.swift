@@ -12,8 +12,8 @@ struct ExampleACECIFAR: ParsableCommand {
         abstract: "Train ACE with symmetry statistics on CIFAR-10 (paper Fig. 3, or Fig. 4 with --conv).",
         discussion: """
             Paper settings: batch 250, Adam with learning rate 0.0005 halving every 50 epochs. By \
-            default 4 epochs (about 200 steps of ~1.8 s each per epoch on 2 cores, ~26 minutes in \
-            all); --epochs 300 is the long schedule. After every epoch it writes into --out: \
+            default 4 epochs (200 steps of 0.6–1 s each per epoch on 2 cores, 4–5 minutes an epoch with its \
+            evaluation and figures); --epochs 300 is the long schedule. After every epoch it writes into --out: \
             checkpoint.safetensors, a line of metrics.jsonl, latent-grid.png (the 7×7 central \
             segment of the 30×30 latent grid over [-6, 6] for --class), reconstructions.png and \
             control.png with control.json (test objects moved, turned and rescaled by editing \
