@@ -18,8 +18,7 @@ public struct Affine2D: Equatable, Sendable {
     /// The inverse [A⁻¹ | −A⁻¹t], with |det A| clamped to `minDeterminant` as in the graph.
     public func inverted(minDeterminant: Float = 1e-3) -> Affine2D {
         let (a, b, e, c, d, f) = (values[0], values[1], values[2], values[3], values[4], values[5])
-        var det = a * d - b * c
-        det = det >= 0 ? max(det, minDeterminant) : min(det, -minDeterminant)
+        let det = awayFromZero(a * d - b * c, atLeast: minDeterminant)
         return Affine2D([d / det, -b / det, (b * f - d * e) / det, -c / det, a / det, (c * e - a * f) / det])
     }
 
@@ -51,3 +50,7 @@ public struct Affine2D: Equatable, Sendable {
         return Affine2D([k, 0, 0, 0, k, 0])
     }
 }
+
+/// `value` with |value| raised to at least `floor`, its sign kept (0 counts as positive): the
+/// determinant clamp of `Affine2D.inverted` and `ColourMatrix.inverted`, as in the graph.
+func awayFromZero(_ value: Float, atLeast floor: Float) -> Float { value >= 0 ? max(value, floor) : min(value, -floor) }

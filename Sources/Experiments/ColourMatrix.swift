@@ -27,8 +27,7 @@ public struct ColourMatrix: Equatable, Sendable {
         let c = [minor(4, 8, 5, 7), minor(5, 6, 3, 8), minor(3, 7, 4, 6),
                  minor(2, 7, 1, 8), minor(0, 8, 2, 6), minor(1, 6, 0, 7),
                  minor(1, 5, 2, 4), minor(2, 3, 0, 5), minor(0, 4, 1, 3)]
-        var det = m[0] * c[0] + m[1] * c[1] + m[2] * c[2]
-        det = det >= 0 ? max(det, minDeterminant) : min(det, -minDeterminant)
+        let det = awayFromZero(m[0] * c[0] + m[1] * c[1] + m[2] * c[2], atLeast: minDeterminant)
         return ColourMatrix([c[0], c[3], c[6], c[1], c[4], c[7], c[2], c[5], c[8]].map { $0 / det })
     }
 
@@ -79,8 +78,9 @@ public struct ColourMoments: Sendable {
         let n = height * width
         let base = pixels.startIndex
         var grey = 0.0, c1 = 0.0, c2 = 0.0, square = 0.0
+        func shown(_ channel: Int, _ p: Int) -> Double { Double(min(max(pixels[base + channel * n + p], 0), 1)) }
         for p in 0..<n {
-            let (r, g, b) = (0..<3).map { Double(min(max(pixels[base + $0 * n + p], 0), 1)) }.triple
+            let (r, g, b) = (shown(0, p), shown(1, p), shown(2, p))
             let x = (r - g) / 2.0.squareRoot()
             let y = (r + g - 2 * b) / 6.0.squareRoot()
             grey += (r + g + b) / 3.0.squareRoot()
@@ -95,8 +95,4 @@ public struct ColourMoments: Sendable {
 
     /// `other`'s hue minus this one's, in (−180°, 180°].
     public func hueTurn(to other: ColourMoments) -> Double { Figures.wrapped(other.hueDegrees - hueDegrees) }
-}
-
-extension Array where Element == Double {
-    fileprivate var triple: (Double, Double, Double) { (self[0], self[1], self[2]) }
 }

@@ -96,11 +96,12 @@ extension Figures {
         return (strip(rows, objects: indices.count, perObject: perObject, scale: scale), report)
     }
 
-    /// An angle difference in (−180°, 180°].
-    public static func wrapped(_ degrees: Double) -> Double {
+    /// An angle difference wrapped into (−period/2, period/2]: (−180°, 180°] for a hue, (−90°,
+    /// 90°] for an axis, which has no direction.
+    public static func wrapped(_ degrees: Double, period: Double = 360) -> Double {
         var d = degrees
-        while d > 180 { d -= 360 }
-        while d <= -180 { d += 360 }
+        while d > period / 2 { d -= period }
+        while d <= -period / 2 { d += period }
         return d
     }
 }

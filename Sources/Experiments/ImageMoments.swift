@@ -43,10 +43,5 @@ public struct ImageMoments: Sendable {
     }
 
     /// `other`'s principal-axis angle minus this one's, wrapped into (−90°, 90°].
-    public func rotation(to other: ImageMoments) -> Double {
-        var d = other.angleDegrees - angleDegrees
-        while d <= -90 { d += 180 }
-        while d > 90 { d -= 180 }
-        return d
-    }
+    public func rotation(to other: ImageMoments) -> Double { Figures.wrapped(other.angleDegrees - angleDegrees, period: 180) }
 }

@@ -22,7 +22,10 @@ extension TrainingRun {
         for k in 0..<min(2, train.count / o.batch) {
             let (images, labels) = train.gather(Array((k * o.batch)..<((k + 1) * o.batch)))
             let out = try evaluation.evaluate(state, feeding: ["image": .float32(images), "label": .int32(labels)])
-            for (i, label) in labels.enumerated() { poses[Int(label)].append(Self.statistics(out, i)) }
+            for (i, label) in labels.enumerated() {
+                let (theta, colour) = Self.statistics(out, i)
+                poses[Int(label)].append((theta.inverted(), colour.inverted()))
+            }
         }
         var random = SplitMix64(seed: o.seed ^ 0x5A4D_504C_4553)
         let picks = (0..<classes).map { c in
@@ -108,10 +111,9 @@ extension TrainingRun {
 
         let shown = min(10, options.batch)
         let latents = first.outputs["latent_mean"]!
-        let thetas = (0..<options.batch).map { i in
-            first.outputs["theta"].map { Affine2D(Array($0[(i * 6)..<((i + 1) * 6)])) } ?? .identity
-        }
-        let colours = first.outputs["colour"].map { m in (0..<options.batch).map { ColourMatrix(Array(m[($0 * 9)..<(($0 + 1) * 9)])) } }
+        let statistics = (0..<options.batch).map { Self.statistics(first.outputs, $0) }
+        let thetas = statistics.map(\.theta)
+        let colours = first.outputs["colour"] == nil ? nil : statistics.map(\.colour)
         func latent(_ i: Int) -> [Float] { Array(latents[(i * c.latentPerClass)..<((i + 1) * c.latentPerClass)]) }
         let canonical = try figures.renderer.render(
             (0..<shown).map { Renderer.Request(latent: latent($0), label: Int(first.labels[$0])) }, state: state)
@@ -146,11 +148,11 @@ extension TrainingRun {
         try Self.writeJSON(colourReport, to: dir + "colour-control.json")
     }
 
-    /// The symmetry statistics of image `i` in an evaluation's outputs, inverted as the model
-    /// applies them to its reconstructions: θ⁻¹ and M⁻¹ (identity where the model has none).
-    static func statistics(_ out: [String: [Float]], _ i: Int) -> (Affine2D, ColourMatrix) {
-        let theta = out["theta"].map { Affine2D(Array($0[(i * 6)..<((i + 1) * 6)])).inverted() } ?? .identity
-        let colour = out["colour"].map { ColourMatrix(Array($0[(i * 9)..<((i + 1) * 9)])).inverted() } ?? .identity
+    /// The symmetry statistics of image `i` in an evaluation's outputs: θ and M (identity
+    /// where the model has none). The model applies their inverses to its reconstructions.
+    static func statistics(_ out: [String: [Float]], _ i: Int) -> (theta: Affine2D, colour: ColourMatrix) {
+        let theta = out["theta"].map { Affine2D(Array($0[(i * 6)..<((i + 1) * 6)])) } ?? .identity
+        let colour = out["colour"].map { ColourMatrix(Array($0[(i * 9)..<((i + 1) * 9)])) } ?? .identity
         return (theta, colour)
     }
 
