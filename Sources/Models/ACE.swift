@@ -105,7 +105,7 @@ public enum ACE {
         }
         let scale = logScale.exp()
         let pose = theta + scale * random(.laplace, [.batch, 6])
-        let identity = concat([1, 0, 0, 0, 1, 0].map { constant($0).reshaped([1]) }, axis: 0)
+        let identity = constant([1, 0, 0, 0, 1, 0])
         let distance = (theta - identity).abs()
         let kl = -logScale + Foundation.log(prior) + distance / prior + scale / prior * (-distance / scale).exp() - 1
         return (pose, kl.sum())

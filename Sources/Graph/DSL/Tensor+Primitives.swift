@@ -247,3 +247,16 @@ public func constant(
 ) -> Tensor {
     GraphBuilder.active("constant").apply(.constant(value), [], at: SourceLocation(file, filePath, line, column))
 }
+
+/// A constant vector `[values.count]`, one scalar constant per value joined along axis 0 (a
+/// fixed pose or matrix: the identity affine transform `[1, 0, 0, 0, 1, 0]`).
+public func constant(
+    _ values: [Float], file: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line,
+    column: UInt = #column
+) -> Tensor {
+    concat(
+        values.map {
+            constant($0, file: file, filePath: filePath, line: line, column: column)
+                .reshaped([1], file: file, filePath: filePath, line: line, column: column)
+        }, axis: 0, file: file, filePath: filePath, line: line, column: column)
+}
