@@ -3,14 +3,15 @@
 Same layers, shapes, losses (sums over the batch) and Adam as Gauge's `Sources/Models/ACE.swift`
 (PAPER.md §2-§3): SSN -> warp -> classifier / encoder -> per-class latent heads -> sampling ->
 per-class decoder (one GEMM per class over its rows) -> inverse warp -> BCE + KL + CE.
-Prints one JSON line like `gauge bench --json`.
+Prints one JSON line like `gauge bench --json` (torch_bench.py: `--fused-adam`, `--compile`).
 """
-import argparse, json, resource, statistics, sys, time
+import json, statistics, time
 
 import torch
 import torch.nn.functional as F
 
 from configs import CLASSES, CONFIGS
+from torch_bench import arguments, time_steps
 from torch_ops import inverted, warp
 
 
@@ -78,6 +79,29 @@ class ACE(torch.nn.Module):
             out = out.index_copy(0, rows, part)
         return out
 
+    def decode(self, z, groups):
+        """The labelled class's decoder: tanh layers to sigmoid pixels (Fig. 4: then deconvs)."""
+        c, h = self.c, z
+        last = len(self.dec) - 1
+        for i, layers in enumerate(self.dec):
+            h = self.by_class(h, layers, groups)
+            h = torch.relu(h) if (i == last and c["conv"]) else torch.sigmoid(h) if i == last else torch.tanh(h)
+        if c["conv"]:
+            feature = c["conv"]["enc"][-1][0]
+            h = h.view(-1, feature, c["side"] // 4, c["side"] // 4)
+            for i, deconvs in enumerate(self.deconvs):
+                h = self.by_class(h, deconvs, groups)
+                h = torch.sigmoid(h) if i == len(self.deconvs) - 1 else torch.relu(h)
+        return h
+
+    def render(self, z, labels, pose):
+        """Gauge's `ACE.renderer`: decode in the canonical frame, then warp by the pose."""
+        c = self.c
+        groups = [(k, (labels == k).nonzero().squeeze(1)) for k in range(CLASSES)]
+        groups = [(k, r) for k, r in groups if r.numel() > 0]
+        drawn = self.decode(z, groups).view(-1, c["channels"], c["side"], c["side"])
+        return warp(drawn, pose)
+
     def forward(self, x, labels):
         c = self.c
         groups = [(k, (labels == k).nonzero().squeeze(1)) for k in range(CLASSES)]
@@ -117,18 +141,7 @@ class ACE(torch.nn.Module):
             r = 0.5 ** 0.5
             kl = (mean.abs() / r - log_scale + sigma * torch.exp(-mean.abs() / (sigma * r)) - 1).sum()
         # Per-class decoder, then the inverse warp.
-        h = z
-        last = len(self.dec) - 1
-        for i, layers in enumerate(self.dec):
-            h = self.by_class(h, layers, groups)
-            h = torch.relu(h) if (i == last and c["conv"]) else torch.sigmoid(h) if i == last else torch.tanh(h)
-        if c["conv"]:
-            feature = c["conv"]["enc"][-1][0]
-            h = h.view(-1, feature, c["side"] // 4, c["side"] // 4)
-            for i, deconvs in enumerate(self.deconvs):
-                h = self.by_class(h, deconvs, groups)
-                h = torch.sigmoid(h) if i == len(self.deconvs) - 1 else torch.relu(h)
-        drawn = h.view_as(x)
+        drawn = self.decode(z, groups).view_as(x)
         reconstruction = warp(drawn, inverted(theta))
         p = reconstruction.clamp(1e-6, 1 - 1e-6)
         bce = -(x * p.log() + (1 - x) * (1 - p).log()).sum()
@@ -136,40 +149,38 @@ class ACE(torch.nn.Module):
         return bce, kl, ce
 
 
+def sample(args, model, c):
+    """Like `gauge bench --sample`: images/s of the renderer under torch.no_grad() at batch 1,
+    100 and 1000 (latents uniform in [-2, 2], random labels, identity pose), each batch once
+    untimed, then until a second has passed (at least 3 runs); one JSON line per batch."""
+    model.eval()
+    with torch.no_grad():
+        for b in (1, 100, 1000):
+            z = torch.rand(b, c["latents"]) * 4 - 2
+            labels = torch.randint(0, CLASSES, (b,))
+            pose = torch.tensor([1.0, 0, 0, 0, 1, 0]).repeat(b, 1)
+            model.render(z, labels, pose)
+            times, started = [], time.perf_counter()
+            while len(times) < 3 or time.perf_counter() - started < 1:
+                start = time.perf_counter()
+                model.render(z, labels, pose)
+                times.append(time.perf_counter() - start)
+            median = statistics.median(times)
+            print(json.dumps({"framework": "pytorch " + torch.__version__ + " no_grad", "model": args.model,
+                              "sample_batch": b, "images_per_second": round(b / median, 1),
+                              "median_ms": round(median * 1000, 2), "runs": len(times)}))
+
+
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("model", choices=sorted(CONFIGS))
-    parser.add_argument("--batch", type=int, default=250)
-    parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--fused-adam", action="store_true", help="torch.optim.Adam(fused=True)")
-    args = parser.parse_args()
+    args = arguments(__doc__, CONFIGS, sample=True)
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
     c = CONFIGS[args.model]
-    model = ACE(c)
-    optimizer = torch.optim.Adam(model.parameters(), lr=5e-4, fused=args.fused_adam or None)
+    if args.sample:
+        return sample(args, ACE(c), c)
     x = torch.rand(args.batch, c["channels"], c["side"], c["side"])
     y = torch.randint(0, CLASSES, (args.batch,))
-    times = []
-    for i in range(args.warmup + args.steps):
-        start = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        bce, kl, ce = model(x, y)
-        (bce + kl + ce).backward()
-        optimizer.step()
-        seconds = time.perf_counter() - start
-        if i >= args.warmup:
-            times.append(seconds)
-        print(f"step {i + 1}: {seconds * 1000:.0f} ms, loss {float(bce + kl + ce):.1f}", file=sys.stderr)
-    median = statistics.median(times)
-    print(json.dumps({
-        "framework": "pytorch " + torch.__version__ + (" fused Adam" if args.fused_adam else ""),
-        "model": args.model, "batch": args.batch, "threads": args.threads, "steps": args.steps,
-        "median_ms": round(median * 1000, 1), "images_per_second": round(args.batch / median, 1),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-    }))
+    time_steps(args, ACE(c), (x, y))
 
 
 if __name__ == "__main__":

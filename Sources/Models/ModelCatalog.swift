@@ -39,6 +39,16 @@ public enum ModelCatalog {
         ModelEntry(
             name: "conv-classifier", summary: "Conv net classifier on 28×28 images (32-64 3×3 convs, dense 128, 10 classes)",
             build: { () throws(ModelError) in try SmallModels.convClassifier() }),
+        ModelEntry(
+            name: "cvae-mnist", summary: "Conditional VAE on MNIST: 794-512-2×16, 26-512-784 (label one-hot in both)",
+            build: { () throws(ModelError) in try SmallModels.conditionalVAE() }),
+        ModelEntry(
+            name: "conv-vae-cifar",
+            summary: "Convolutional VAE on CIFAR-10: conv 32-64 5×5 encoder, 32 latents, dense + 2 transposed convs",
+            build: { () throws(ModelError) in try SmallModels.convolutionalVAE() }),
+        ModelEntry(
+            name: "cnn-cifar", summary: "ACE's classifier alone on CIFAR-10: 32-64-128 3×3 convs, dense 700, dropout",
+            build: { () throws(ModelError) in try SmallModels.aceClassifier() }),
     ]
 
     /// `ace-mnist`, `ace-rts`, `ace-tc` (Fig. 2) and their `-nosym` twins (Fig. 1).
