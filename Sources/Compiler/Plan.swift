@@ -35,8 +35,8 @@ public struct Plan: Sendable {
         /// block of weight rows gives its columns of the input gradient before the update
         /// overwrites it, so the weights are read from memory once for both.
         case gradientUpdate(gemm: Op, program: ElementwiseProgram, gradientInput: Int, weights: Int?)
-        /// A convolution or max-pool gradient whose output only an element-wise group reads (a
-        /// bias and ReLU, a ReLU's gradient mask), with that group's program as its epilogue: each
+        /// A convolution, max-pool gradient or product whose output only an element-wise group
+        /// reads (a bias and ReLU, a ReLU's gradient mask), with that group's program as its epilogue: each
         /// worker runs the program on each block of output it has just made, still in cache.
         /// Inputs: the producer's `operands`, then the program's except `slot`. The producer
         /// writes the kernel's first output, which the program reads at `slot` (element by
@@ -279,11 +279,13 @@ public struct Plan: Sendable {
     }
 
     /// Whether a kernel of `op` can run an element-wise epilogue: its workers make whole images
-    /// (or planes) of output at a time, each a contiguous run of elements, so each can apply the
-    /// program to what it has just written (`Plan.Kernel.epilogue`).
+    /// (or planes, or blocks of a product's rows or columns) of output at a time, so each can
+    /// apply the program to what it has just written (`Plan.Kernel.epilogue`). A dense layer's
+    /// product takes its bias and activation; an input gradient, the activation derivative of
+    /// the layer below. (A weight gradient, `aᵀ·b`, is left to the gradient-with-update kernel.)
     public static func takesEpilogue(_ op: Op) -> Bool {
         switch op {
-        case .conv2d, .transposedConv2d, .maxPoolGrad: return true
+        case .conv2d, .transposedConv2d, .maxPoolGrad, .matmul(transposeA: false, _): return true
         default: return false
         }
     }

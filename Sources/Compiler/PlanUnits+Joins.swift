@@ -63,13 +63,15 @@ extension PlanUnits {
         }
     }
 
-    /// A convolution or max-pool gradient whose output only an element-wise group reads takes
-    /// that group as its epilogue: the output is finished a block at a time while in cache.
-    mutating func joinEpilogues() {
+    /// A convolution, max-pool gradient or product (`Plan.takesEpilogue`) whose output only an
+    /// element-wise group reads takes that group as its epilogue: the output is finished a block
+    /// at a time while in cache.
+    mutating func joinEpilogues(products: Bool) {
         guard let fusion else { return }
         var into: [Int: Int] = [:]
         for u in units.indices where units[u].group == nil {
             let id = units[u].members[0]
+            if case .matmul = graph[id].op, !products { continue }
             guard Plan.takesEpilogue(graph[id].op), !results.contains(id), let readers = consumers[id],
                 readers.count == 1, let a = readers.first, let g = units[a].group, gradientOf[a] == nil,
                 units[a].epilogue == nil, fusion.groups[g].inputs.filter({ root($0) == id }) == [id],

@@ -142,7 +142,7 @@ extension Executor {
         case .constant(let v):
             y[0] = v
         case .matmul(let ta, let tb):
-            GEMM.matmul(x(0), s(0), x(1), s(1), transposeA: ta, transposeB: tb, y)
+            GEMM.matmul(x(0), s(0), x(1), s(1), transposeA: ta, transposeB: tb, y, epilogue: epilogue)
         case .groupedMatmul(let transposeWeights):
             try groupedMatmul(transposeWeights, i, y)
         case .groupedMatmulWeightGrad(let classes):

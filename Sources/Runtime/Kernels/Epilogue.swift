@@ -2,7 +2,7 @@ import Compiler
 
 /// An element-wise program run as a producer's epilogue (`Plan.Kernel.epilogue`): each worker
 /// of a convolution or max-pool gradient applies it to the output it has just made, a block of
-/// at least `block` elements at a time, so the block is read back from cache, not memory. The
+/// at least `block` elements at a time (a product's, each block of rows or columns it makes), so the block is read back from cache, not memory. The
 /// program computes each element from the same operands whatever the block, so the results are
 /// the bits of a separate fused kernel.
 struct Epilogue {
@@ -22,6 +22,14 @@ struct Epilogue {
         let range = range.clamped(to: 0..<count)
         guard !range.isEmpty else { return }
         FusedKernel.runRange(program, args, inputCounts, range, temps: args.temps + worker * tempsPerWorker)
+    }
+
+    /// Runs the program on the whole output, shared among the workers as a fused kernel of
+    /// its own would be (after a producer that made its output in one call).
+    func runAll() {
+        FusedKernel.run(
+            program, inputs: args.inputs, inputCounts: inputCounts, outputs: args.outputs, count: count,
+            temps: args.temps, workers: Threads.count)
     }
 
     /// Runs `job` on tasks `tasks` (each making `perTask` elements of output, task t the

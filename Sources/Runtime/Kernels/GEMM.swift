@@ -23,19 +23,25 @@ enum GEMM {
     /// the SSN's [250, 16384]·[16384, 128] ran on one core: 15 ms, in two row blocks 9–12) or when
     /// a is transposed with m ≥ n (a weight gradient: the classifier's [8192, 700] and the
     /// encoder's [3072, 2048] took 30–35 ms in column blocks, 23–31 in row blocks).
+    ///
+    /// With an `epilogue` (c is then the whole m×n output, `ldc == n`), each block's worker runs
+    /// the element-wise program on the block it has just made, while it is in cache: a row
+    /// block at once, a column block row by row. The blocks are the same as without one, so the
+    /// products are bit for bit the same.
     static func sgemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
         _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
-        _ c: UnsafeMutablePointer<Float>, ldc: Int
+        _ c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue? = nil
     ) {
         let (byRows, blocks) = split(m: m, n: n, k: k, transposeA: transposeA)
         guard blocks > 1 else {
             call(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb, beta: beta, c, ldc: ldc)
+            epilogue?.runAll()
             return
         }
         let job = Blocks(
             transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
-            ldb: ldb, beta: beta, c: c, ldc: ldc, byRows: byRows, blocks: blocks)
+            ldb: ldb, beta: beta, c: c, ldc: ldc, byRows: byRows, blocks: blocks, epilogue: epilogue)
         WorkerPool.shared.run(parts: blocks, workers: min(Threads.count, blocks), job)
     }
 
@@ -61,6 +67,7 @@ enum GEMM {
         let c: UnsafeMutablePointer<Float>, ldc: Int
         let byRows: Bool
         let blocks: Int
+        var epilogue: Epilogue? = nil
 
         func edge(_ block: Int) -> Int {
             let extent = byRows ? m : n
@@ -78,6 +85,12 @@ enum GEMM {
                 call(
                     transposeA: transposeA, transposeB: transposeB, m: m, n: end - start, k: k, alpha: alpha, a,
                     lda: lda, transposeB ? b + start * ldb : b + start, ldb: ldb, beta: beta, c + start, ldc: ldc)
+            }
+            guard let epilogue else { return }
+            if byRows {
+                epilogue.run(start * ldc..<end * ldc, worker: worker)
+            } else {
+                for row in 0..<m { epilogue.run(row * ldc + start..<row * ldc + end, worker: worker) }
             }
         }
     }
@@ -103,14 +116,14 @@ enum GEMM {
     /// The `matmul` primitive on row-major operands with their stored shapes.
     static func matmul(
         _ a: UnsafePointer<Float>, _ aShape: [Int], _ b: UnsafePointer<Float>, _ bShape: [Int], transposeA: Bool,
-        transposeB: Bool, _ c: UnsafeMutablePointer<Float>
+        transposeB: Bool, _ c: UnsafeMutablePointer<Float>, epilogue: Epilogue? = nil
     ) {
         let m = transposeA ? aShape[1] : aShape[0]
         let k = transposeA ? aShape[0] : aShape[1]
         let n = transposeB ? bShape[0] : bShape[1]
         sgemm(
             transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a, lda: aShape[1], b, ldb: bShape[1],
-            c, ldc: n)
+            c, ldc: n, epilogue: epilogue)
     }
 
     /// `y[b] = x[b] · w[labels[b]]` (or `· w[labels[b]]ᵀ`): one GEMM per class over its rows,
