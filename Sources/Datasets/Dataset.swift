@@ -25,11 +25,25 @@ public struct Dataset: Sendable {
     public func gather(_ records: [Int]) -> (images: [Float], labels: [Int32]) {
         var images = [Float](repeating: 0, count: records.count * pixelsPerImage)
         var labels = [Int32](repeating: 0, count: records.count)
-        for (k, r) in records.enumerated() {
-            for p in 0..<pixelsPerImage { images[k * pixelsPerImage + p] = self.images[r * pixelsPerImage + p] }
-            labels[k] = self.labels[r]
+        images.withUnsafeMutableBufferPointer { i in
+            labels.withUnsafeMutableBufferPointer { l in gather(records, images: i, labels: l) }
         }
         return (images, labels)
+    }
+
+    /// Records `records`, in that order, into memory of `records.count` images and labels
+    /// (labels left out when nil).
+    public func gather(
+        _ records: [Int], images: UnsafeMutableBufferPointer<Float>, labels: UnsafeMutableBufferPointer<Int32>?
+    ) {
+        precondition(images.count >= records.count * pixelsPerImage && (labels?.count ?? records.count) >= records.count)
+        self.images.withUnsafeBufferPointer { source in
+            for (k, r) in records.enumerated() {
+                let from = UnsafeBufferPointer(rebasing: source[(r * pixelsPerImage)..<((r + 1) * pixelsPerImage)])
+                _ = UnsafeMutableBufferPointer(rebasing: images[(k * pixelsPerImage)...]).update(fromContentsOf: from)
+                labels?[k] = self.labels[r]
+            }
+        }
     }
 
     /// The first `n` records (all of them when there are fewer).

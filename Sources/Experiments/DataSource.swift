@@ -8,6 +8,20 @@ public protocol DataSource {
     var count: Int { get }
     /// The model's inputs for rows `indices`, in that order, by input name.
     func feeds(_ indices: [Int]) -> [String: TensorData]
+    /// Writes rows `indices` into `step`'s input memory (`TrainingStep.floatInput`), for
+    /// `run(_:losses:)`. The default copies `feeds(indices)`; a source can gather in place.
+    func write(_ indices: [Int], into step: TrainingStep) throws
+}
+
+extension DataSource {
+    public func write(_ indices: [Int], into step: TrainingStep) throws {
+        for (name, data) in feeds(indices) where step.inputNames.contains(name) {
+            switch data {
+            case .float32(let values): try step.executor.setInput(name, values)
+            case .int32(let values): try step.executor.setInput(name, values)
+            }
+        }
+    }
 }
 
 /// MNIST, Fashion-MNIST, CIFAR-10 and the distorted sets feed `image` ([batch, c, h, w] in
@@ -16,6 +30,18 @@ extension Dataset: DataSource {
     public func feeds(_ indices: [Int]) -> [String: TensorData] {
         let (images, labels) = gather(indices)
         return ["image": .float32(images), "label": .int32(labels)]
+    }
+
+    /// The rows gathered straight into the step's `image` and `label` memory.
+    public func write(_ indices: [Int], into step: TrainingStep) throws {
+        let images = try step.floatInput("image")
+        // A model without a label input (an unconditional VAE) leaves the labels out.
+        let labels = step.inputNames.contains("label") ? try step.intInput("label") : nil
+        guard images.count == indices.count * pixelsPerImage, (labels?.count ?? indices.count) == indices.count else {
+            throw ExperimentError(
+                "\(indices.count) rows of \(pixelsPerImage) pixels do not fit the step's image [\(images.count)] and label [\(labels?.count ?? 0)]")
+        }
+        gather(indices, images: images, labels: labels)
     }
 }
 

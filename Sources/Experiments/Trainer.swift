@@ -120,6 +120,8 @@ public final class Trainer {
     /// The model's input names: a data source's other columns (a label an unconditional model
     /// does not read) are left out of its feeds.
     lazy var inputNames = Set(model.graph.inputs.compactMap(\.op.inputName))
+    /// The last step's loss terms, in `step.lossNames` order.
+    var lossValues: [Float] = []
 
     /// The rows' feeds for the model's inputs.
     func feeds(_ data: DataSource, _ rows: [Int]) -> [String: TensorData] {
@@ -156,6 +158,11 @@ public final class Trainer {
         try Self.makeFolder(output)
         let path = Self.checkpointPath(output)
         var (state, batches) = try startingState(train, path, resume: resume)
+        if transform == nil {
+            // Written in place, the rows are not checked at each step: every input is checked here.
+            let provided = train.feeds([0])
+            try step.requireInputs { provided[$0] != nil }
+        }
         timings.setup = Date().timeIntervalSince(callStart)
         progress.line(
             "compiled \(model.name) at batch \(batch) in \(Int(step.compileSeconds * 1000)) ms: \(step.plan.instructions.count) kernels, arena \(step.plan.arenaBytes / 1_000_000) MB")
@@ -171,19 +178,14 @@ public final class Trainer {
         while state.epoch < epochs {
             let (epoch, records) = batches.next()
             state.epoch = epoch
-            var feeds = self.feeds(train, records)
-            transform?(&feeds, state.step)
-            let runStart = Date()
-            let losses = try step.run(state, feeding: feeds)
-            timings.steps += Date().timeIntervalSince(runStart)
-            timings.stepCount += 1
-            let finite = (losses["total"] ?? 0).isFinite
-            if !finite {
+            try trainStep(state, train, records, timed: true)
+            if !(lossValues.last ?? 0).isFinite {  // "total"
+                let losses = Dictionary(uniqueKeysWithValues: zip(step.lossNames, lossValues))
                 state = try undoNonFinite(
                     losses, step: state.step - 1, epoch: epoch, train, checkpoint: saved ? path : nil, skipped: &skipped,
                     skippedBefore: skippedBefore)
             } else {
-                for (k, v) in losses { sums[k, default: 0] += Double(v) / Double(batch) }
+                for (k, v) in zip(step.lossNames, lossValues) { sums[k, default: 0] += Double(v) / Double(batch) }
                 counted += 1
             }
             stepsThisRun += 1
@@ -236,31 +238,6 @@ public final class Trainer {
         return (state, batches)
     }
 
-    /// After step `failing` gave a non-finite loss: the state before it, rebuilt from the last
-    /// checkpoint with every skipped step left out (`onNonFiniteLoss = .skip`), or the error.
-    func undoNonFinite(
-        _ losses: [String: Float], step failing: Int, epoch: Int, _ train: DataSource, checkpoint: String?,
-        skipped: inout Set<Int>, skippedBefore: Int
-    ) throws -> TrainingState {
-        guard case .skip(let limit) = onNonFiniteLoss else {
-            let first = try locateNonFinite(train, failing: failing, checkpoint: checkpoint)
-            throw TrainingError.diverged(step: failing, epoch: epoch, losses: losses, firstNonFinite: first, checkpoint: checkpoint)
-        }
-        guard skipped.count < limit else {
-            throw TrainingError.tooManySkippedSteps(step: failing, epoch: epoch, limit: limit, checkpoint: checkpoint)
-        }
-        skipped.insert(failing)
-        let state = try stateBefore(failing, train, checkpoint: checkpoint, skipping: skipped)
-        state.step = failing + 1
-        state.epoch = epoch
-        state.metadata[Self.skippedKey] = String(skippedBefore + skipped.count)
-        progress.line(
-            "skipped step \(failing + 1) (epoch \(epoch + 1)): its loss is not finite (\(skipped.count) of at most \(limit) skipped)")
-        return state
-    }
-
-    /// The end of an epoch: its report (train terms, evaluation) into metrics.jsonl, a progress
-    /// line, then `onEpoch`.
     func endEpoch(
         _ epoch: Int, _ state: TrainingState, test: DataSource?, output: String, seconds: Double, train: [String: Double],
         skippedSteps: Int
@@ -302,63 +279,26 @@ public final class Trainer {
 
     static let skippedKey = "training.skipped_steps"
 
-    /// The last checkpoint's state (or the initial one) and the batches from its data cursor.
-    func lastGoodState(_ train: DataSource, checkpoint: String?) throws -> (TrainingState, Batches) {
-        let state = try checkpoint.map { try step.loadState(from: $0) } ?? step.initialState(seed: seed)
-        var batches = Batches(count: train.count, batchSize: batch, seed: state.seed)
-        batches.cursor = (state.epoch, Int(state.metadata["data.position"] ?? "0") ?? 0)
-        return (state, batches)
-    }
-
-    /// Runs the steps from `state` up to (not including) `target` again, except the `skipped`
-    /// ones (their step numbers and batches are used up, as in the run being rebuilt).
-    func advance(_ state: TrainingState, _ batches: inout Batches, to target: Int, _ train: DataSource, skipping skipped: Set<Int> = [])
-        throws
-    {
-        while state.step < target {
-            let (epoch, records) = batches.next()
-            state.epoch = epoch
-            if skipped.contains(state.step) {
-                state.step += 1
-                continue
-            }
+    /// One step on rows `records`, its loss terms into `lossValues` (`step.lossNames` order):
+    /// the rows written into the step's input memory in place, or, with a `transform`, fed
+    /// through its dictionary. `timed` adds the run to `timings`.
+    func trainStep(_ state: TrainingState, _ train: DataSource, _ records: [Int], timed: Bool) throws {
+        let start: Date
+        if let transform {
             var feeds = self.feeds(train, records)
-            transform?(&feeds, state.step)
-            try step.run(state, feeding: feeds)
+            transform(&feeds, state.step)
+            start = Date()
+            let losses = try step.run(state, feeding: feeds)
+            lossValues = step.lossNames.map { losses[$0] ?? .nan }
+        } else {
+            try train.write(records, into: step)
+            start = Date()
+            try step.run(state, losses: &lossValues)
         }
-    }
-
-    /// The state as it was before step `target`: the last checkpoint (or the initial state) with
-    /// the steps up to `target` run again, except the `skipped` ones.
-    func stateBefore(_ target: Int, _ train: DataSource, checkpoint: String?, skipping skipped: Set<Int>) throws -> TrainingState {
-        let (replay, start) = try lastGoodState(train, checkpoint: checkpoint)
-        var batches = start
-        if target > replay.step {
-            progress.line("undoing step \(target + 1): running \(target - replay.step) step(s) again from \(checkpoint ?? "the start")")
+        if timed {
+            timings.steps += Date().timeIntervalSince(start)
+            timings.stepCount += 1
         }
-        try advance(replay, &batches, to: target, train, skipping: skipped)
-        return replay
-    }
-
-    /// Replays the steps from the last checkpoint (or the start) to `failing`, then the failing
-    /// one with numeric checks; the run is deterministic, so the same value goes bad again.
-    func locateNonFinite(_ train: DataSource, failing: Int, checkpoint: String?) throws -> String? {
-        let (replay, start) = try lastGoodState(train, checkpoint: checkpoint)
-        var batches = start
-        progress.line("a loss is not finite at step \(failing + 1); replaying \(failing - replay.step + 1) step(s) from \(checkpoint ?? "the start") to find where")
-        try advance(replay, &batches, to: failing, train)
-        let (epoch, records) = batches.next()
-        replay.epoch = epoch
-        step.checkNumerics = true
-        defer { step.checkNumerics = false }
-        var feeds = self.feeds(train, records)
-        transform?(&feeds, replay.step)
-        do {
-            try step.run(replay, feeding: feeds)
-        } catch let error as RuntimeError {
-            return error.description
-        }
-        return nil
     }
 
     static func terms(_ sums: [String: Double], _ count: Int) -> String {

@@ -62,7 +62,7 @@ public struct BenchCommand: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Also time a plan made without one compiler decision (or the same plan again), its steps alternating with the default plan's in this process (each first in every other pair), and print both medians and their ratios.",
+            "Also time a plan made without one compiler decision (with one, for a decision off by default; or the same plan again), its steps alternating with the default plan's in this process (each first in every other pair), and print both medians and their ratios.",
             discussion: PlannerVariant.allCases.map { "\($0.rawValue): \($0.meaning)" }.joined(separator: "; "),
             valueName: "variant"))
     var against: PlannerVariant?
@@ -100,8 +100,10 @@ public struct BenchCommand: ParsableCommand {
         }
         var times: [Double] = []
         var otherTimes: [Double] = []
+        var jobsBefore = 0
         for i in 0..<(warmup + steps) {
             if i == warmup && profile { step.profiling = true }
+            if i == warmup { jobsBefore = Threads.parallelJobs }
             // Every other pair runs the variant first: a step is slower right after another one
             // (0.6–3 % here with the plan compared against itself), which would otherwise count
             // against whichever plan always ran second.
@@ -133,7 +135,7 @@ public struct BenchCommand: ParsableCommand {
         } ?? ""
         if json {
             print(
-                "{\"model\":\"\(model)\",\"batch\":\(batch),\"threads\":\(threads),\"steps\":\(steps),\"median_ms\":\(ms(median)),\"min_ms\":\(ms(sorted.first!)),\"max_ms\":\(ms(sorted.last!)),\"images_per_second\":\(round1(imagesPerSecond)),\"gflops_per_second\":\(round1(gflops)),\"gflop_per_step\":\(round1(flops / 1e9)),\"compile_ms\":\(ms(compileSeconds)),\"peak_rss_mib\":\(round1(peakRSSMiB()))\(againstJSON)}"
+                "{\"model\":\"\(model)\",\"batch\":\(batch),\"threads\":\(threads),\"steps\":\(steps),\"median_ms\":\(ms(median)),\"min_ms\":\(ms(sorted.first!)),\"max_ms\":\(ms(sorted.last!)),\"images_per_second\":\(round1(imagesPerSecond)),\"gflops_per_second\":\(round1(gflops)),\"gflop_per_step\":\(fixed3(flops / 1e9)),\"compile_ms\":\(ms(compileSeconds)),\"peak_rss_mib\":\(round1(peakRSSMiB()))\(againstJSON)}"
             )
         } else {
             print("\(model), batch \(batch), \(threads) thread\(threads == 1 ? "" : "s"), \(steps) timed steps, OpenBLAS core \(Threads.blasCore)")
@@ -143,7 +145,7 @@ public struct BenchCommand: ParsableCommand {
                 print("  \(c.name), alternating steps: median \(ms(c.median)) ms/step (min \(ms(c.sorted.first!)), max \(ms(c.sorted.last!)))")
                 print("  default ÷ \(c.name): \(fixed3(median / c.median)) (medians), \(fixed3(c.paired)) (median of \(c.sorted.count) paired steps, each plan first in every other pair)")
             }
-            if profile { printProfile(step, threads: threads) }
+            if profile { printProfile(step, threads: threads, jobsBefore: other == nil ? jobsBefore : nil) }
             print("  compile (autodiff + optimizer + shape check + plan) \(ms(compileSeconds)) ms; peak RSS \(round1(peakRSSMiB())) MiB")
         }
         if fit { try benchFit(built) }
@@ -151,8 +153,9 @@ public struct BenchCommand: ParsableCommand {
         if allocations { try printAllocations(step, state, feeds) }
     }
 
-    /// `--profile`: time per primitive, idle core time, and with `--top` the slowest calls.
-    func printProfile(_ step: TrainingStep, threads: Int) {
+    /// `--profile`: time per primitive, idle core time, the fixed cost of dispatching parallel
+    /// jobs (counted from `jobsBefore`; nil when another plan ran between), the slowest calls.
+    func printProfile(_ step: TrainingStep, threads: Int, jobsBefore: Int?) {
         let total = step.profile.values.reduce(0, +)
         let idle = step.idleProfile
         print("  time per primitive over \(steps) steps (share of kernel time; idle: cores waiting inside its parallel jobs):")
@@ -162,6 +165,11 @@ public struct BenchCommand: ParsableCommand {
         }
         let idleTotal = idle.values.reduce(0, +)
         print("  idle core time inside parallel kernels: \(ms(idleTotal / Double(steps))) ms/step, \(round1(100 * idleTotal / (total * Double(threads)))) % of \(threads) × the kernel time")
+        if threads > 1, let jobsBefore {
+            let jobs = Double(Threads.parallelJobs - jobsBefore) / Double(steps)
+            let dispatch = Threads.dispatchSeconds()
+            print("  \(step.plan.instructions.count) kernels a step, \(Int(jobs.rounded())) of them parallel jobs; starting one costs \(round1(dispatch * 1e6)) µs here beyond its work (parts of 50 µs): ~\(fixed3(jobs * dispatch * 1000)) ms/step of dispatch")
+        }
         if top > 0, let perInstruction = step.executor.instructionSeconds,
             let idlePerInstruction = step.executor.instructionIdleSeconds
         {
@@ -189,9 +197,20 @@ public struct BenchCommand: ParsableCommand {
         let beforeStep = count()
         try step.run(state, feeding: feeds)
         let inStep = count() - beforeStep
+        // The same step with its inputs written into the step's memory and the losses into an array.
+        var losses = [Float](repeating: 0, count: step.lossNames.count)
+        let beforeInPlace = count()
+        for (name, data) in feeds {
+            switch data {
+            case .float32(let v): _ = try step.floatInput(name).update(fromContentsOf: v)
+            case .int32(let v): _ = try step.intInput(name).update(fromContentsOf: v)
+            }
+        }
+        try step.run(state, losses: &losses)
+        let inPlace = count() - beforeInPlace
         // OpenBLAS's own first: they depend on the kernel it picked for this CPU, not on Gauge.
         print("  inside OpenBLAS (core \(Threads.blasCore)), not counted below: \(inBLAS) heap allocations in the executor's run")
-        print("  heap allocations in one step after warm-up: \(inExecutor) in the executor's run, \(inStep) in the whole step (feeding inputs, reading losses)")
+        print("  heap allocations in one step after warm-up: \(inExecutor) in the executor's run, \(inStep) in the whole step (feeding inputs, reading losses), \(inPlace) with inputs written in place and losses into an array (run(_:losses:))")
         step.executor.allocationCounter = count
         try step.executor.run()
         step.executor.allocationCounter = nil
@@ -243,6 +262,7 @@ public struct BenchCommand: ParsableCommand {
 enum PlannerVariant: String, ExpressibleByArgument, CaseIterable {
     case same
     case noEpilogues = "no-epilogues"
+    case productEpilogues = "product-epilogues"
     case noInputGradients = "no-input-gradients"
     case noFusion = "no-fusion"
     case noSchedule = "no-schedule"
@@ -251,7 +271,8 @@ enum PlannerVariant: String, ExpressibleByArgument, CaseIterable {
     var meaning: String {
         switch self {
         case .same: return "the default plan, compiled again: the comparison's own noise (a ratio of 1 but for it)"
-        case .noEpilogues: return "element-wise groups run after their convolution or max-pool gradient, not inside it"
+        case .noEpilogues: return "element-wise groups run after their convolution, max-pool gradient or product, not inside it"
+        case .productEpilogues: return "the one decision off by default, on: dense layers' products run their bias and activation (an input gradient, its activation derivative) as epilogues"
         case .noInputGradients: return "per-class input gradients as kernels of their own, not inside the weights' update"
         case .noFusion: return "no fusion at all (every element-wise op and weight gradient a kernel of its own)"
         case .noSchedule: return "program order, not the memory-greedy schedule"
@@ -263,6 +284,7 @@ enum PlannerVariant: String, ExpressibleByArgument, CaseIterable {
         switch self {
         case .same: return MemoryPlanner.Options()
         case .noEpilogues: return MemoryPlanner.Options(fuseEpilogues: false)
+        case .productEpilogues: return MemoryPlanner.Options(productEpilogues: true)
         case .noInputGradients: return MemoryPlanner.Options(fuseInputGradients: false)
         case .noFusion: return MemoryPlanner.Options(fuse: false)
         case .noSchedule: return MemoryPlanner.Options(schedule: false)

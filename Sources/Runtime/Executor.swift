@@ -183,6 +183,16 @@ public final class Executor {
         }
     }
 
+    /// Where input `name` lives in the arena, for a caller writing the next batch in place:
+    /// its elements at this plan's batch, checked to be of `dtype`.
+    public func inputMemory(_ name: String, _ dtype: DType) throws(RuntimeError) -> (UnsafeMutableRawPointer, count: Int) {
+        let n = try input(named: name)
+        guard n.dtype == dtype else {
+            throw RuntimeError("\(n.name) holds \(n.dtype) values, not \(dtype)", at: n.location)
+        }
+        return (storage[plan.bufferOf[n.id.index]], n.shape.elementCount(batch: plan.batch))
+    }
+
     /// Feeds a float input by name.
     public func setInput(_ name: String, _ values: [Float]) throws(RuntimeError) {
         let n = try input(named: name)
@@ -324,6 +334,13 @@ public enum Threads {
         _ = workers
         workers = max(1, n)
     }
+
+    /// Parallel jobs (kernels run by more than one thread) started in this process so far.
+    public static var parallelJobs: Int { WorkerPool.shared.jobsStarted }
+
+    /// The fixed cost of a parallel job: seconds it takes beyond its work when every worker has
+    /// one 50 µs part (waking the parked workers, hearing from the last), median of 400.
+    public static func dispatchSeconds() -> Double { WorkerPool.shared.dispatchSeconds(workers: count) }
 }
 
 extension Node {

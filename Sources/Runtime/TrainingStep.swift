@@ -28,7 +28,7 @@ public final class TrainingStep {
     public let executor: Executor
     let losses: [Graph.Output]
     /// The model's input names, for the check that every one is fed.
-    let inputNames: [String]
+    public let inputNames: [String]
     /// What a state of this step holds, and each entry's node in `graph`.
     public let layout: StateLayout
     let stateNodes: [NodeID]
@@ -105,23 +105,79 @@ public final class TrainingStep {
     /// is refused with `LayoutMismatch`, before anything runs.
     @discardableResult
     public func run(_ state: TrainingState, feeding inputs: [String: TensorData]) throws -> [String: Float] {
-        // Equal arrays sharing storage compare in constant time: a state made here costs nothing.
-        guard state.layout == layout else {
-            throw LayoutMismatch(
-                what: "this state was made for another training step", differences: layout.differences(from: state.layout))
-        }
-        for (node, t) in zip(stateNodes, state.tensors) { executor.bind(node, to: t.memory) }
+        try checkLayout(state)
         for (name, data) in inputs {
             switch data {
             case .float32(let values): try executor.setInput(name, values)
             case .int32(let values): try executor.setInput(name, values)
             }
         }
-        // Checked without making arrays: a step allocates only its result dictionary.
-        if inputNames.contains(where: { inputs[$0] == nil }) {
-            let missing = inputNames.filter { inputs[$0] == nil }
-            throw RuntimeError("no values fed for input \(missing.joined(separator: ", "))")
+        try requireInputs { inputs[$0] != nil }
+        try runInPlace(state)
+        var result = [String: Float](minimumCapacity: losses.count)
+        for loss in losses { result[loss.name] = executor.scalar(of: loss.node) }
+        return result
+    }
+
+    /// The names of the loss terms `run(_:losses:)` writes, in its order: the model's terms,
+    /// then "total" (their sum, what the gradients are of).
+    public var lossNames: [String] { losses.map(\.name) }
+
+    /// Where float input `name` lives in the step's memory: write each batch here, then
+    /// `run(_:losses:)` reads it in place, with no copy and no dictionary. The memory is the
+    /// step's for its whole life, but a run reuses it for other values once the input is read,
+    /// so every input must be written again before every run.
+    public func floatInput(_ name: String) throws -> UnsafeMutableBufferPointer<Float> {
+        try requireModelInput(name)
+        let (memory, count) = try executor.inputMemory(name, .float32)
+        return UnsafeMutableBufferPointer(start: memory.assumingMemoryBound(to: Float.self), count: count)
+    }
+
+    /// Where int32 input `name` (labels) lives in the step's memory; see `floatInput(_:)`.
+    public func intInput(_ name: String) throws -> UnsafeMutableBufferPointer<Int32> {
+        try requireModelInput(name)
+        let (memory, count) = try executor.inputMemory(name, .int32)
+        return UnsafeMutableBufferPointer(start: memory.assumingMemoryBound(to: Int32.self), count: count)
+    }
+
+    /// Runs one step on the batch written into `floatInput` and `intInput` memory, updating
+    /// `state` in place, and puts each loss term into `losses` in `lossNames` order. Once
+    /// `losses` has room for them, nothing is allocated (`gauge bench --allocations` counts).
+    public func run(_ state: TrainingState, losses values: inout [Float]) throws {
+        try checkLayout(state)
+        try runInPlace(state)
+        if values.count != losses.count { values = [Float](repeating: 0, count: losses.count) }
+        for (k, loss) in losses.enumerated() { values[k] = executor.scalar(of: loss.node) }
+    }
+
+    /// The model's inputs only: the optimizer's fed scalars are the step's own.
+    func requireModelInput(_ name: String) throws {
+        guard inputNames.contains(name) else {
+            throw RuntimeError("no input named \"\(name)\"; inputs are \(inputNames.joined(separator: ", "))")
         }
+    }
+
+    /// Throws "no values fed for input …" naming each of the model's inputs that `isFed` says
+    /// has no values (checked without making arrays unless one is missing).
+    public func requireInputs(_ isFed: (String) -> Bool) throws {
+        if inputNames.contains(where: { !isFed($0) }) {
+            throw RuntimeError("no values fed for input \(inputNames.filter { !isFed($0) }.joined(separator: ", "))")
+        }
+    }
+
+    /// Refuses a state of another layout (made by a step of another model, optimizer or frozen
+    /// groups) before anything runs, then binds its memory.
+    func checkLayout(_ state: TrainingState) throws {
+        // Equal arrays sharing storage compare in constant time: a state made here costs nothing.
+        guard state.layout == layout else {
+            throw LayoutMismatch(
+                what: "this state was made for another training step", differences: layout.differences(from: state.layout))
+        }
+        for (node, t) in zip(stateNodes, state.tensors) { executor.bind(node, to: t.memory) }
+    }
+
+    /// The optimizer's scalars fed, the plan run on the inputs where they are, the step counted.
+    func runInPlace(_ state: TrainingState) throws {
         for scalar in fedScalars {
             try executor.setInput(scalar.name, scalar: optimizer.value(of: scalar.kind, step: state.step, epoch: state.epoch))
         }
@@ -129,9 +185,6 @@ public final class TrainingStep {
         executor.step = UInt64(state.step)
         try executor.run()
         state.step += 1
-        var result = [String: Float](minimumCapacity: losses.count)
-        for loss in losses { result[loss.name] = executor.scalar(of: loss.node) }
-        return result
     }
 
     /// The learning rate the next step of `state` uses (its schedule at the state's step and epoch).

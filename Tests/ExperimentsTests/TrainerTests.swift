@@ -213,5 +213,12 @@ import Testing
         #expect { try trainer.fit(train: data(4, seed: 1), epochs: 1, output: folder()) } throws: {
             "\($0)" == "the training set has 4 rows, fewer than one batch of 8"
         }
+        // Rows written in place are checked once, before the first step.
+        let noTargets = try ArraySource(["x": .float32([Float](repeating: 0.5, count: 80))], count: 40)
+        let out = folder()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        #expect { try trainer.fit(train: noTargets, epochs: 1, output: out) } throws: {
+            "\($0)" == "error: no values fed for input y"
+        }
     }
 }

@@ -61,7 +61,8 @@ public struct Shape: Hashable, Sendable, ExpressibleByArrayLiteral, CustomString
     public func resolved(batch: Int) -> [Int] { dims.map { $0.resolved(batch: batch) } }
 
     /// Number of elements for a batch size.
-    public func elementCount(batch: Int) -> Int { resolved(batch: batch).reduce(1, *) }
+    /// Without an array: inputs are counted at every step (`Executor.setInput`).
+    public func elementCount(batch: Int) -> Int { dims.reduce(1) { $0 * $1.resolved(batch: batch) } }
 
     public var description: String { "[" + dims.map(\.description).joined(separator: ", ") + "]" }
 }

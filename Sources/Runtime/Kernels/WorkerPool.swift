@@ -49,6 +49,8 @@ final class WorkerPool: @unchecked Sendable {
     /// counts the jobs of another executor running on another thread.
     var measuring = false
     private var idleByCaller: [pthread_t: Double] = [:]
+    /// Parallel jobs started (with more than one worker), for `gauge bench --profile`.
+    private(set) var jobsStarted = 0
     /// The pool threads' time in the current job's parts, while measuring.
     private var partSeconds = 0.0
 
@@ -82,6 +84,7 @@ final class WorkerPool: @unchecked Sendable {
             slots = workers
             nextSlot = 1
             partSeconds = 0
+            jobsStarted += 1
             let start = measuring ? Clock.now() : 0
             pthread_cond_broadcast(&wake)
             pthread_mutex_unlock(&mutex)
@@ -146,6 +149,27 @@ final class WorkerPool: @unchecked Sendable {
 }
 
 extension WorkerPool {
+    /// What starting a job costs beyond its work: the median over `count` jobs of one
+    /// `partSeconds`-long part per worker, less `partSeconds` — the time to wake the parked
+    /// workers and hear from the last one (a worker that wakes too late leaves its part to
+    /// another thread, which then shows as a whole part's time).
+    func dispatchSeconds(workers: Int, partSeconds: Double = 50e-6, count: Int = 400) -> Double {
+        struct Busy: ParallelJob {
+            let seconds: Double
+            func run(part: Int, worker: Int) {
+                let end = Clock.now() + seconds
+                while Clock.now() < end {}
+            }
+        }
+        var times: [Double] = []
+        for _ in 0..<count {
+            let start = Clock.now()
+            run(parts: workers, workers: workers, Busy(seconds: partSeconds))
+            times.append(Clock.now() - start - partSeconds)
+        }
+        return times.sorted()[count / 2]
+    }
+
     /// The idle core seconds of the parallel jobs this thread has started while measuring.
     func callerIdleSeconds() -> Double {
         pthread_mutex_lock(&mutex)
