@@ -37,6 +37,14 @@ public enum Simplify {
             } else if let simpler = combine(op, inputs, in: out) {
                 (op, operands) = simpler
                 report.identities += 1
+            } else if case .unary = op, let scalar = broadcastScalar(inputs[0], in: out) {
+                // f(broadcast s) = broadcast f(s): the function runs once, and the broadcast can
+                // then go into the binary ops that read it (`combine`).
+                let value = out.append(
+                    op, inputs: [scalar], type: TensorType(out[scalar].shape, out[scalar].dtype), name: node.name,
+                    scope: node.scope, call: node.call, location: node.location)
+                (op, operands) = (out[inputs[0]].op, [value])
+                report.identities += 1
             }
             let isLeaf = op.isLeaf
             let key = CSEKey(op: op, inputs: operands)
@@ -99,8 +107,19 @@ public enum Simplify {
         return nil
     }
 
-    /// A cheaper equivalent op over other operands: reshape of reshape, transpose of transpose.
+    /// A cheaper equivalent op over other operands: reshape of reshape, transpose of transpose,
+    /// and a binary op reading a broadcast scalar when its other operand has the full shape
+    /// (the gradient of a summed loss is its seed broadcast to every element: the kernels read
+    /// the scalar itself, so the broadcast never fills memory).
     static func combine(_ op: Op, _ inputs: [NodeID], in g: Graph) -> (Op, [NodeID])? {
+        if case .binary = op, inputs.count == 2 {
+            for (k, other) in [(0, inputs[1]), (1, inputs[0])] {
+                guard let scalar = broadcastScalar(inputs[k], in: g), g[other].shape == g[inputs[k]].shape else { continue }
+                var operands = inputs
+                operands[k] = scalar
+                return (op, operands)
+            }
+        }
         switch op {
         case .reshape(let target):
             if case .reshape = g[inputs[0]].op { return (.reshape(target), [g[inputs[0]].inputs[0]]) }
@@ -112,6 +131,13 @@ public enum Simplify {
             break
         }
         return nil
+    }
+
+    /// The scalar (one element, no batch axis) that node `id` broadcasts, or nil.
+    static func broadcastScalar(_ id: NodeID, in g: Graph) -> NodeID? {
+        guard case .broadcast = g[id].op else { return nil }
+        let source = g[id].inputs[0]
+        return g[source].shape.fixedElementCount == 1 && !g[source].shape.hasBatch ? source : nil
     }
 
     /// The value of an element-wise op on scalar constants, computed as the runtime does.

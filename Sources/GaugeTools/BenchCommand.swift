@@ -168,7 +168,7 @@ public struct BenchCommand: ParsableCommand {
         if threads > 1, let jobsBefore {
             let jobs = Double(Threads.parallelJobs - jobsBefore) / Double(steps)
             let dispatch = Threads.dispatchSeconds()
-            print("  \(step.plan.instructions.count) kernels a step, \(Int(jobs.rounded())) of them parallel jobs; starting one costs \(round1(dispatch * 1e6)) µs here beyond its work (parts of 50 µs): ~\(fixed3(jobs * dispatch * 1000)) ms/step of dispatch")
+            print("  \(step.plan.instructions.count) kernels a step, starting \(Int(jobs.rounded())) parallel jobs; each costs \(round1(dispatch * 1e6)) µs here beyond its work (parts of 50 µs): ~\(fixed3(jobs * dispatch * 1000)) ms/step of dispatch")
         }
         if top > 0, let perInstruction = step.executor.instructionSeconds,
             let idlePerInstruction = step.executor.instructionIdleSeconds

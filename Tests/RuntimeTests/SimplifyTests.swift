@@ -49,4 +49,26 @@ import Testing
         }
         #expect(checked == 1000)
     }
+
+    /// A summed loss's gradient is its seed broadcast to every element (negated for the
+    /// subtrahend); the negation moves onto the scalar, the binary ops that read it take the
+    /// scalar itself, the broadcasts go, and the step computes the same.
+    @Test func binaryOpsReadABroadcastScalarDirectly() throws {
+        let model = try Model("bce") {
+            let x = Input("x", [.batch, 6])
+            Loss(bernoulliCrossEntropy(logits: x.dense(6), target: x))
+        }
+        let step = try gradientGraph(model)
+        func scalarBroadcasts(_ g: Graph) -> Int {
+            g.nodes.filter {
+                guard case .broadcast = $0.op else { return false }
+                return g[$0.inputs[0]].shape.fixedElementCount == 1
+            }.count
+        }
+        #expect(scalarBroadcasts(step) >= 1)
+        let (simplified, _) = Simplify.run(step)
+        #expect(scalarBroadcasts(simplified) == 0)
+        #expect(try ShapeInference.run(simplified) == simplified)
+        #expect(worstDifference(try runOnce(step, batch: 4, seed: 2), try runOnce(simplified, batch: 4, seed: 2)) <= 1e-6)
+    }
 }
