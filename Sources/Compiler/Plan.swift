@@ -36,8 +36,9 @@ public struct Plan: Sendable {
         /// overwrites it, so the weights are read from memory once for both.
         case gradientUpdate(gemm: Op, program: ElementwiseProgram, gradientInput: Int, weights: Int?)
         /// A convolution, max-pool gradient or product whose output only an element-wise group
-        /// reads (a bias and ReLU, a ReLU's gradient mask), with that group's program as its epilogue: each
-        /// worker runs the program on each block of output it has just made, still in cache.
+        /// reads (a bias and ReLU, a ReLU's gradient mask), with that group's program as its
+        /// epilogue: each worker runs the program on each block of output it has just made,
+        /// still in cache.
         /// Inputs: the producer's `operands`, then the program's except `slot`. The producer
         /// writes the kernel's first output, which the program reads at `slot` (element by
         /// element, so every output can be written in place over it).

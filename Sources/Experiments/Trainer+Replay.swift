@@ -29,8 +29,6 @@ extension Trainer {
         return state
     }
 
-    /// The end of an epoch: its report (train terms, evaluation) into metrics.jsonl, a progress
-    /// line, then `onEpoch`.
     /// The last checkpoint's state (or the initial one) and the batches from its data cursor.
     func lastGoodState(_ train: DataSource, checkpoint: String?) throws -> (TrainingState, Batches) {
         let state = try checkpoint.map { try step.loadState(from: $0) } ?? step.initialState(seed: seed)

@@ -238,6 +238,8 @@ public final class Trainer {
         return (state, batches)
     }
 
+    /// The end of an epoch: its report (train terms, evaluation) into metrics.jsonl, a progress
+    /// line, then `onEpoch`.
     func endEpoch(
         _ epoch: Int, _ state: TrainingState, test: DataSource?, output: String, seconds: Double, train: [String: Double],
         skippedSteps: Int

@@ -271,7 +271,7 @@ enum PlannerVariant: String, ExpressibleByArgument, CaseIterable {
     var meaning: String {
         switch self {
         case .same: return "the default plan, compiled again: the comparison's own noise (a ratio of 1 but for it)"
-        case .noEpilogues: return "element-wise groups run after their convolution, max-pool gradient or product, not inside it"
+        case .noEpilogues: return "element-wise groups run after their convolution or max-pool gradient, not inside it"
         case .productEpilogues: return "the one decision off by default, on: dense layers' products run their bias and activation (an input gradient, its activation derivative) as epilogues"
         case .noInputGradients: return "per-class input gradients as kernels of their own, not inside the weights' update"
         case .noFusion: return "no fusion at all (every element-wise op and weight gradient a kernel of its own)"

@@ -2,9 +2,10 @@ import Compiler
 
 /// An element-wise program run as a producer's epilogue (`Plan.Kernel.epilogue`): each worker
 /// of a convolution or max-pool gradient applies it to the output it has just made, a block of
-/// at least `block` elements at a time (a product's, each block of rows or columns it makes), so the block is read back from cache, not memory. The
-/// program computes each element from the same operands whatever the block, so the results are
-/// the bits of a separate fused kernel.
+/// at least `block` elements at a time (a product's worker, each block of rows or columns it
+/// makes), so the block is read back from cache, not memory. The program computes each element
+/// from the same operands whatever the block, so the results are the bits of a separate fused
+/// kernel.
 struct Epilogue {
     let program: ElementwiseProgram
     let args: FusedArguments
