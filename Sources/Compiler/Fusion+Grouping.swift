@@ -103,7 +103,7 @@ extension Fusion {
                 groupMark.append(-1)
                 decisions.append((node.id, refusal ?? "starts group \(members.count - 1): no element-wise producer of the same shape"))
             }
-                }
+        }
     }
 
     /// The groups that survived merging, renumbered, with their inputs, outputs and programs.

@@ -38,11 +38,15 @@ public enum Simplify {
                 (op, operands) = simpler
                 report.identities += 1
             } else if case .unary = op, let scalar = broadcastScalar(inputs[0], in: out) {
-                // f(broadcast s) = broadcast f(s): the function runs once, and the broadcast can
-                // then go into the binary ops that read it (`combine`).
-                let value = out.append(
-                    op, inputs: [scalar], type: TensorType(out[scalar].shape, out[scalar].dtype), name: node.name,
-                    scope: node.scope, call: node.call, location: node.location)
+                // f(broadcast s) = broadcast f(s): the function runs once (on a scalar met before,
+                // not again), and the broadcast can then go into the binary ops that read it.
+                let key = CSEKey(op: op, inputs: [scalar])
+                let value =
+                    seen[key]
+                    ?? out.append(
+                        op, inputs: [scalar], type: TensorType(out[scalar].shape, out[scalar].dtype), name: node.name,
+                        scope: node.scope, call: node.call, location: node.location)
+                seen[key] = value
                 (op, operands) = (out[inputs[0]].op, [value])
                 report.identities += 1
             }

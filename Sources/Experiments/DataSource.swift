@@ -15,12 +15,7 @@ public protocol DataSource {
 
 extension DataSource {
     public func write(_ indices: [Int], into step: TrainingStep) throws {
-        for (name, data) in feeds(indices) where step.inputNames.contains(name) {
-            switch data {
-            case .float32(let values): try step.executor.setInput(name, values)
-            case .int32(let values): try step.executor.setInput(name, values)
-            }
-        }
+        try step.feed(feeds(indices).filter { step.inputNames.contains($0.key) })
     }
 }
 

@@ -119,7 +119,7 @@ public final class Trainer {
     var evaluators: [Int: Inference] = [:]
     /// The model's input names: a data source's other columns (a label an unconditional model
     /// does not read) are left out of its feeds.
-    lazy var inputNames = Set(model.graph.inputs.compactMap(\.op.inputName))
+    lazy var inputNames = Set(step.inputNames)
     /// The last step's loss terms, in `step.lossNames` order.
     var lossValues: [Float] = []
 

@@ -200,12 +200,7 @@ public struct BenchCommand: ParsableCommand {
         // The same step with its inputs written into the step's memory and the losses into an array.
         var losses = [Float](repeating: 0, count: step.lossNames.count)
         let beforeInPlace = count()
-        for (name, data) in feeds {
-            switch data {
-            case .float32(let v): _ = try step.floatInput(name).update(fromContentsOf: v)
-            case .int32(let v): _ = try step.intInput(name).update(fromContentsOf: v)
-            }
-        }
+        try step.feed(feeds)
         try step.run(state, losses: &losses)
         let inPlace = count() - beforeInPlace
         // OpenBLAS's own first: they depend on the kernel it picked for this CPU, not on Gauge.

@@ -106,12 +106,7 @@ public final class TrainingStep {
     @discardableResult
     public func run(_ state: TrainingState, feeding inputs: [String: TensorData]) throws -> [String: Float] {
         try checkLayout(state)
-        for (name, data) in inputs {
-            switch data {
-            case .float32(let values): try executor.setInput(name, values)
-            case .int32(let values): try executor.setInput(name, values)
-            }
-        }
+        try feed(inputs)
         try requireInputs { inputs[$0] != nil }
         try runInPlace(state)
         var result = [String: Float](minimumCapacity: losses.count)
@@ -123,21 +118,35 @@ public final class TrainingStep {
     /// then "total" (their sum, what the gradients are of).
     public var lossNames: [String] { losses.map(\.name) }
 
+    /// Copies each of `inputs` into the step's memory by name, checked (a known input, its type
+    /// and element count), for `run(_:losses:)`; allocates nothing.
+    public func feed(_ inputs: [String: TensorData]) throws {
+        for (name, data) in inputs {
+            switch data {
+            case .float32(let values): try executor.setInput(name, values)
+            case .int32(let values): try executor.setInput(name, values)
+            }
+        }
+    }
+
     /// Where float input `name` lives in the step's memory: write each batch here, then
     /// `run(_:losses:)` reads it in place, with no copy and no dictionary. The memory is the
     /// step's for its whole life, but a run reuses it for other values once the input is read,
     /// so every input must be written again before every run.
     public func floatInput(_ name: String) throws -> UnsafeMutableBufferPointer<Float> {
-        try requireModelInput(name)
-        let (memory, count) = try executor.inputMemory(name, .float32)
-        return UnsafeMutableBufferPointer(start: memory.assumingMemoryBound(to: Float.self), count: count)
+        try inputBuffer(name, .float32)
     }
 
     /// Where int32 input `name` (labels) lives in the step's memory; see `floatInput(_:)`.
     public func intInput(_ name: String) throws -> UnsafeMutableBufferPointer<Int32> {
+        try inputBuffer(name, .int32)
+    }
+
+    /// A model input's memory as elements of `dtype`'s Swift type `T`.
+    func inputBuffer<T>(_ name: String, _ dtype: DType) throws -> UnsafeMutableBufferPointer<T> {
         try requireModelInput(name)
-        let (memory, count) = try executor.inputMemory(name, .int32)
-        return UnsafeMutableBufferPointer(start: memory.assumingMemoryBound(to: Int32.self), count: count)
+        let (memory, count) = try executor.inputMemory(name, dtype)
+        return UnsafeMutableBufferPointer(start: memory.assumingMemoryBound(to: T.self), count: count)
     }
 
     /// Runs one step on the batch written into `floatInput` and `intInput` memory, updating

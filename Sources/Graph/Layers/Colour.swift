@@ -73,8 +73,7 @@ public func specialLinearExponential(
             let g = generator * (1 / Float(1 << squarings))
             let entries = (0..<8).map { g.sliced(axis: 1, $0..<($0 + 1)) }
             let x = concat(entries + [-(entries[0] + entries[4])], axis: 1)
-            let identity = constant([1, 0, 0, 0, 1, 0, 0, 0, 1])
-                .reshaped([1, 9])
+            let identity = constant([1, 0, 0, 0, 1, 0, 0, 0, 1]).reshaped([1, 9])
             var t = identity + x * (1 / Float(terms))
             for k in stride(from: terms - 1, through: 1, by: -1) { t = identity + product3x3(x, t) * (1 / Float(k)) }
             for _ in 0..<squarings { t = product3x3(t, t) }
