@@ -98,8 +98,9 @@ if args.table:
     table(saved["results"], saved["cpu"], saved["threads"], saved["steps"], saved["warmup"])
     sys.exit(0)
 
+machine = cpu()
 if args.sample:
-    print(f"\nGeneration (renderer: decoder and pose warp), images/s, {args.threads} threads; {cpu()}\n")
+    print(f"\nGeneration (renderer: decoder and pose warp), images/s, {args.threads} threads; {machine}\n")
     print("| model | batch | Gauge images/s | PyTorch no_grad images/s | Gauge's throughput × |")
     print("| --- | --- | --- | --- | --- |")
     rows = []
@@ -116,7 +117,7 @@ if args.sample:
                   f"| **{g['images_per_second'] / t['images_per_second']:.2f}** |")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"cpu": cpu(), "threads": args.threads, "sampling": rows}, f, indent=1)
+            json.dump({"cpu": machine, "threads": args.threads, "sampling": rows}, f, indent=1)
     sys.exit(0)
 
 results = []
@@ -134,9 +135,9 @@ for model in args.models:
             row["compiled"] = run("PyTorch compiled, fused Adam", [args.python, twin, model, "--fused-adam", "--compile"] + common)
         results.append(row)
 
-table(results, cpu(), args.threads, args.steps, args.warmup)
+table(results, machine, args.threads, args.steps, args.warmup)
 if args.json:
     with open(args.json, "w") as f:
-        json.dump({"cpu": cpu(), "threads": args.threads, "steps": args.steps, "warmup": args.warmup,
+        json.dump({"cpu": machine, "threads": args.threads, "steps": args.steps, "warmup": args.warmup,
                    "results": results}, f, indent=1)
     print(f"wrote {args.json}", file=sys.stderr)

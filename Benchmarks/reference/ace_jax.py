@@ -3,7 +3,7 @@ value_and_grad, Adam), for timing side by side. Same layers, shapes and losses a
 `ace_torch.py` and Gauge's `Sources/Models/ACE.swift`; per-class layers use
 `jax.lax.ragged_dot` on rows sorted by label (one GEMM per class). Prints one JSON line.
 """
-import argparse, json, os, resource, statistics, sys, time
+import argparse, os
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("model", choices=["ace-cifar", "ace-cifar-conv", "ace-rts"])
@@ -20,6 +20,7 @@ import jax.numpy as jnp
 
 from configs import CLASSES, CONFIGS
 from jax_ops import conv, inverted, pool, warp
+from step_timing import report, timed_steps
 
 c = CONFIGS[args.model]
 
@@ -153,21 +154,13 @@ def main():
     v = jax.tree_util.tree_map(jnp.zeros_like, p)
     x = jax.random.uniform(jax.random.PRNGKey(2), (args.batch, c["channels"], c["side"], c["side"]))
     labels = jax.random.randint(jax.random.PRNGKey(3), (args.batch,), 0, CLASSES)
-    times = []
-    for i in range(args.warmup + args.steps):
-        start = time.perf_counter()
-        p, m, v, value = step(p, m, v, i + 1.0, x, labels, jax.random.PRNGKey(100 + i))
-        value.block_until_ready()
-        seconds = time.perf_counter() - start
-        if i >= args.warmup:
-            times.append(seconds)
-        print(f"step {i + 1}: {seconds * 1000:.0f} ms, loss {float(value):.1f}", file=sys.stderr)
-    median = statistics.median(times)
-    print(json.dumps({
-        "framework": "jax " + jax.__version__, "model": args.model, "batch": args.batch, "threads": args.threads,
-        "steps": args.steps, "median_ms": round(median * 1000, 1), "images_per_second": round(args.batch / median, 1),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-    }))
+    state = [p, m, v]
+
+    def timed(i):
+        state[0], state[1], state[2], value = step(*state, i + 1.0, x, labels, jax.random.PRNGKey(100 + i))
+        return value.block_until_ready()
+
+    report("jax " + jax.__version__, args, timed_steps(timed, args.warmup, args.steps))
 
 
 main()

@@ -1,8 +1,10 @@
 """The timing loop every PyTorch twin shares: the same steps, threads and JSON line as
 `gauge bench --json`, in eager mode or under `torch.compile`, with Adam or fused Adam."""
-import argparse, json, resource, statistics, sys, time
+import argparse
 
 import torch
+
+from step_timing import report, timed_steps
 
 
 def arguments(description, models, sample=False):
@@ -26,22 +28,14 @@ def time_steps(args, model, inputs):
     the batch), after `args.warmup` untimed ones; prints one JSON line."""
     forward = torch.compile(model) if args.compile else model
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=args.fused_adam or None)
-    times = []
-    for i in range(args.warmup + args.steps):
-        start = time.perf_counter()
+
+    def step(i):
         optimizer.zero_grad(set_to_none=True)
         loss = sum(forward(*inputs))
         loss.backward()
         optimizer.step()
-        seconds = time.perf_counter() - start
-        if i >= args.warmup:
-            times.append(seconds)
-        print(f"step {i + 1}: {seconds * 1000:.1f} ms, loss {float(loss):.1f}", file=sys.stderr)
-    median = statistics.median(times)
+        return loss
+
+    times = timed_steps(step, args.warmup, args.steps)
     configuration = ("fused Adam" if args.fused_adam else "Adam") + (", compiled" if args.compile else "")
-    print(json.dumps({
-        "framework": f"pytorch {torch.__version__} {configuration}",
-        "model": args.model, "batch": args.batch, "threads": args.threads, "steps": args.steps,
-        "median_ms": round(median * 1000, 2), "images_per_second": round(args.batch / median, 1),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-    }))
+    report(f"pytorch {torch.__version__} {configuration}", args, times)
