@@ -55,6 +55,20 @@ public struct Dataset: Sendable {
         return copy
     }
 
+    /// This set followed by `other`'s records (for example a second draw of a distortion);
+    /// throws when the image size or the classes differ.
+    public func appending(_ other: Dataset) throws -> Dataset {
+        guard (other.channels, other.height, other.width, other.classes) == (channels, height, width, classes) else {
+            throw DataError.unsuitable(
+                dataset: other.name,
+                reason: "its \(other.channels)×\(other.height)×\(other.width) images of \(other.classes) classes cannot follow \(name)'s \(channels)×\(height)×\(width) of \(classes)")
+        }
+        var copy = self
+        copy.images += other.images
+        copy.labels += other.labels
+        return copy
+    }
+
     /// Number of records of each class.
     public var classCounts: [Int] {
         var counts = [Int](repeating: 0, count: classes)

@@ -52,7 +52,7 @@ public struct JudgeScores: Sendable, Equatable {
 /// images: does each show the class it was asked for? A small CNN — 3×3 convolutions with ReLU
 /// and 2×2 max-pooling (two stages up to 28 pixels a side, three above), a dense layer of 128
 /// with dropout 0.25 in training, and the class logits — trained with Adam on a data set's
-/// training images, the rate falling from 0.002 to 0 on a cosine.
+/// training images, the rate rising to 0.002 over 200 steps, then falling to 0 on a cosine.
 ///
 /// ```swift
 /// let judge = try Judge("~/.cache/gauge/judges/mnist-rts/judge.safetensors")
@@ -164,7 +164,8 @@ public final class Judge {
         return scores.classConsistency
     }
 
-    /// Trains a judge on `train` with `Trainer.fit` (Adam, learning rate 0.002 on a cosine to 0,
+    /// Trains a judge on `train` with `Trainer.fit` (Adam, learning rate 0.002 after a 200-step
+    /// warm-up, on a cosine to 0,
     /// batch 100; resumable in `folder`), measures it on `test` and writes `folder/judge.safetensors`: the
     /// parameters, with the image size, classes, data set and test accuracy as metadata.
     @discardableResult
@@ -174,7 +175,9 @@ public final class Judge {
     ) throws -> Judge {
         let model = try Self.model(channels: train.channels, height: train.height, width: train.width, classes: train.classes)
         let steps = epochs * (train.count / batch)
-        let adam = Optimizer.adam(learningRate: learningRate, schedule: .cosine(totalSteps: steps))
+        // Warm-up: Adam's first updates move every parameter by about the full rate at once, which
+        // left the ReLUs dead (the loss stuck at ln 10) for some data orders at 0.002.
+        let adam = Optimizer.adam(learningRate: learningRate, schedule: .cosine(warmupSteps: min(200, steps / 10), totalSteps: steps))
         let trainer = try Trainer(model, batch: batch, optimizer: adam, seed: seed, progress: progress)
         trainer.rowName = "image"
         let state = try trainer.fit(train: train, epochs: epochs, output: folder)

@@ -31,6 +31,11 @@ struct JudgeCommand: ParsableCommand {
     @Option(help: "Epochs to train (default: 6; cifar10: 8).")
     var epochs: Int?
 
+    @Option(help: ArgumentHelp(
+        "rts and tc: train on this many draws of the distortion of each training image (default: 1).",
+        discussion: "Draw 1 uses --seed, draw k the seed + 1000·(k−1); the test set uses --seed + 1."))
+    var draws: Int = 1
+
     @Option(help: "Adam's learning rate at the start of its cosine schedule.")
     var learningRate: Float = 0.002
 
@@ -53,9 +58,10 @@ struct JudgeCommand: ParsableCommand {
             throw ValidationError("the data set is one of \(Self.datasets.joined(separator: ", ")); not '\(dataset)'")
         }
         guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be positive") }
-        guard (epochs ?? 1) > 0, limit >= 0, (threads ?? 1) > 0 else {
-            throw ValidationError("--epochs and --threads must be positive, --limit not negative")
+        guard (epochs ?? 1) > 0, limit >= 0, (threads ?? 1) > 0, draws > 0 else {
+            throw ValidationError("--epochs, --threads and --draws must be positive, --limit not negative")
         }
+        if draws != 1 && !["rts", "tc"].contains(dataset) { throw ValidationError("--draws is for the distorted sets rts and tc") }
         if dataset == "tc" && limit == 1 { throw ValidationError("tc takes its clutter from other images: --limit must be at least 2") }
     }
 
@@ -67,8 +73,15 @@ struct JudgeCommand: ParsableCommand {
             : (try location.mnist(train: true, fashion: dataset == "fashion-mnist"),
                try location.mnist(train: false, fashion: dataset == "fashion-mnist"))
         if limit > 0 { (train, test) = (train.prefix(limit), test.prefix(limit)) }
-        if dataset == "rts" { (train, test) = (try Distortion.rts(train, seed: seed).0, try Distortion.rts(test, seed: seed &+ 1).0) }
-        if dataset == "tc" { (train, test) = (try Distortion.tc(train, seed: seed).0, try Distortion.tc(test, seed: seed &+ 1).0) }
+        if dataset == "rts" || dataset == "tc" {
+            let distort = { (data: Dataset, seed: UInt64) in
+                dataset == "rts" ? try Distortion.rts(data, seed: seed).0 : try Distortion.tc(data, seed: seed).0
+            }
+            test = try distort(test, seed &+ 1)
+            train = try (1..<draws).reduce(try distort(train, seed)) { all, k in
+                try all.appending(try distort(train, seed &+ 1000 &* UInt64(k)))
+            }
+        }
         let folder = out ?? Judge.defaultFolder(for: train.name, cache: location.cache)
         let progress = TrainingProgress(every: 100)
         progress.line("training the judge of \(train.name) (\(train.count) images; test \(test.count)) into \(folder)/")
