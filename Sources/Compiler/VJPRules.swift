@@ -31,14 +31,7 @@ extension GraphEditor {
             ]
 
         case .reduce(let r, let axes, let keepDims):
-            let spread = try expand(g, axes: axes, keepDims: keepDims, to: shapeOf(0))
-            switch r {
-            case .sum: return [spread]
-            case .mean: return [try div(spread, count(axes: axes, of: shapeOf(0)))]
-            case .max:
-                let peak = try expand(y, axes: axes, keepDims: keepDims, to: shapeOf(0))
-                return [try mul(spread, mask(.equal, x[0], peak))]
-            }
+            return [try reduceVJP(r, axes: axes, keepDims: keepDims, x[0], y, g, shape: shapeOf(0))]
 
         case .reshape:
             return [try add(.reshape(shapeOf(0)), [g])]
@@ -87,6 +80,24 @@ extension GraphEditor {
             throw CompilerError("\(node.op.name) is a gradient primitive; second derivatives are not supported")
         }
     }
+
+    /// The gradient of a reduction's operand `a` of `shape`, given its output `y`.
+    mutating func reduceVJP(_ r: Reduction, axes: [Int], keepDims: Bool, _ a: NodeID, _ y: NodeID, _ g: NodeID, shape: Shape)
+        throws(CompilerError) -> NodeID
+    {
+        let spread = try expand(g, axes: axes, keepDims: keepDims, to: shape)
+        switch r {
+        case .sum: return spread
+        case .mean: return try div(spread, count(axes: axes, of: shape))
+        case .max:
+            // Shared evenly among tied maxima (as PyTorch's amax and JAX's reduce_max): the
+            // derivative of max(x, x) is 1, not 2.
+            let atPeak = try mask(.equal, a, expand(y, axes: axes, keepDims: keepDims, to: shape))
+            let ties = try expand(add(.reduce(.sum, axes: axes, keepDims: keepDims), [atPeak]), axes: axes, keepDims: keepDims, to: shape)
+            return try mul(spread, div(atPeak, ties))
+        }
+    }
+
     /// The gradient of a unary function's operand `a`, given its output `y`.
     mutating func unaryVJP(_ f: UnaryFunction, _ a: NodeID, _ y: NodeID, _ g: NodeID) throws(CompilerError) -> NodeID {
         switch f {
