@@ -13,6 +13,9 @@ let package = Package(
         .library(name: "Experiments", targets: ["Experiments"]),
         // The `gauge` command line as a library: a user's executable runs it on its own models.
         .library(name: "GaugeTools", targets: ["GaugeTools"]),
+        // Test support for users and Gauge alike: a Float64 reference interpreter, gradient checks,
+        // random graphs.
+        .library(name: "GaugeTesting", targets: ["GaugeTesting"]),
         .executable(name: "gauge", targets: ["gauge"]),
         .executable(name: "example-ace-cifar", targets: ["example-ace-cifar"]),
         .executable(name: "example-ace-mnist", targets: ["example-ace-mnist"]),
@@ -36,6 +39,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Datasets", dependencies: ["CZlib"]),
         .target(name: "Models", dependencies: ["Graph"]),
+        .target(name: "GaugeTesting", dependencies: ["Graph", "Compiler", "Runtime"]),
         .target(
             name: "GaugeTools",
             dependencies: [
@@ -79,7 +83,8 @@ let package = Package(
 
         .testTarget(name: "GraphTests", dependencies: ["Graph"], exclude: ["Golden"]),
         .testTarget(name: "CompilerTests", dependencies: ["Graph", "Compiler"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Graph", "Compiler", "Runtime", "Models", "CKernels"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Graph", "Compiler", "Runtime", "Models", "CKernels", "GaugeTesting"]),
+        .testTarget(name: "GaugeTestingTests", dependencies: ["Graph", "Compiler", "Runtime", "Models", "GaugeTesting"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
         .testTarget(name: "ModelsTests", dependencies: ["Graph", "Compiler", "Models"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Datasets", "Models", "Runtime", "Compiler", "Graph"]),

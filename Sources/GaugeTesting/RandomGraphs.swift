@@ -3,9 +3,10 @@ import Graph
 import Runtime
 
 /// A small deterministic generator (SplitMix64).
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
+public struct SplitMix: RandomNumberGenerator {
+    public var state: UInt64
+    public init(state: UInt64) { self.state = state }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -18,7 +19,7 @@ struct SplitMix: RandomNumberGenerator {
 /// broadcasting, reductions, reshapes, transposes, matmuls, small convolutions with ReLU and
 /// max-pooling (whose element-wise neighbours run as epilogues), scalar constants (including the
 /// 0s and 1s that identities remove), repeated subexpressions, log∘exp and −(−x).
-func randomModel(seed: UInt64) throws -> Model {
+public func randomModel(seed: UInt64) throws -> Model {
     try Model("random-\(seed)") {
         let tail = randomTensors(seed: seed)
         Loss(tail.reduce(constant(0)) { $0 + ($1 * $1).sum() } * 0.1)
@@ -27,7 +28,7 @@ func randomModel(seed: UInt64) throws -> Model {
 }
 
 /// The body of `randomModel`: returns the last three tensors made.
-func randomTensors(seed: UInt64) -> [Tensor] {
+public func randomTensors(seed: UInt64) -> [Tensor] {
     var rng = SplitMix(state: seed)
     var pool: [Tensor] = [
         Input("x", [.batch, 4]),
@@ -66,23 +67,59 @@ func randomTensors(seed: UInt64) -> [Tensor] {
     return Array(pool.suffix(3))
 }
 
-/// Runs a step graph once from the same parameters and inputs; returns every loss, output and
-/// updated leaf.
-func runOnce(
-    _ graph: Graph, batch: Int, seed: UInt64, classGradientKernel: Bool = true,
-    planner: (Graph, Int) throws -> Plan = { Plan($0, batch: $1) }
-) throws -> [String: [Float]] {
-    let executor = Executor(try planner(graph, batch), seed: seed, classGradientKernel: classGradientKernel)
-    executor.initializeParameters(seed: seed)
+/// The inputs `runOnce` and `referenceRun` feed a graph, by name: int32 inputs (labels) 0, 1,
+/// 2, 0, …; the Adam scalars `adam/step_size` and `adam/decay` 0.01; other inputs
+/// `pseudoRandom` from the seed and the input node's index.
+public func testInputs(_ graph: Graph, batch: Int, seed: UInt64) -> [String: [Double]] {
+    var inputs: [String: [Double]] = [:]
     for input in graph.inputs {
         guard let name = input.op.inputName else { continue }
         let n = input.shape.elementCount(batch: batch)
         if input.dtype == .int32 {
-            try executor.setInput(name, (0..<n).map { Int32($0 % 3) })
+            inputs[name] = (0..<n).map { Double($0 % 3) }
         } else if name == "adam/step_size" || name == "adam/decay" {
-            try executor.setInput(name, [1e-2])
+            inputs[name] = [1e-2]
         } else {
-            try executor.setInput(name, pseudoRandom(n, seed: seed &+ UInt64(input.id.index)))
+            inputs[name] = pseudoRandom(n, seed: seed &+ UInt64(input.id.index)).map(Double.init)
+        }
+    }
+    return inputs
+}
+
+/// `testInputs` and every parameter's and variable's initial value from `seed`
+/// (`Parameters.initialValues`), each parameter moved by `jitter` × pseudo-random values in
+/// [−1, 1) — away from special points such as the identity transform, where sample points sit
+/// exactly on pixels and the sampler's derivative jumps.
+public func testLeaves(_ graph: Graph, batch: Int, seed: UInt64, jitter: Float = 0) -> [String: [Double]] {
+    var leaves = testInputs(graph, batch: batch, seed: seed)
+    let initial = Parameters.initialValues(of: graph, seed: seed)
+    for node in graph.nodes {
+        guard let values = initial[node.name] else { continue }
+        let noise = node.isParameter && jitter != 0 ? pseudoRandom(values.count, seed: seed &+ 7919 &* UInt64(node.id.index)) : []
+        leaves[node.name] = values.enumerated().map { i, v in Double(v) + (noise.isEmpty ? 0 : Double(jitter * noise[i])) }
+    }
+    return leaves
+}
+
+/// Runs a step graph once from the same parameters and inputs (by default `testInputs` and
+/// the initial parameters from `seed`; else `leaves`, by name); returns every loss, output and
+/// updated leaf.
+public func runOnce(
+    _ graph: Graph, batch: Int, seed: UInt64, classGradientKernel: Bool = true, leaves: [String: [Double]]? = nil,
+    planner: (Graph, Int) throws -> Plan = { Plan($0, batch: $1) }
+) throws -> [String: [Float]] {
+    let executor = Executor(try planner(graph, batch), seed: seed, classGradientKernel: classGradientKernel)
+    executor.initializeParameters(seed: seed)
+    let leaves = leaves ?? testInputs(graph, batch: batch, seed: seed)
+    for node in graph.nodes {
+        let name = node.op.inputName ?? node.name
+        guard let values = leaves[name] else { continue }
+        if node.isInput && node.dtype == .int32 {
+            try executor.setInput(name, values.map { Int32($0) })
+        } else if node.isInput {
+            try executor.setInput(name, values.map { Float($0) })
+        } else {
+            try executor.setValues(of: node.id, values.map { Float($0) })
         }
     }
     try executor.run()
@@ -92,12 +129,39 @@ func runOnce(
     return result
 }
 
+/// What `runOnce` computes, by the reference interpreter in Float64 (or rounding every value
+/// to Float32) from the same leaves (by default `testLeaves`) and random numbers.
+public func referenceRun(
+    _ graph: Graph, batch: Int, seed: UInt64, leaves: [String: [Double]]? = nil, roundsToFloat32: Bool = false
+) throws -> [String: [Double]] {
+    try ReferenceInterpreter(graph, batch: batch, seed: seed, roundsToFloat32: roundsToFloat32)
+        .results(leaves ?? testLeaves(graph, batch: batch, seed: seed))
+}
+
+/// The result whose values differ most from the reference's, and by how much: the largest
+/// |runtime − reference| over its elements, relative to the result's scale, max(1, largest
+/// |reference|) — rounding errors grow with the terms summed, not with each sum (infinite when
+/// the keys or sizes differ; NaN on both sides agrees).
+public func worstReferenceDifference(_ runtime: [String: [Float]], _ reference: [String: [Double]]) -> (key: String, difference: Double) {
+    guard Set(runtime.keys) == Set(reference.keys) else { return ("keys \(runtime.keys.sorted()) vs \(reference.keys.sorted())", .infinity) }
+    var worst = (key: "", difference: 0.0)
+    for (key, r) in reference {
+        let x = runtime[key]!
+        guard x.count == r.count else { return (key, .infinity) }
+        let scale = Swift.max(1, r.reduce(0) { Swift.max($0, $1.isFinite ? Swift.abs($1) : 0) })
+        for (p, q) in zip(x, r) where !(p.isNaN && q.isNaN) {
+            let d = Swift.abs(Double(p) - q) / scale
+            if !(d <= worst.difference) { worst = (key, d.isNaN ? .infinity : d) }
+        }
+    }
+    return worst
+}
 /// A model's forward and gradient graph, with every parameter's gradient as an output.
 ///
 /// Property tests compare gradients rather than Adam-updated parameters: Adam's first step moves
 /// each weight by about lr·sign(g), so a gradient that is 0 analytically but ±1e-9 from rounding
 /// would flip a whole step.
-func gradientGraph(_ model: Model) throws -> Graph {
+public func gradientGraph(_ model: Model) throws -> Graph {
     let result = try Autodiff.differentiate(model.graph)
     var graph = result.graph
     for (parameter, gradient) in result.gradients {
@@ -107,12 +171,12 @@ func gradientGraph(_ model: Model) throws -> Graph {
 }
 
 /// A model's whole training step (autodiff and Adam), unoptimised.
-func stepGraph(_ model: Model, weightDecay: Float = 0) throws -> Graph {
+public func stepGraph(_ model: Model, weightDecay: Float = 0) throws -> Graph {
     try Optimizer.adam(learningRate: 0.01, weightDecay: weightDecay).append(to: Autodiff.differentiate(model.graph)).graph
 }
 
 /// The worst relative difference between two runs' results (infinite if their keys differ).
-func worstDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> Float {
+public func worstDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> Float {
     guard Set(a.keys) == Set(b.keys) else { return .infinity }
     var worst: Float = 0
     for (key, x) in a {

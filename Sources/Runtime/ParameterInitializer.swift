@@ -54,3 +54,18 @@ enum ParameterInitializer {
         }
     }
 }
+
+extension Parameters {
+    /// The values an executor of `graph` starts from with `initializeParameters(seed:)`: every
+    /// parameter's (the k-th from Philox stream k) and every optimizer variable's zeros, by node
+    /// name — for a reference evaluation of the same graph outside the runtime.
+    public static func initialValues(of graph: Graph, seed: UInt64) -> [String: [Float]] {
+        var memory: [NodeID: UnsafeMutableBufferPointer<Float>] = [:]
+        for node in graph.nodes where node.isParameter || graph.variables.contains(node) {
+            memory[node.id] = .allocate(capacity: node.shape.fixedElementCount)
+        }
+        defer { memory.values.forEach { $0.deallocate() } }
+        ParameterInitializer.initialize(graph, seed: seed) { memory[$0]!.baseAddress! }
+        return Dictionary(uniqueKeysWithValues: memory.map { (graph[$0.key].name, Array($0.value)) })
+    }
+}

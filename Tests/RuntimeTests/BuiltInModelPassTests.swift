@@ -1,4 +1,5 @@
 import Compiler
+import GaugeTesting
 import Graph
 import Models
 import Runtime

@@ -1,4 +1,5 @@
 import Foundation
+import GaugeTesting
 import Graph
 import Runtime
 import Testing

@@ -1,5 +1,6 @@
 import Compiler
 import Foundation
+import GaugeTesting
 import Graph
 import Models
 import Runtime
