@@ -541,6 +541,19 @@ func expectRunFolder(_ dir: String, epochs: Int, side: Int, channels: Int, gridC
         let r = try gauge(["judge", "svhn"])
         #expect(r.status != 0)
         #expect(r.stderr.contains("the data set is one of mnist, rts, tc, fashion-mnist, cifar10; not 'svhn'"))
+        let draws = try gauge(["judge", "mnist", "--draws", "2"])
+        #expect(draws.status != 0)
+        #expect(draws.stderr.contains("--draws is for the distorted sets rts and tc"), "\(draws.stderr)")
+    }
+
+    /// `--draws K` trains on K distortions of each image; the test set stays one draw.
+    @Test(.enabled(if: hasData, "set GAUGE_DATA to the data folder"))
+    func drawsMultiplyTheDistortedTrainingSet() throws {
+        let folder = scratchFolder("judge-draws")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let r = try gauge(["judge", "rts", "--limit", "300", "--draws", "3", "--epochs", "1", "--out", folder])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("training the judge of mnist-rts train (900 images; test 300)"), "\(r.stdout)")
     }
 }
 
