@@ -128,7 +128,11 @@ public enum Fusion {
             case .binary(let f): steps.append(.binary(f, o[0], o[1]))
             case .compare(let c): steps.append(.compare(c, o[0], o[1]))
             case .select: steps.append(.select(o[0], o[1], o[2]))
-            default:
+            // Listed, not `default:`: a new element-wise primitive must be given a step here.
+            case .input, .parameter, .variable, .constant, .matmul, .groupedMatmul, .reduce, .reshape, .transpose, .broadcast,
+                .slice, .concat, .gatherRows, .scatterAddRows, .oneHot, .logSoftmax, .conv2d, .transposedConv2d, .maxPool,
+                .affineGrid, .bilinearSample, .random, .dropout, .stopGradient, .groupedMatmulWeightGrad, .conv2dFilterGrad,
+                .maxPoolGrad, .affineGridGrad, .bilinearSampleImageGrad, .bilinearSampleGridGrad:
                 // Invariant: `run` groups only element-wise ops (`Op.kind`), the four cases above.
                 preconditionFailure("\(node.op.name) is not element-wise, yet Fusion.run grouped it")
             }

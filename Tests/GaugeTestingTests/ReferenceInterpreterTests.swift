@@ -76,7 +76,7 @@ import Testing
     /// The every-primitive model's training graph holds every primitive (a new `Op` case
     /// belongs in it, so the tests above and the runtime agreement tests cover it).
     /// One primitive (or a few) at a time, in Float64: autodiff against central differences.
-    @Test(arguments: 0..<23)
+    @Test(arguments: 0..<24)
     func singlePrimitiveGradientsInFloat64(_ k: Int) throws {
         let model = try Model("op") {
             let p = Parameter("p", [3, 4], initializer: .uniform(low: -1, high: 1))
@@ -105,6 +105,7 @@ import Testing
             case 19: p.logSoftmax(axis: 1).sliced(axis: 1, 0..<3) * label.oneHot(3)
             case 20: -p + (-(-q))
             case 21: concat([p, p], axis: 1).max(axes: [1])  // ties: d max(x, x)/dx = 1
+            case 22: p.leakyRelu(0.2)
             default: p.sum(axes: [1], keepDims: true) * q
             }
             Loss((y * y).sum(), name: "l")

@@ -63,3 +63,40 @@ import Testing
         #expect(runtime["output kept"]?.map { $0 == 0 } == reference["output kept"]?.map { $0 == 0 })
     }
 }
+
+/// `leakyRelu` is a composition (docs/adding-a-primitive.md): fusion runs it as one kernel, and
+/// its values and gradient are the reference's.
+@Suite struct LeakyReluTests {
+    func model(_ alpha: Float) throws -> Model {
+        try Model("leaky") {
+            let x = Input("x", [.batch, 8])
+            let w = Parameter("w", [8, 8], initializer: .uniform(low: -1, high: 1))
+            let y = x.matmul(w).leakyRelu(alpha)
+            Loss((y * y).sum(), name: "l")
+            Output("y", y)
+        }
+    }
+
+    @Test func leakyReluIsOneFusedKernelAndAgreesWithTheReference() throws {
+        let graph = try gradientGraph(model(0.2))
+        let forward = try Model("forward") { Output("y", Input("x", [.batch, 8]).leakyRelu(0.2)) }.graph
+        let (plan, _) = try MemoryPlanner.plan(Simplify.run(forward).graph, batch: 4)
+        #expect(plan.instructions.count == 1)
+        let leaves = testLeaves(graph, batch: 4, seed: 3)
+        let worst = worstReferenceDifference(try runOnce(graph, batch: 4, seed: 3, leaves: leaves), try referenceRun(graph, batch: 4, seed: 3, leaves: leaves))
+        #expect(worst.difference <= 1e-6, "\(worst)")
+        // Below zero the slope: y = 0.2·x there, x itself above.
+        let y = try #require(referenceRun(forward, batch: 1, seed: 0, leaves: ["x": [-2, -1, 0, 1, 2, 3, -0.5, 0.5]])["output y"])
+        #expect(y == [-0.4, -0.2, 0, 1, 2, 3, -0.1, 0.5].map { Double(Float($0)) })
+    }
+
+    @Test func aSlopeOutsideZeroToOneIsAnError() throws {
+        #expect(throws: ModelError.self) { try model(1.5) }
+        do {
+            _ = try model(-0.1)
+            Issue.record("a negative slope was taken")
+        } catch let error as ModelError {
+            #expect(error.diagnostics.contains("the slope -0.1 is outside [0, 1], where max(x, αx) is a leaky ReLU"), "\(error.diagnostics)")
+        }
+    }
+}

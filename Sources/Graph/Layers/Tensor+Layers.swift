@@ -198,4 +198,20 @@ extension Tensor {
             .maxPool(window: window, stride: stride ?? window), call: "maxPool(\(window))",
             at: SourceLocation(file, filePath, line, column))
     }
+
+    /// Leaky ReLU, `max(x, α·x)` for a slope α in [0, 1]: a composition of two primitives, which
+    /// fusion runs as one element-wise kernel and autodiff differentiates exactly (1 above 0, α
+    /// below) — why it is not a primitive of its own: docs/adding-a-primitive.md.
+    public func leakyRelu(
+        _ alpha: Float = 0.01, file: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line,
+        column: UInt = #column
+    ) -> Tensor {
+        let at = SourceLocation(file, filePath, line, column)
+        guard alpha >= 0 && alpha <= 1 else {
+            return builder.fail(
+                "leakyRelu(\(alpha))", ShapeProblem("the slope \(alpha) is outside [0, 1], where max(x, αx) is a leaky ReLU"), at: at)
+        }
+        let scaled = apply(.binary(.mul), [scalar(alpha, at: at)], call: "leakyRelu(\(alpha))", at: at)
+        return apply(.binary(.max), [scaled], call: "leakyRelu(\(alpha))", at: at)
+    }
 }
