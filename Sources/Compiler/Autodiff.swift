@@ -48,7 +48,8 @@ public enum Autodiff {
             editor.call = "∂" + node.call
             editor.location = node.location
             let needs = node.inputs.map { depends[$0.index] && g[$0].dtype == .float32 }
-            let inputGradients = try editor.vjp(node, gy, needs: needs)
+            let inputGradients: [NodeID?]
+            do { inputGradients = try editor.vjp(node, gy, needs: needs) } catch { throw error.located(at: node) }
             for (input, contribution) in zip(node.inputs, inputGradients) {
                 guard let contribution, depends[input.index] else { continue }
                 if let existing = gradient[input] {

@@ -22,7 +22,8 @@ public struct GraphEditor {
             type = try op.inferType(inputs.map { graph[$0].type })
         } catch {
             throw CompilerError(
-                "\(op.name) made for \(call.isEmpty ? "?" : call) at \(location) does not type-check: \(error); operands \(inputs.map { graph[$0].type })")
+                "\(op.name) made for \(call.isEmpty ? "?" : call) does not type-check: \(error); operands \(inputs.map { graph[$0].type })",
+                location: location)
         }
         return graph.append(
             op, inputs: inputs, type: type, name: uniqueName(name ?? op.name), scope: scope, call: call,
@@ -103,8 +104,29 @@ public struct GraphEditor {
     }
 }
 
-/// A compiler failure: a pass made or met a graph it cannot handle.
+/// A compiler failure: a pass made or met a graph it cannot handle — with the node it concerns
+/// and that node's line in the user's source, when there is one.
 public struct CompilerError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+    public var message: String
+    /// The node's name (`encoder/dense_1/matmul`) and its DSL call's location.
+    public var node: String?
+    public var location: SourceLocation?
+
+    public init(_ message: String, node: String? = nil, location: SourceLocation? = nil) {
+        self.message = message
+        self.node = node
+        self.location = location
+    }
+
+    /// `File.swift:12:5: encoder/dense_1/matmul: message` (the parts that are known).
+    public var description: String {
+        let place = location.flatMap { $0 == .generated ? nil : "\($0): " } ?? ""
+        return place + (node.map { "\($0): " } ?? "") + message
+    }
+
+    /// The same error placed at `node`, unless it already has a place.
+    func located(at node: Node) -> CompilerError {
+        guard self.node == nil && location == nil else { return self }
+        return CompilerError(message, node: node.name, location: node.location)
+    }
 }
