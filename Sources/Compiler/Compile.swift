@@ -47,12 +47,16 @@ public enum Compile {
             return result
         }
         report.passes.append(("model", 0, forward.nodes.count))
+        var dump = StageDump(graph: forward.name)
+        dump.write(forward, after: "model")
         // A graph made by hand (not by the DSL, which runs the same checks) fails here, whole.
         _ = try timed("check the model", { try ShapeInference.run(forward) }, nodes: { $0.nodes.count })
         let frozen = try optimizer.frozenParameters(in: forward)
         let differentiated = try timed(
             "autodiff", { try Autodiff.differentiate(forward, frozen: frozen) }, nodes: { $0.graph.nodes.count })
+        dump.write(differentiated.graph, after: "autodiff")
         let appended = try timed("optimizer update", { try optimizer.append(to: differentiated) }, nodes: { $0.graph.nodes.count })
+        dump.write(appended.graph, after: "optimizer update")
         let step = appended.graph
         _ = try timed("shape inference", { try ShapeInference.run(step) }, nodes: { $0.nodes.count })
         var graph = step
@@ -60,6 +64,7 @@ public enum Compile {
             let (simplified, simplifyReport) = timed("simplify", { Simplify.run(step) }, nodes: { $0.graph.nodes.count })
             graph = simplified
             report.simplify = simplifyReport
+            dump.write(graph, after: "simplify")
         }
         let plan: Plan
         if options.referencePlan {
@@ -70,6 +75,7 @@ public enum Compile {
                 nodes: { $0.0.instructions.count })
             plan = planned
             report.memory = memory
+            dump.write(graph, after: "fused", clusters: StageDump.clusters(memory.fusion))
         }
         return CompiledStep(
             gradientGraph: differentiated.graph, stepGraph: step, graph: graph, plan: plan, report: report,

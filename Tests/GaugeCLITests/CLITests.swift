@@ -503,6 +503,25 @@ func expectRunFolder(_ dir: String, epochs: Int, side: Int, channels: Int, gridC
     }
 }
 
+/// `GAUGE_DUMP=DIR` writes every compilation stage as DOT.
+@Suite struct StageDumpTests {
+    @Test func gaugeDumpWritesEveryStage() throws {
+        let folder = scratchFolder("dump")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var environment = ProcessInfo.processInfo.environment
+        environment["GAUGE_DUMP"] = folder
+        let r = try execute("gauge", ["dot", "tiny-vae", "--stage", "optimized", "--output", folder + "/shown.dot"], environment: environment)
+        #expect(r.status == 0, "\(r.stderr)")
+        let stages = ["1-model", "2-autodiff", "3-optimizer-update", "4-simplify", "5-fused"]
+        for stage in stages {
+            let dot = try String(contentsOfFile: "\(folder)/tiny-vae/\(stage).dot", encoding: .utf8)
+            #expect(dot.hasPrefix("digraph"), "\(stage)")
+            #expect(dot.contains("tiny-vae after \(stage.dropFirst(2).replacingOccurrences(of: "-", with: " "))"), "\(stage)")
+        }
+        #expect(try String(contentsOfFile: "\(folder)/tiny-vae/5-fused.dot", encoding: .utf8).contains("fused kernel"))
+    }
+}
+
 /// `gauge judge` makes a judge file; a run given it scores its figures in metrics.jsonl; a
 /// judge of another image size is refused by name.
 @Suite struct JudgeCLITests {
