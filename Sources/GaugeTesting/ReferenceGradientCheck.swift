@@ -1,18 +1,14 @@
-import Compiler
 import Graph
-import Runtime
 
 /// Checks a model's autodiff (the VJP rules) in Float64, with no kernel involved: the reference
 /// interpreter evaluates the gradient graph, and central differences of the summed losses,
 /// (L(p + h) − L(p − h)) / 2h, at up to `samples` elements of every parameter. Returns the
-/// elements where |ad − fd| > tolerance · max(1, |fd|). Leaves are `testInputs` and the
-/// parameters' initial values from `seed`.
+/// elements where |ad − fd| > tolerance · max(1, |fd|). Leaves are `testLeaves` from `seed`.
 public func referenceGradientMismatches(
     _ model: Model, batch: Int = 2, seed: UInt64 = 1, step: Double = 1e-6, tolerance: Double = 1e-6, samples: Int = 8
 ) throws -> [GradientMismatch] {
     let gradients = try gradientGraph(model)
-    var leaves = testInputs(gradients, batch: batch, seed: seed)
-    for (name, values) in Parameters.initialValues(of: gradients, seed: seed) { leaves[name] = values.map(Double.init) }
+    let leaves = testLeaves(gradients, batch: batch, seed: seed)
     let analytic = try ReferenceInterpreter(gradients, batch: batch, seed: seed).results(leaves)
     var forward = model.graph
     forward.outputs = []
