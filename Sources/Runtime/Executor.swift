@@ -326,6 +326,10 @@ public enum Threads {
     /// allocates inside `sgemm` differs (see the README's allocation promise).
     public static var blasCore: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
 
+    /// OpenBLAS's build and the core it picked (`openblas_get_config`), e.g. "OpenBLAS 0.3.21
+    /// DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64": what decides the bits of its products.
+    public static var blasConfig: String { openblas_get_config().map { String(cString: $0) } ?? "unknown" }
+
     /// The number of worker threads (default 2, or `GAUGE_THREADS`).
     public static var count: Int { workers }
 
