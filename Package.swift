@@ -83,7 +83,9 @@ let package = Package(
 
         .testTarget(name: "GraphTests", dependencies: ["Graph"], exclude: ["Golden"]),
         .testTarget(name: "CompilerTests", dependencies: ["Graph", "Compiler"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Graph", "Compiler", "Runtime", "Models", "CKernels", "GaugeTesting"]),
+        .testTarget(
+            name: "RuntimeTests", dependencies: ["Graph", "Compiler", "Runtime", "Models", "CKernels", "GaugeTesting"],
+            exclude: ["StepDigests.txt"]),
         .testTarget(name: "GaugeTestingTests", dependencies: ["Graph", "Compiler", "Runtime", "Models", "GaugeTesting"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
         .testTarget(name: "ModelsTests", dependencies: ["Graph", "Compiler", "Models"]),

@@ -76,7 +76,7 @@ static void tile(long rows, long k, const float *a, const float *b, float *c, lo
 
 void gauge_class_gradient(long m, long n, long k, const float *a, long lda, const float *packed_b, float *c,
                           long ldc) {
-    enum { MOST_K = 1024 };
+    enum { MOST_K = GAUGE_CLASS_GRADIENT_MOST_K };
     float packed_a[TILE * MOST_K];
     float edge[TILE * STRIP];
     long strips = (n + STRIP - 1) / STRIP;

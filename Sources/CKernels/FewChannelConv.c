@@ -4,8 +4,7 @@
 
 // 3×3 convolutions (stride 1, zero padding 1) where one side has only a few channels: an RGB
 // image in, or its gradient out. By im2col + GEMM the product's inner dimension is then c·9 =
-// 27, too short for OpenBLAS (the first layers' convolutions ran at 27–40 GFLOP/s on two
-// cores), and Winograd's GEMMs would be thinner still. Here the sums are made directly.
+// 27, too short for OpenBLAS to run fast (docs/kernels.md), and Winograd's GEMMs would be thinner still. Here the sums are made directly.
 //
 // Forward (and the adjoint, as a forward convolution with the flipped filter): the image is
 // copied with a zero border, and each call makes one row of 2 output planes × 4 vectors of 8
@@ -75,7 +74,7 @@ static void shifted_copies(const float *x, long c, long h, long w, float *s) {
 // and is not stored), vectors x0 … x0+8·(vectors−1) of the row (vectors ≤ width ≤ 4; likewise).
 // Inlined with constants into the functions below, one row a call. The planes are written out:
 // with a loop over filter pointers, or the rows inside, clang interleaved the taps and spilled
-// registers (53 GFLOP/s in cache against 73).
+// registers (slower by a quarter in cache).
 AVX2 static inline __attribute__((always_inline)) void forward_row(int width, const float *p, long c, long h, long w,
                                                                   const float *f, int planes, long row, long x0,
                                                                   int vectors, float *y) {

@@ -3,10 +3,9 @@
 
 // y = x·wᵀ for a few rows of x (one class's rows of a batch, about 25) and a large w whose rows
 // are contiguous along the sum: the input gradient of a per-class layer. OpenBLAS packs w
-// first, which costs as much as the arithmetic when x has so few rows (26–28 GFLOP/s on one
-// core for the decoder's [25, 3072]·[2048, 3072]ᵀ); here each output is a dot product of two
+// first, which costs as much as the arithmetic when x has so few rows (docs/kernels.md); here each output is a dot product of two
 // contiguous rows, 3 rows of x against 4 rows of w at a time (12 accumulators of 8 lanes), and
-// w is read once, in order (42–43 GFLOP/s). Every output is one sum in a fixed order (8 lane
+// w is read once, in order. Every output is one sum in a fixed order (8 lane
 // sums over the whole row, then the lanes added pairwise), so the bits do not depend on which
 // call or worker computes it.
 

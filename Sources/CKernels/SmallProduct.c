@@ -2,10 +2,9 @@
 
 // c = a·b for row-major operands small enough to stay in L1 or L2 (Winograd's 16 products per
 // group of images: [64, 32]·[32, 64], [128, 64]·[64, 64] …). OpenBLAS packs both operands and
-// zeroes c on every call, which for these sizes costs about as much as the arithmetic (41–56
-// GFLOP/s on one core); here 6 rows of a × 16 columns of b in 12 accumulators, a broadcast one
-// element at a time and b read in place, no packing (64–80 GFLOP/s for inner dimensions up to
-// 64). Each element of c is one fused multiply-add chain over the inner index in order.
+// zeroes c on every call, which for these sizes costs about as much as the arithmetic; here 6
+// rows of a × 16 columns of b in 12 accumulators, a broadcast one element at a time and b read
+// in place, no packing (faster for inner dimensions up to 64: docs/kernels.md). Each element of c is one fused multiply-add chain over the inner index in order.
 
 enum { MR = 6 };
 

@@ -18,10 +18,9 @@ public enum MemoryPlanner {
         /// product whose output only it reads (with `fuse` and `inPlace`).
         public var fuseEpilogues = true
         /// With `fuseEpilogues`, products (dense layers' GEMMs) take epilogues too: their bias and
-        /// activation, an input gradient its activation derivative. Off by default: measured on
-        /// Zen 3 (`gauge bench --against product-epilogues`), no step got faster (cvae-mnist and
-        /// ace-cifar 1–2 % slower, cnn-cifar 1 % faster), as a dense layer's output block is
-        /// mostly still in L2 when a separate kernel reads it.
+        /// activation, an input gradient its activation derivative. Off by default: measured with
+        /// `gauge bench --against product-epilogues`, no step got faster (`docs/kernels.md`), as
+        /// a dense layer's output block is mostly still in L2 when a separate kernel reads it.
         public var productEpilogues = false
         public init(
             fuse: Bool = true, schedule: Bool = true, inPlace: Bool = true, fuseInputGradients: Bool = true,

@@ -95,8 +95,6 @@ public struct Plan: Sendable {
     public var liveRanges: [LiveRange] = []
     /// Updates whose value is computed straight into the target's memory.
     public var inPlaceUpdates: Set<NodeID> = []
-    /// Scratch floats the largest kernel needs (im2col columns, packed rows).
-    public var scratchElements: Int = 0
 
     /// The reference plan: one buffer per value; reshapes and stop-gradients share their operand's.
     public init(_ graph: Graph, batch: Int) {
@@ -121,7 +119,6 @@ public struct Plan: Sendable {
                     inputShapes: node.inputs.map { graph[$0].shape.resolved(batch: batch) },
                     output: bufferOf[node.id.index], outputShape: shape))
         }
-        scratchElements = instructions.map { Self.scratchElements(for: $0) }.max() ?? 0
     }
 
     init(graph: Graph, batch: Int, buffers: [Buffer], instructions: [Instruction], bufferOf: [Int]) {
@@ -130,7 +127,6 @@ public struct Plan: Sendable {
         self.buffers = buffers
         self.instructions = instructions
         self.bufferOf = bufferOf
-        scratchElements = instructions.map { Self.scratchElements(for: $0) }.max() ?? 0
     }
 
     /// The buffer of a named input.
@@ -138,144 +134,18 @@ public struct Plan: Sendable {
         graph.nodes.first { $0.op == .input(name: name) }.map { bufferOf[$0.id.index] }
     }
 
-    /// Most workers a convolution uses; its scratch holds one im2col matrix per worker, and the
-    /// filter gradient `convFilterBlocks` partial sums.
-    public static let convWorkers = 8
-    public static let convFilterBlocks = 8
-
-    /// Whether a convolution (or its adjoint) of `channels` input planes of `height × width` into
-    /// `outputs` planes runs by Winograd's F(2×2, 3×3) (with AVX2): a 3×3 kernel, stride 1, same
-    /// padding, one filter for all images, the blocks 8 at a time (width a multiple of 8, height
-    /// even, height·width/4 a multiple of 8), and at least 16 channels on both sides (the GEMMs'
-    /// inner and outer dimensions; the first layer's adjoint, 32 → 3 channels, took 22 ms this
-    /// way against 12.5 by im2col). Stride 1 and same padding keep the adjoint the same size.
-    public static func winograd(
-        channels: Int, outputs: Int, height: Int, width: Int, kernel: (Int, Int), stride: Int, padding: Padding,
-        perClass: Bool
-    ) -> Bool {
-        kernel == (3, 3) && stride == 1 && padding == .same && !perClass && channels >= 16 && outputs >= 16
-            && width % 8 == 0 && height % 2 == 0 && (height * width / 4) % 8 == 0
-    }
-
-    /// Images a Winograd GEMM takes at once: at least 64 blocks (an 8×8 image has 16; the
-    /// GEMMs' outer dimension for a convolution, inner for a filter gradient).
-    public static func winogradImages(height: Int, width: Int) -> Int { max(1, 64 / (height * width / 4)) }
-
-    /// Floats of scratch per worker for a Winograd convolution or filter gradient: the
-    /// transformed input [16, C, ·] and products or output gradient [16, O, ·] of
-    /// `winogradImages` images, and a zero-padded plane.
-    public static func winogradWorkerFloats(channels: Int, outputs: Int, height: Int, width: Int) -> Int {
-        4 * height * width * (channels + outputs) * winogradImages(height: height, width: width)
-            + (height + 2) * (width + 2)
-    }
-
-    /// Whether a convolution whose image side (the convolution's input, the adjoint's output) has
-    /// `imageChannels` planes runs directly (`CKernels/FewChannelConv.c`, with AVX2 and FMA): a
-    /// 3×3 kernel, stride 1, same padding, one filter for all images, at most 4 image channels
-    /// (im2col's GEMMs then have an inner dimension of at most 36: the first layers, 3 → 32
-    /// channels at 32×32, ran at 27–40 GFLOP/s on two cores that way) and rows of whole vectors
-    /// (width a multiple of 8).
-    public static func fewChannels(
-        imageChannels: Int, width: Int, kernel: (Int, Int), stride: Int, padding: Padding, perClass: Bool
-    ) -> Bool {
-        kernel == (3, 3) && stride == 1 && padding == .same && !perClass && imageChannels <= 4 && width % 8 == 0
-    }
-
-    /// Floats of scratch per worker for a direct convolution (`fewChannels`) whose input, or for
-    /// the filter gradient whose image, has `channels` planes: three shifted copies of the image
-    /// with a zero row above and below (enough for the forward's zero-bordered copy as well).
-    public static func fewChannelWorkerFloats(channels: Int, height: Int, width: Int) -> Int {
-        3 * channels * (height + 2) * width
-    }
-
-    /// A convolution's: per worker `winogradWorkerFloats`, then the transformed filters [16, O, C].
-    static func winogradScratch(channels: Int, outputs: Int, height: Int, width: Int) -> Int {
-        convWorkers * winogradWorkerFloats(channels: channels, outputs: outputs, height: height, width: width)
-            + 16 * outputs * channels
-    }
-
-    /// Scratch floats a primitive needs, given its operands' shapes and its output's.
-    static func scratch(for op: Op, _ s: [[Int]], output: [Int]) -> Int {
-        switch op {
-        case .conv2d(let stride, let padding, let classes):
-            let f = Array(s[1].suffix(4))  // one image's filter [O, C, kh, kw]
-            let oh = Op.windowOutputSize(s[0][2], kernel: f[2], stride: stride, padding: padding)
-            let ow = Op.windowOutputSize(s[0][3], kernel: f[3], stride: stride, padding: padding)
-            let im2col = convWorkers * f[1] * f[2] * f[3] * oh * ow
-            if fewChannels(
-                imageChannels: f[1], width: s[0][3], kernel: (f[2], f[3]), stride: stride, padding: padding,
-                perClass: classes != nil)
-            {
-                return max(im2col, convWorkers * fewChannelWorkerFloats(channels: f[1], height: oh, width: ow))
-            }
-            guard
-                winograd(
-                    channels: f[1], outputs: f[0], height: oh, width: ow, kernel: (f[2], f[3]), stride: stride,
-                    padding: padding, perClass: classes != nil)
-            else { return im2col }
-            return max(im2col, winogradScratch(channels: f[1], outputs: f[0], height: oh, width: ow))
-        case .transposedConv2d(let stride, let padding, _, _, let classes):
-            let f = Array(s[1].suffix(4))  // [C, O, kh, kw]
-            let im2col = convWorkers * f[1] * f[2] * f[3] * s[0][2] * s[0][3]
-            if fewChannels(
-                imageChannels: f[1], width: s[0][3], kernel: (f[2], f[3]), stride: stride, padding: padding,
-                perClass: classes != nil)
-            {
-                // The workers' copies of the [N, C] side, then the flipped filter [O, C, 3, 3].
-                let direct = convWorkers * fewChannelWorkerFloats(channels: f[0], height: s[0][2], width: s[0][3])
-                return max(im2col, direct + f[0] * f[1] * 9)
-            }
-            guard
-                winograd(
-                    channels: f[0], outputs: f[1], height: s[0][2], width: s[0][3], kernel: (f[2], f[3]),
-                    stride: stride, padding: padding, perClass: classes != nil)
-            else { return im2col }
-            return max(im2col, winogradScratch(channels: f[0], outputs: f[1], height: s[0][2], width: s[0][3]))
-        case .conv2dFilterGrad(let stride, let padding, let kh, let kw, let classes):
-            let columns = s[0][1] * kh * kw * s[1][2] * s[1][3]
-            // Per class, each class's images sum straight into its slice: no block partials.
-            let im2col = convWorkers * columns + (classes == nil ? convFilterBlocks * output.reduce(1, *) : 0)
-            let (c, o, h, w) = (s[0][1], s[1][1], s[0][2], s[0][3])
-            if fewChannels(
-                imageChannels: c, width: w, kernel: (kh, kw), stride: stride, padding: padding,
-                perClass: classes != nil)
-            {
-                let partials = convFilterBlocks * output.reduce(1, *)
-                return max(im2col, convWorkers * fewChannelWorkerFloats(channels: c, height: h, width: w) + partials)
-            }
-            guard
-                winograd(
-                    channels: c, outputs: o, height: h, width: w, kernel: (kh, kw), stride: stride, padding: padding,
-                    perClass: classes != nil)
-            else { return im2col }
-            let partials = convFilterBlocks * 16 * o * c
-            return max(
-                im2col,
-                convWorkers * winogradWorkerFloats(channels: c, outputs: o, height: h, width: w) + partials)
-        case .groupedMatmul:
-            // Every class's rows, each class padded by up to 3 zero rows (`paddedGroupRows`).
-            return (s[0][0] + 3 * s[1][0]) * (s[0][1] + output[1])
-        case .groupedMatmulWeightGrad:
-            return s[0][0] * (s[0][1] + s[1][1])
-        default:
-            return 0
-        }
-    }
-
-    /// Rows of one class in a `groupedMatmul` GEMM: its rows and zero rows up to a multiple of 4.
-    /// OpenBLAS's kernels take a product's short side 4 at a time; with 25 rows (a class's share
-    /// of a batch of 250) the 25th row costs an extra pass over the weights. Measured for one
-    /// thread, ten classes of [25, 2048]·[2048, 3072]: 79 ms with 25 rows, 58 ms with 28.
-    public static func paddedGroupRows(_ rows: Int) -> Int { (rows + 3) / 4 * 4 }
-
     /// The operands of a weight-gradient product that a `gradientUpdate` kernel can hold: a
     /// per-class layer's `groupedMatmulWeightGrad` (x, g, labels) or a dense layer's `xᵀ·g`
     /// (`matmul` with a transposed, x, g); nil for any other op.
     public static func weightGradientOperands(_ op: Op) -> Int? {
         switch op {
         case .groupedMatmulWeightGrad: return 3
-        case .matmul(transposeA: true, transposeB: false): return 2
-        default: return nil
+        case .matmul(let transposeA, let transposeB): return transposeA && !transposeB ? 2 : nil
+        case .input, .parameter, .variable, .constant, .groupedMatmul, .unary, .binary, .compare, .select, .reduce,
+            .reshape, .transpose, .broadcast, .slice, .concat, .gatherRows, .scatterAddRows, .oneHot, .logSoftmax,
+            .conv2d, .transposedConv2d, .maxPool, .affineGrid, .bilinearSample, .random, .dropout, .stopGradient,
+            .conv2dFilterGrad, .maxPoolGrad, .affineGridGrad, .bilinearSampleImageGrad, .bilinearSampleGridGrad:
+            return nil
         }
     }
 
@@ -286,8 +156,13 @@ public struct Plan: Sendable {
     /// the layer below. (A weight gradient, `aᵀ·b`, is left to the gradient-with-update kernel.)
     public static func takesEpilogue(_ op: Op) -> Bool {
         switch op {
-        case .conv2d, .transposedConv2d, .maxPoolGrad, .matmul(transposeA: false, _): return true
-        default: return false
+        case .conv2d, .transposedConv2d, .maxPoolGrad: return true
+        case .matmul(let transposeA, _): return !transposeA
+        case .input, .parameter, .variable, .constant, .groupedMatmul, .unary, .binary, .compare, .select, .reduce,
+            .reshape, .transpose, .broadcast, .slice, .concat, .gatherRows, .scatterAddRows, .oneHot, .logSoftmax,
+            .maxPool, .affineGrid, .bilinearSample, .random, .dropout, .stopGradient, .groupedMatmulWeightGrad,
+            .conv2dFilterGrad, .affineGridGrad, .bilinearSampleImageGrad, .bilinearSampleGridGrad:
+            return false
         }
     }
 
@@ -295,42 +170,12 @@ public struct Plan: Sendable {
     public static let epilogueReason =
         "the producer's output has no other reader: each worker applies the group to every block of output it makes while the block is in cache, so the output never makes a round trip through memory"
 
-    /// Most batch rows (the inner dimension) the weight-gradient kernel sums in its fast path
-    /// (`MOST_K` in `ClassWeightGradient.c`).
-    public static let gradientKernelRows = 1024
-
     /// Why a layer's gradients run inside its weights' update, for reports and DOT.
     public static func gradientUpdateReason(inputGradient: Bool) -> String {
         "the weight gradient's only reader is the update: made and consumed one block of rows at a time, never whole"
             + (inputGradient
                 ? "; the input gradient reads the same weights with the same output gradient: made from each block before the block is updated, so the weights are read once"
                 : "")
-    }
-
-    /// Rows of a per-class weight gradient made at a time before its update runs on them: 12 rows
-    /// of a 3,072-wide layer are 144 KiB, which stay in a core's L2 until the update reads them.
-    public static func gradientRowBlock(_ rows: Int) -> Int { min(rows, 12) }
-
-    /// Floats of one packed output-gradient row for the per-class weight-gradient kernel: `n`
-    /// rounded up to whole 16-column strips (as `gauge_class_gradient_packed_size`).
-    public static func packedGradientColumns(_ n: Int) -> Int { (n + 15) / 16 * 16 }
-
-    /// Scratch for a kernel of any kind.
-    static func scratchElements(for i: Instruction) -> Int {
-        switch i.kernel {
-        case .primitive(let op): return scratch(for: op, i.inputShapes, output: i.outputShape)
-        case .epilogue(let op, let operands, _, _):
-            return scratch(for: op, Array(i.inputShapes.prefix(operands)), output: i.outputShape)
-        case .fused: return 0
-        case .gradientUpdate(_, _, _, let weights):
-            // A class's gathered rows of both operands, its packed gradient rows (whole
-            // 16-column strips), the blocks of its [k, n] gradient, and its rows of the input
-            // gradient (a dense layer's gradient is one class of all rows).
-            let s = i.inputShapes
-            let (rows, k, n) = (s[0][0], s[0][1], s[1][1])
-            return rows * (k + n) + rows * packedGradientColumns(n) + convWorkers * gradientRowBlock(k) * n
-                + (weights == nil ? 0 : rows * k)
-        }
     }
 }
 

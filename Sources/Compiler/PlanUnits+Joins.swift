@@ -11,13 +11,9 @@ extension PlanUnits {
         var into: [Int: Int] = [:]
         for u in units.indices where units[u].group == nil {
             let id = units[u].members[0]
-            // A dense layer's gradient is one block of all the batch's rows: at most as many
-            // as the gradient kernel sums in its fast path.
-            guard let operands = Plan.weightGradientOperands(graph[id].op), !results.contains(id),
-                operands == 3 || graph[id].inputs.allSatisfy({ input in
-                    let shape = graph[input].shape.resolved(batch: batch)
-                    return shape.count == 2 && shape[0] <= Plan.gradientKernelRows
-                }),
+            // (A dense layer's gradient is one class of all the batch's rows; how the runtime
+            // makes each block, by its own kernel or OpenBLAS, is the runtime's choice.)
+            guard Plan.weightGradientOperands(graph[id].op) != nil, !results.contains(id),
                 let readers = consumers[id], readers.count == 1, let a = readers.first, let g = units[a].group,
                 let slot = fusion.groups[g].inputs.firstIndex(of: id),
                 units[a].outputs.allSatisfy({ targetOf[$0] != nil }),

@@ -83,12 +83,10 @@ extension Executor {
             let dense = gemmOperands == 2
             if dense { (denseStarts[0], denseStarts[1]) = (0, rows) }
             let starts = dense ? UnsafePointer(denseStarts) : rowGroups.classStarts
-            let gathered = scratch
-            let gatheredG = scratch + rows * k
-            let packedG = gatheredG + rows * cols
-            let blocks = packedG + rows * Plan.packedGradientColumns(cols)
-            let gatheredInputGradient = blocks + Plan.convWorkers * Plan.gradientRowBlock(k) * cols
-            let workers = min(Threads.count, Plan.convWorkers)
+            let layout = ClassGradientUpdate.Scratch(rows: rows, k: k, cols: cols, makesInputGradient: weights != nil)
+            let (gathered, gatheredG, packedG) = (scratch + layout.gathered, scratch + layout.gatheredGradients, scratch + layout.packedGradients)
+            let gatheredInputGradient = scratch + layout.inputGradient
+            let workers = min(Threads.count, ClassGradientUpdate.maxWorkers)
             let operandCount = i.inputs.count - gemmOperands + 1
             let programOutputs = i.outputs.count - (weights == nil ? 0 : 1)
             for w in 0..<workers {
@@ -113,15 +111,14 @@ extension Executor {
             let product = dense ? outputPointers[programOutputs] : gatheredInputGradient
             let job = ClassGradientUpdate(
                 inputs: dense ? UnsafePointer(x(0)) : UnsafePointer(gathered),
-                gradients: classGradientKernel ? UnsafePointer(packedG) : classGradients, starts: starts,
-                classes: classes, k: k, cols: cols, rowBlock: Plan.gradientRowBlock(k), workers: workers,
-                packed: classGradientKernel,
+                gradients: classGradients, packedGradients: classGradientKernel ? UnsafePointer(packedG) : nil, starts: starts,
+                classes: classes, k: k, cols: cols, rowBlock: ClassGradientUpdate.rowBlock(k), workers: workers,
                 inputGradient: weights.map { w in
                     ClassGradientUpdate.InputGradient(outputGradients: classGradients, weights: x(w), product: product)
                 },
                 program: program, adam: adamPrograms[index], inputCounts: fusedInputCounts[index], slot: slot,
                 operandCount: operandCount, operands: workerOperands, biases: workerBiases,
-                outputs: UnsafeBufferPointer(rebasing: outputPointers[0..<programOutputs]), blocks: blocks,
+                outputs: UnsafeBufferPointer(rebasing: outputPointers[0..<programOutputs]), blocks: scratch + layout.blocks,
                 temps: fusedTemps, tempsPerWorker: fusedTempFloats)
             WorkerPool.shared.run(parts: job.parts, workers: workers, job)
             if weights != nil && !dense {

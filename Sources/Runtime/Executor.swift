@@ -94,8 +94,9 @@ public final class Executor {
             }
         }
         allocated = owned
-        scratch = .allocate(capacity: max(plan.scratchElements, 1))
-        HugePages.advise(UnsafeMutableRawPointer(scratch), bytes: plan.scratchElements * 4)
+        let scratchFloats = Scratch.floats(for: plan)
+        scratch = .allocate(capacity: max(scratchFloats, 1))
+        HugePages.advise(UnsafeMutableRawPointer(scratch), bytes: scratchFloats * 4)
         fusedTempFloats = plan.instructions.map { i in
             if case .fused(let p) = i.kernel { return FusedKernel.tempFloats(p, inputs: i.inputs.count) }
             guard let layout = Plan.programLayout(i.kernel) else { return 0 }
@@ -126,21 +127,32 @@ public final class Executor {
         outputPointers = .allocate(capacity: most)
         biases = .allocate(capacity: most)
         denseStarts = .allocate(capacity: 2)
-        workerOperands = .allocate(capacity: most * Plan.convWorkers)
-        workerBiases = .allocate(capacity: most * Plan.convWorkers)
+        workerOperands = .allocate(capacity: most * ClassGradientUpdate.maxWorkers)
+        workerBiases = .allocate(capacity: most * ClassGradientUpdate.maxWorkers)
         // Room for the largest grouping any per-class kernel makes: (rows of x, classes).
-        let groupings = plan.instructions.compactMap { i -> (Int, Int)? in
-            switch i.kernel {
-            case .primitive(.groupedMatmul): return (i.inputShapes[0][0], i.inputShapes[1][0])
-            case .primitive(.groupedMatmulWeightGrad(let c)), .gradientUpdate(.groupedMatmulWeightGrad(let c), _, _, _),
-                .primitive(.conv2d(_, _, let c?)), .primitive(.transposedConv2d(_, _, _, _, let c?)),
-                .primitive(.conv2dFilterGrad(_, _, _, _, let c?)), .epilogue(.conv2d(_, _, let c?), _, _, _),
-                .epilogue(.transposedConv2d(_, _, _, _, let c?), _, _, _):
-                return (i.inputShapes[0][0], c)
-            default: return nil
-            }
-        }
+        let groupings = plan.instructions.compactMap(Self.grouping)
         rowGroups = RowGroups(rows: groupings.map(\.0).max() ?? 1, classes: groupings.map(\.1).max() ?? 1)
+    }
+
+    /// The grouping of rows by label a per-class kernel makes: (rows of x, classes); nil for
+    /// other kernels.
+    static func grouping(_ i: Plan.Instruction) -> (Int, Int)? {
+        let op: Op
+        switch i.kernel {
+        case .primitive(let o), .epilogue(let o, _, _, _), .gradientUpdate(let o, _, _, _): op = o
+        case .fused: return nil
+        }
+        switch op {
+        case .groupedMatmul: return (i.inputShapes[0][0], i.inputShapes[1][0])
+        case .groupedMatmulWeightGrad(let c): return (i.inputShapes[0][0], c)
+        case .conv2d(_, _, let c), .transposedConv2d(_, _, _, _, let c), .conv2dFilterGrad(_, _, _, _, let c):
+            return c.map { (i.inputShapes[0][0], $0) }
+        case .input, .parameter, .variable, .constant, .matmul, .unary, .binary, .compare, .select, .reduce,
+            .reshape, .transpose, .broadcast, .slice, .concat, .gatherRows, .scatterAddRows, .oneHot,
+            .logSoftmax, .maxPool, .affineGrid, .bilinearSample, .random, .dropout, .stopGradient,
+            .maxPoolGrad, .affineGridGrad, .bilinearSampleImageGrad, .bilinearSampleGridGrad:
+            return nil
+        }
     }
 
     deinit {

@@ -5,8 +5,8 @@
 /// Large buffers (parameters, optimizer moments, the arena, scratch) asked to be backed by 2 MiB
 /// pages, which Linux gives where transparent huge pages are enabled for advised memory (the
 /// `madvise` setting; a no-op elsewhere). The per-class layers read their weights in rows 8–12
-/// KiB apart, one 4 KiB page each, so with small pages most reads missed the TLB: an ace-cifar
-/// step took 829–895 ms with huge pages against 867–917 without (alternating runs).
+/// KiB apart, one 4 KiB page each, so with small pages most reads missed the TLB (an ace-cifar
+/// step is a few per cent faster with huge pages: `docs/kernels.md`).
 enum HugePages {
     static let size = 1 << 21
 

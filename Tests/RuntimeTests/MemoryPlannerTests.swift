@@ -204,4 +204,28 @@ import Testing
         let optimized = try runOnce(step, batch: 29, seed: 11) { try MemoryPlanner.plan($0, batch: $1).0 }
         #expect(worstDifference(try runOnce(step, batch: 29, seed: 11), optimized) <= 1e-5)
     }
+
+    /// Classes of more rows than Gauge's gradient kernel sums with vectors (1,024; here about
+    /// 1,034 each, labels i mod 3) and a dense layer of 3,100 rows: the compiler joins both
+    /// gradients to their updates whatever the batch, and the runtime makes those blocks with
+    /// OpenBLAS instead; the values match the unfused plan, with and without the C kernel.
+    @Test func gradientsOfManyRowsAreMadeInsideTheUpdateToo() throws {
+        let model = try Model("many-rows") {
+            let x = Input("x", [.batch, 8])
+            let y = Input("label", [.batch], dtype: .int32)
+            Loss(x.denseByClass(5, classes: 4, labels: y, activation: .tanh).dense(3).square().mean())
+        }
+        let step = Simplify.run(try stepGraph(model, weightDecay: 1e-3)).graph
+        let plan = try MemoryPlanner.plan(step, batch: 3100).0
+        let joined = plan.instructions.compactMap { i -> Op? in
+            guard case .gradientUpdate(let gemm, _, _, _) = i.kernel else { return nil }
+            return gemm
+        }
+        #expect(joined.count == 2 && joined.contains(.matmul(transposeA: true, transposeB: false)))
+        let reference = try runOnce(step, batch: 3100, seed: 13)
+        for kernel in [true, false] {
+            let fused = try runOnce(step, batch: 3100, seed: 13, classGradientKernel: kernel) { try MemoryPlanner.plan($0, batch: $1).0 }
+            #expect(worstDifference(reference, fused) <= 1e-5, "C kernel \(kernel)")
+        }
+    }
 }

@@ -29,6 +29,9 @@ void gauge_adam_update(const float *m, const float *v, const float *g, const flo
 /// into `gauge_class_gradient_packed_size(k, n)` floats. Each element is one fused multiply-add
 /// chain over r = 0 … k−1 in order (the same bits however rows are split among calls). Fast with
 /// AVX2 and FMA (`gauge_cpu_has_avx2_fma`); otherwise correct, one element at a time.
+/// Most rows k the vector path takes (its packed tile of a lives on the stack); above, the
+/// same chains are made one element at a time.
+#define GAUGE_CLASS_GRADIENT_MOST_K 1024
 long gauge_class_gradient_packed_size(long k, long n);
 void gauge_class_gradient_pack(long k, long n, const float *b, long ldb, float *packed);
 void gauge_class_gradient(long m, long n, long k, const float *a, long lda, const float *packed_b, float *c,

@@ -57,8 +57,9 @@ public struct DOTWriter: Sendable {
         // Fusion clusters cut across the scopes, and dot's default ranking fails on them for the
         // paper's models ("trouble in init_rank"); its newer ranking lays them out. The long
         // forward-to-gradient edges of a whole ace-cifar step give dot ~36,000 virtual nodes,
-        // which took 91 s to place and route; one network-simplex pass for x and straight edges
-        // take 8.5 s (`dot -Gsplines=spline` routes curves around the nodes again: about 30 s).
+        // slow to place and route; one network-simplex pass for x and straight edges are about
+        // ten times faster (`dot -Gsplines=spline` routes curves around the nodes again; times
+        // in `docs/kernels.md`).
         var layout = clusters == nil ? "" : "newrank=true, "
         if clusters != nil && drawn.count > Self.largeGraph { layout += "nslimit=1, splines=line, " }
         out += defaults(graph, layout: layout)
@@ -144,13 +145,16 @@ public struct DOTWriter: Sendable {
         if showLocations, node.location != .generated { lines.append(node.location.shortDescription) }
         if let note = annotations[node.id] { lines.append(note) }
         let style: String
-        switch node.op {
-        case .parameter: style = "shape=box3d, style=filled, fillcolor=\"#fff2cc\""
-        case .variable: style = "shape=box3d, style=filled, fillcolor=\"#d9ead3\""
-        case .input: style = "shape=invhouse, style=filled, fillcolor=\"#cfe2f3\""
-        case .constant: style = "shape=plaintext, fontsize=8"
-        case .random, .dropout: style = "shape=box, style=\"rounded,filled\", fillcolor=\"#ead1dc\""
-        default: style = "shape=box, style=\"rounded,filled\", fillcolor=white"
+        if case .parameter = node.op {
+            style = "shape=box3d, style=filled, fillcolor=\"#fff2cc\""
+        } else if case .variable = node.op {
+            style = "shape=box3d, style=filled, fillcolor=\"#d9ead3\""
+        } else if node.isInput {
+            style = "shape=invhouse, style=filled, fillcolor=\"#cfe2f3\""
+        } else if case .constant = node.op {
+            style = "shape=plaintext, fontsize=8"
+        } else {
+            style = "shape=box, style=\"rounded,filled\", fillcolor=\(node.op.isRandom ? "\"#ead1dc\"" : "white")"
         }
         let tooltip = "\(node.name) — \(node.location)"
         return "n\(node.id.index) [label=\(quote(lines.joined(separator: "\n"))), tooltip=\(quote(tooltip)), \(style)];"

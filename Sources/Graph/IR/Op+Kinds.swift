@@ -37,6 +37,38 @@ extension Op {
     /// Element-wise ops (`unary`, `binary`, `compare`, `select`) fuse into one pass over memory.
     public var isElementwise: Bool { kind == .elementwise }
 
+    /// Whether a gradient flows through the primitive to its operands. False for values that
+    /// are constant to autodiff (inputs, constants, optimizer variables, random numbers), masks
+    /// (comparisons, one-hot) and `stopGradient`; a parameter's own gradient is asked of autodiff
+    /// separately (it may be frozen).
+    public var passesGradient: Bool {
+        switch self {
+        case .input, .variable, .constant, .random, .compare, .oneHot, .stopGradient: return false
+        case .parameter, .matmul, .groupedMatmul, .unary, .binary, .select, .reduce, .reshape, .transpose, .broadcast,
+            .slice, .concat, .gatherRows, .scatterAddRows, .logSoftmax, .conv2d, .transposedConv2d, .maxPool,
+            .affineGrid, .bilinearSample, .dropout, .groupedMatmulWeightGrad, .conv2dFilterGrad, .maxPoolGrad,
+            .affineGridGrad, .bilinearSampleImageGrad, .bilinearSampleGridGrad:
+            return true
+        }
+    }
+
+    /// Whether the primitive draws random numbers (`random`, `dropout`): two nodes of it are
+    /// never the same value.
+    public var isRandom: Bool {
+        switch self {
+        case .random, .dropout: return true
+        case .input, .parameter, .variable, .constant, .matmul, .groupedMatmul, .unary, .binary, .compare, .select,
+            .reduce, .reshape, .transpose, .broadcast, .slice, .concat, .gatherRows, .scatterAddRows, .oneHot,
+            .logSoftmax, .conv2d, .transposedConv2d, .maxPool, .affineGrid, .bilinearSample, .stopGradient,
+            .groupedMatmulWeightGrad, .conv2dFilterGrad, .maxPoolGrad, .affineGridGrad, .bilinearSampleImageGrad,
+            .bilinearSampleGridGrad:
+            return false
+        }
+    }
+
+    /// State a training step keeps between runs: parameters and optimizer variables.
+    public var isStored: Bool { isLeaf && inputName == nil }
+
     /// The name of an input, or nil for other ops.
     public var inputName: String? {
         if case .input(let name) = self { return name }

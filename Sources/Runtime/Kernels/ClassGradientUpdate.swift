@@ -3,26 +3,25 @@ import Compiler
 
 /// Every class's weight gradient fused with its parameter's update (`Plan.Kernel.gradientUpdate`
 /// of a `groupedMatmulWeightGrad`, or of a dense layer's `xᵀ·g` as one class of all the rows):
-/// each class's `[k, cols]` slice of the gradient is made `Plan.gradientRowBlock` rows at a time,
+/// each class's `[k, cols]` slice of the gradient is made `rowBlock` rows at a time,
 /// and the update runs on each block while it is still in cache, so neither the whole gradient
-/// nor a large block of it is ever written to memory (scratch: `Plan.scratchElements`). Part p
+/// nor a large block of it is ever written to memory (scratch: `Scratch`). Part p
 /// is run `p mod runsPerClass` of class `p / runsPerClass`'s blocks, all classes in one job,
 /// which the workers take as they go, each computing and updating its blocks: no result depends
 /// on the thread count (every gradient element is one chain over the class's rows; the update is
 /// element-wise).
 struct ClassGradientUpdate: ParallelJob {
     /// The rows of the layer input, `[rows, k]` in class order (class c's from row
-    /// `starts[c]` to `starts[c + 1]`), and the output gradient's rows in the same order, packed
-    /// per class (`gauge_class_gradient_pack`, class c's from `starts[c] · packedColumns`) or, for
-    /// OpenBLAS, as they are.
+    /// `starts[c]` to `starts[c + 1]`), and the output gradient's rows in the same order, as
+    /// they are and (with AVX2 and FMA) packed per class for `gauge_class_gradient` (class c's
+    /// from `starts[c] · packedColumns`, where it has at most `mostPackedRows` rows).
     let inputs: UnsafePointer<Float>
     let gradients: UnsafePointer<Float>
+    let packedGradients: UnsafePointer<Float>?
     let starts: UnsafePointer<Int>
     let classes: Int, k: Int, cols: Int
     let rowBlock: Int
     let workers: Int
-    /// True: the C kernel with AVX2 and FMA; false: one OpenBLAS call per block.
-    let packed: Bool
 
     /// The layer's input gradient, `product[rows, k] = g · w[class]ᵀ` in class order, made a
     /// block of weight rows at a time (its columns `k0 ..< k0 + rows`) just before that block is
@@ -60,7 +59,8 @@ struct ClassGradientUpdate: ParallelJob {
         let (c, r) = (p / runsPerClass, p % runsPerClass)
         let (first, count) = (starts[c], starts[c + 1] - starts[c])
         let classInputs = inputs + first * k
-        let classGradients = gradients + first * (packed ? Plan.packedGradientColumns(cols) : cols)
+        // The C kernel where the class's rows were packed, else one OpenBLAS call per block.
+        let packed = count <= Self.mostPackedRows ? packedGradients.map { $0 + first * Self.packedColumns(cols) } : nil
         let classStart = c * k * cols
         let block = blocks + w * rowBlock * cols
         let ops = operands + w * operandCount
@@ -84,12 +84,12 @@ struct ClassGradientUpdate: ParallelJob {
             }
             if count == 0 {
                 block.update(repeating: 0, count: rows * cols)
-            } else if packed {
-                gauge_class_gradient(rows, cols, count, classInputs + k0, k, classGradients, block, cols)
+            } else if let packed {
+                gauge_class_gradient(rows, cols, count, classInputs + k0, k, packed, block, cols)
             } else {
                 GEMM.call(
                     transposeA: true, transposeB: false, m: rows, n: cols, k: count, classInputs + k0, lda: k,
-                    classGradients, ldb: cols, block, ldc: cols)
+                    gradients + first * cols, ldb: cols, block, ldc: cols)
             }
             let start = classStart + k0 * cols
             bias[slot] = start
@@ -131,8 +131,8 @@ struct ClassOperands: ParallelJob {
                 groups.gather(c, from: g, width: cols, into: gatheredG + first * cols)
                 classG = UnsafePointer(gatheredG + first * cols)
             }
-            if pack && count > 0 {
-                gauge_class_gradient_pack(count, cols, classG, cols, packedG + first * Plan.packedGradientColumns(cols))
+            if pack && count > 0 && count <= ClassGradientUpdate.mostPackedRows {
+                gauge_class_gradient_pack(count, cols, classG, cols, packedG + first * ClassGradientUpdate.packedColumns(cols))
             }
         case .scatter(let product, let out):
             guard let groups else { return }

@@ -3,7 +3,7 @@ import Compiler
 import Graph
 
 extension Convolution {
-    /// The convolution summed directly (`CKernels/FewChannelConv.c`) where `Plan.fewChannels`
+    /// The convolution summed directly (`CKernels/FewChannelConv.c`) where `usesDirect`
     /// allows it and the CPU has AVX2 and FMA: images shared among the workers, each made by one
     /// call whatever the worker. `transposedFilter`: `w` is the forward filter of the adjoint
     /// being computed, flipped first. False (nothing done) where it does not apply.
@@ -13,11 +13,11 @@ extension Convolution {
         _ scratch: UnsafeMutablePointer<Float>, _ epilogue: Epilogue? = nil
     ) -> Bool {
         guard directCPU,
-            Plan.fewChannels(
+            usesDirect(
                 imageChannels: transposedFilter ? outputs : channels, width: g.outW, kernel: (g.kernelH, g.kernelW),
                 stride: g.stride, padding: padding, perClass: false)
         else { return false }
-        let perWorker = Plan.fewChannelWorkerFloats(channels: channels, height: g.outH, width: g.outW)
+        let perWorker = directWorkerFloats(channels: channels, height: g.outH, width: g.outW)
         var filter = w
         if transposedFilter {
             let flipped = scratch + maxWorkers * perWorker
@@ -52,11 +52,11 @@ extension Convolution {
         _ g: ConvGeometry, _ padding: Padding, _ dw: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
     ) -> Bool {
         guard directCPU, images > 0,
-            Plan.fewChannels(
+            usesDirect(
                 imageChannels: channels, width: g.width, kernel: (g.kernelH, g.kernelW), stride: g.stride,
                 padding: padding, perClass: false)
         else { return false }
-        let perWorker = Plan.fewChannelWorkerFloats(channels: channels, height: g.height, width: g.width)
+        let perWorker = directWorkerFloats(channels: channels, height: g.height, width: g.width)
         let filter = outputs * channels * 9
         let partials = scratch + maxWorkers * perWorker
         let blocks = min(filterGradBlocks, images)

@@ -3,7 +3,7 @@ import Compiler
 import Graph
 
 extension Convolution {
-    /// The convolution by Winograd's F(2×2, 3×3) (`CKernels/Winograd.c`) where `Plan.winograd`
+    /// The convolution by Winograd's F(2×2, 3×3) (`CKernels/Winograd.c`) where `usesWinograd`
     /// allows it and the CPU has AVX2: the filters transformed once, then per image the input
     /// transform, 16 GEMMs [O, C]·[C, h·w/4] and the output transform, images shared among the
     /// workers (each image's arithmetic is the same on any worker). `transposedFilter`: `w` is the
@@ -14,14 +14,14 @@ extension Convolution {
         _ scratch: UnsafeMutablePointer<Float>, _ epilogue: Epilogue? = nil
     ) -> Bool {
         guard winogradCPU,
-            Plan.winograd(
+            usesWinograd(
                 channels: channels, outputs: outputs, height: g.outH, width: g.outW, kernel: (g.kernelH, g.kernelW),
                 stride: g.stride, padding: padding, perClass: false)
         else { return false }
-        let perWorker = Plan.winogradWorkerFloats(channels: channels, outputs: outputs, height: g.outH, width: g.outW)
+        let perWorker = winogradWorkerFloats(channels: channels, outputs: outputs, height: g.outH, width: g.outW)
         let u = scratch + maxWorkers * perWorker
         gauge_winograd_filters(w, outputs, channels, transposedFilter ? 1 : 0, u)
-        let group = Plan.winogradImages(height: g.outH, width: g.outW)
+        let group = winogradImages(height: g.outH, width: g.outW)
         parallel(
             (images + group - 1) / group,
             WinogradImages(
@@ -68,12 +68,11 @@ extension Convolution {
     static let winogradCPU = gauge_cpu_has_avx2() != 0
     /// Whether the 16 products of a group run by `gauge_small_product` (AVX2 and FMA) rather than
     /// OpenBLAS: with at most 128 input channels both operands stay in cache, and packing them
-    /// cost OpenBLAS as much as the arithmetic ([64, 32]·[32, 64]: 41–56 GFLOP/s on one core,
-    /// the kernel 64–80; equal at 128 channels).
+    /// costs OpenBLAS as much as the arithmetic (equal at 128 channels; `docs/kernels.md`).
     static let smallProducts = gauge_cpu_has_avx2_fma() != 0
 
     /// The filter gradient by Winograd: per image the input and output-gradient transforms, and
-    /// per group of images (`Plan.winogradImages`) 16 GEMMs dU[ξ] += dM[ξ]·V[ξ]ᵀ into the
+    /// per group of images (`winogradImages`) 16 GEMMs dU[ξ] += dM[ξ]·V[ξ]ᵀ into the
     /// partial sum of one of `filterGradBlocks` fixed blocks of images; the partials are added in
     /// order (no result depends on the thread count) and turned into dw once.
     static func winogradFilterGrad(
@@ -81,11 +80,11 @@ extension Convolution {
         _ g: ConvGeometry, _ padding: Padding, _ dw: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
     ) -> Bool {
         guard winogradCPU, images > 0,
-            Plan.winograd(
+            usesWinograd(
                 channels: channels, outputs: outputs, height: g.height, width: g.width, kernel: (g.kernelH, g.kernelW),
                 stride: g.stride, padding: padding, perClass: false)
         else { return false }
-        let perWorker = Plan.winogradWorkerFloats(
+        let perWorker = winogradWorkerFloats(
             channels: channels, outputs: outputs, height: g.height, width: g.width)
         let partialSize = 16 * outputs * channels
         let partials = scratch + maxWorkers * perWorker
@@ -107,7 +106,7 @@ extension Convolution {
 
         func run(task b: Int, worker: Int) {
             let perImage = h * w / 4
-            let group = Plan.winogradImages(height: h, width: w)
+            let group = winogradImages(height: h, width: w)
             let row = group * perImage
             let v = scratch + worker * perWorker
             let dm = v + 16 * channels * row

@@ -121,15 +121,11 @@ struct ConvPointers: @unchecked Sendable {
 /// them freely; the filter gradient sums over images in `filterGradBlocks` fixed blocks whose
 /// partial sums are added in a fixed order, so no result depends on the thread count.
 enum Convolution {
-    /// Most workers a convolution uses (its scratch is sized for this many).
-    static let maxWorkers = Plan.convWorkers
-    static let filterGradBlocks = Plan.convFilterBlocks
 
     /// Runs `job` for every task, in `WorkerPool.partsPerWorker` contiguous runs of tasks per
     /// worker that the workers take as they go, so a slower core takes fewer. (Dealt
     /// round-robin, each worker's planes lay one plane apart, which defeats the hardware
-    /// prefetcher: max-pool and its gradient took 15–23 and 39–53 ms a step, contiguous runs 8–9
-    /// and 31–34.) With an `epilogue`, task t makes output elements from t · `perTask`, and each
+    /// prefetcher: max-pool and its gradient took up to twice as long; `docs/kernels.md`.) With an `epilogue`, task t makes output elements from t · `perTask`, and each
     /// worker runs the epilogue on what its tasks made as it goes.
     static func parallel<J: TaskJob>(_ tasks: Int, _ job: J, epilogue: Epilogue? = nil, perTask: Int = 0) {
         let workers = max(1, min(Threads.count, maxWorkers, tasks))

@@ -19,10 +19,10 @@ enum GEMM {
     /// `c = alpha · op(a) · op(b) + beta · c` with `op(a)` m×k and `op(b)` k×n, all row-major.
     ///
     /// Split along n into equal blocks of about `blockColumns` (at least two), or along m when n
-    /// is narrow (a 128-unit layer, forward or weight gradient: both workers always have work;
-    /// the SSN's [250, 16384]·[16384, 128] ran on one core: 15 ms, in two row blocks 9–12) or when
-    /// a is transposed with m ≥ n (a weight gradient: the classifier's [8192, 700] and the
-    /// encoder's [3072, 2048] took 30–35 ms in column blocks, 23–31 in row blocks).
+    /// is narrow (a 128-unit layer, forward or weight gradient: both workers always have work,
+    /// where column blocks left the SSN's [250, 16384]·[16384, 128] to one core) or when a is
+    /// transposed with m ≥ n (a weight gradient such as the classifier's [8192, 700]: faster in
+    /// row blocks). Measurements: `docs/kernels.md`.
     ///
     /// With an `epilogue` (c is then the whole m×n output, `ldc == n`), each block's worker runs
     /// the element-wise program on the block it has just made, while it is in cache: a row
@@ -127,7 +127,7 @@ enum GEMM {
     }
 
     /// `y[b] = x[b] · w[labels[b]]` (or `· w[labels[b]]ᵀ`): one GEMM per class over its rows,
-    /// padded with zero rows to `Plan.paddedGroupRows` (each row's result is its own: the padding
+    /// padded with zero rows to `paddedGroupRows` (each row's result is its own: the padding
     /// only changes which OpenBLAS micro-kernel runs), cut into blocks as `sgemm` would cut it.
     /// Three jobs: the classes' rows gathered, every block of every class's GEMM, the rows put
     /// back (so the workers balance over all classes at once, not one class at a time). With
@@ -145,7 +145,7 @@ enum GEMM {
             most = WorkerPool.balancedParts((n + 3) / 4, workers: Threads.count)
         } else {
             for c in 0..<groups.classes {
-                let padded = Plan.paddedGroupRows(groups.members(c).count)
+                let padded = paddedGroupRows(groups.members(c).count)
                 most = max(most, split(m: padded, n: n, k: k, transposeA: false).blocks)
             }
         }
@@ -180,7 +180,7 @@ enum GEMM {
             let members = groups.members(c)
             if members.isEmpty { return }
             let first = groups.classStarts[c] + 3 * c
-            let padded = Plan.paddedGroupRows(members.count)
+            let padded = paddedGroupRows(members.count)
             switch phase {
             case .gather:
                 groups.gather(c, from: x, width: k, into: px + first * k)
@@ -209,6 +209,18 @@ enum GEMM {
             }
         }
     }
+
+    /// Rows of one class in a `groupedMatmul` GEMM: its rows and zero rows up to a multiple of 4.
+    /// OpenBLAS's kernels take a product's short side 4 at a time; with 25 rows (a class's share
+    /// of a batch of 250) the 25th row costs an extra pass over the weights (`docs/kernels.md`).
+    static func paddedGroupRows(_ rows: Int) -> Int { (rows + 3) / 4 * 4 }
+
+    /// Scratch floats of `groupedMatmul`: every class's rows of x and of y, each class padded by
+    /// up to 3 zero rows.
+    static func groupedScratchFloats(rows: Int, classes: Int, k: Int, n: Int) -> Int { (rows + 3 * classes) * (k + n) }
+
+    /// Scratch floats of `groupedWeightGrad`: one class's rows of a and of g (at most all rows).
+    static func groupedWeightGradScratchFloats(rows: Int, k: Int, n: Int) -> Int { rows * (k + n) }
 
     /// Whether `gauge_few_rows_product` can run here (AVX2 and FMA).
     static let fewRowsProduct = gauge_cpu_has_avx2_fma() != 0
