@@ -30,10 +30,11 @@ public enum Autodiff {
         let g = editor.graph
         var depends = Array(repeating: false, count: g.nodes.count)
         for node in g.nodes {
-            switch node.op {
-            case .parameter: depends[node.id.index] = !frozen.contains(node.id)
-            case .stopGradient, .random, .compare, .oneHot, .variable, .input, .constant: depends[node.id.index] = false
-            default: depends[node.id.index] = node.dtype == .float32 && node.inputs.contains { depends[$0.index] }
+            if case .parameter = node.op {
+                depends[node.id.index] = !frozen.contains(node.id)
+            } else {
+                depends[node.id.index] =
+                    node.op.passesGradient && node.dtype == .float32 && node.inputs.contains { depends[$0.index] }
             }
         }
 

@@ -53,12 +53,7 @@ extension CompileReport {
             let percent = memory.naiveBytes > 0 ? 100 * Double(memory.arenaBytes) / Double(memory.naiveBytes) : 0
             lines.append("memory: arena \(byteText(memory.arenaBytes)) vs \(byteText(memory.naiveBytes)) if every intermediate had its own buffer (\(fixed(percent, 1)) %); exact for this plan")
             lines.append("  schedules tried: " + memory.schedules.map { "\($0.name) \(byteText($0.peakBytes))" }.joined(separator: ", ") + "; kept \(memory.chosenSchedule)")
-            let state = plan.graph.nodes.filter { n in
-                switch n.op {
-                case .parameter, .variable: return true
-                default: return false
-                }
-            }.reduce(0) { $0 + $1.shape.fixedElementCount * 4 }
+            let state = plan.graph.nodes.filter(\.op.isStored).reduce(0) { $0 + $1.shape.fixedElementCount * 4 }
             let copied = plan.graph.updates.filter { !plan.inPlaceUpdates.contains($0.value) }.map { plan.graph[$0.target].name }
             lines.append("  parameters and optimizer state (outside the arena): \(byteText(state)); updates in place: \(plan.inPlaceUpdates.count) of \(plan.graph.updates.count)" + (copied.isEmpty ? "" : " (copied at the end: \(copied.prefix(6).joined(separator: ", "))\(copied.count > 6 ? ", …" : ""))"))
             lines.append("  live at the peak (kernel \(memory.peakPosition) of \(plan.instructions.count)):")

@@ -151,7 +151,12 @@ extension Fusion {
                 case .matmul, .groupedMatmul, .groupedMatmulWeightGrad: why = "consumer is a GEMM"
                 case .conv2d, .transposedConv2d, .conv2dFilterGrad: why = "consumer is a convolution"
                 case .reduce: why = "consumer is a reduction"
-                default: why = "consumer \(node.op.name) is not element-wise"
+                case .input, .parameter, .variable, .constant, .reshape, .transpose, .broadcast, .slice,
+                    .concat, .gatherRows, .scatterAddRows, .oneHot, .logSoftmax, .maxPool, .affineGrid,
+                    .bilinearSample, .random, .dropout, .stopGradient, .maxPoolGrad, .affineGridGrad,
+                    .bilinearSampleImageGrad, .bilinearSampleGridGrad:
+                    why = "consumer \(node.op.name) is not element-wise"
+                case .unary, .binary, .compare, .select: continue  // element-wise: in a group, not apart
                 }
                 decisions.append((node.id, "not fused: \(why)"))
             }

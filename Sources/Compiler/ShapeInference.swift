@@ -26,10 +26,9 @@ public enum ShapeInference {
                 report(ShapeProblem("operand \(late) of \(node.name) is not defined before it"))
                 continue
             }
-            switch node.op {
-            case .input, .parameter, .variable:
+            if node.op.isLeaf {
                 if let problem = leafProblem(node) { report(problem) }
-            default:
+            } else {
                 do {
                     let type = try node.op.inferType(node.inputs.map { result[$0].type })
                     if type != node.type {

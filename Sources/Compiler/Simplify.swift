@@ -105,7 +105,10 @@ public enum Simplify {
             return sameType(inputs[0])
         case .transpose(let p):
             if p == Array(p.indices) { return sameType(inputs[0]) }
-        default:
+        case .unary, .binary, .input, .parameter, .variable, .constant, .matmul, .groupedMatmul, .compare, .select,
+            .reduce, .slice, .concat, .gatherRows, .scatterAddRows, .oneHot, .logSoftmax, .conv2d, .transposedConv2d,
+            .maxPool, .affineGrid, .bilinearSample, .random, .dropout, .stopGradient, .groupedMatmulWeightGrad,
+            .conv2dFilterGrad, .maxPoolGrad, .affineGridGrad, .bilinearSampleImageGrad, .bilinearSampleGridGrad:
             break
         }
         return nil
@@ -131,7 +134,11 @@ public enum Simplify {
             if case .transpose(let inner) = g[inputs[0]].op {
                 return (.transpose(permutation: outer.map { inner[$0] }), [g[inputs[0]].inputs[0]])
             }
-        default:
+        case .input, .parameter, .variable, .constant, .matmul, .groupedMatmul, .unary, .binary, .compare, .select,
+            .reduce, .broadcast, .slice, .concat, .gatherRows, .scatterAddRows, .oneHot, .logSoftmax, .conv2d,
+            .transposedConv2d, .maxPool, .affineGrid, .bilinearSample, .random, .dropout, .stopGradient,
+            .groupedMatmulWeightGrad, .conv2dFilterGrad, .maxPoolGrad, .affineGridGrad, .bilinearSampleImageGrad,
+            .bilinearSampleGridGrad:
             break
         }
         return nil
@@ -152,32 +159,13 @@ public enum Simplify {
         }
         guard !operands.isEmpty, values.count == operands.count else { return nil }
         switch op {
-        case .unary(let f):
-            let x = values[0]
-            switch f {
-            case .neg: return -x
-            case .exp: return Foundation.exp(x)
-            case .log: return Foundation.log(x)
-            case .tanh: return Foundation.tanh(x)
-            case .sigmoid: return 1 / (1 + Foundation.exp(-x))
-            case .relu: return max(x, 0)
-            case .softplus: return max(x, 0) + Foundation.log1p(Foundation.exp(-Swift.abs(x)))
-            case .abs: return Swift.abs(x)
-            case .sqrt: return x.squareRoot()
-            case .square: return x * x
-            }
-        case .binary(let f):
-            let (a, b) = (values[0], values[1])
-            switch f {
-            case .add: return a + b
-            case .sub: return a - b
-            case .mul: return a * b
-            case .div: return a / b
-            case .max: return max(a, b)
-            case .min: return min(a, b)
-            case .pow: return Foundation.pow(a, b)
-            }
-        default:
+        case .unary(let f): return f.value(values[0])
+        case .binary(let f): return f.value(values[0], values[1])
+        case .compare, .select, .input, .parameter, .variable, .constant, .matmul, .groupedMatmul, .reduce, .reshape,
+            .transpose, .broadcast, .slice, .concat, .gatherRows, .scatterAddRows, .oneHot, .logSoftmax, .conv2d,
+            .transposedConv2d, .maxPool, .affineGrid, .bilinearSample, .random, .dropout, .stopGradient,
+            .groupedMatmulWeightGrad, .conv2dFilterGrad, .maxPoolGrad, .affineGridGrad, .bilinearSampleImageGrad,
+            .bilinearSampleGridGrad:
             return nil
         }
     }

@@ -11,13 +11,11 @@ enum ParameterInitializer {
     static func initialize(_ graph: Graph, seed: UInt64, memory: (NodeID) -> UnsafeMutablePointer<Float>) {
         var stream = 0
         for node in graph.nodes {
-            switch node.op {
-            case .parameter(_, let initializer):
+            if case .parameter(_, let initializer) = node.op {
                 fill(initializer, shape: node.shape.resolved(batch: 1), seed: seed, stream: stream, memory(node.id))
                 stream += 1
-            case .variable:
+            } else if case .variable = node.op {
                 memory(node.id).update(repeating: 0, count: node.shape.fixedElementCount)
-            default: break
             }
         }
     }

@@ -50,12 +50,9 @@ public struct StateLayout: Equatable, Sendable {
     /// Each stored tensor of a graph with its node, sorted by name: the order of a layout's entries.
     static func stored(_ graph: Graph, parametersOnly: Bool = false) -> [(entry: Entry, node: NodeID)] {
         graph.nodes.compactMap { node -> (Entry, NodeID)? in
-            switch node.op {
-            case .parameter(let name, _): return (Entry(name: name, shape: node.shape.resolved(batch: 1)), node.id)
-            case .variable(let name) where !parametersOnly:
-                return (Entry(name: name, shape: node.shape.resolved(batch: 1), isParameter: false), node.id)
-            default: return nil
-            }
+            if case .parameter(let name, _) = node.op { return (Entry(name: name, shape: node.shape.resolved(batch: 1)), node.id) }
+            guard case .variable(let name) = node.op, !parametersOnly else { return nil }
+            return (Entry(name: name, shape: node.shape.resolved(batch: 1), isParameter: false), node.id)
         }.sorted { $0.0.name < $1.0.name }
     }
 

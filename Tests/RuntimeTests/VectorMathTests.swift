@@ -67,6 +67,27 @@ import Testing
         #expect(w.ulps <= 3, "\(c.f): \(w.ulps) ulp at x = \(w.at)")
     }
 
+    /// The Swift statement of each formula (`UnaryFunction.value`, what constant folding and
+    /// the scalar kernels compute, and what the C fallbacks restate) is itself within 2 ulp of
+    /// the Double reference, and the C vector versions within 3 ulp of it: the three agree.
+    @Test(arguments: [
+        Case(f: .exp, lo: -100, hi: 100), Case(f: .log, lo: 1e-30, hi: 1e30, logarithmic: true),
+        Case(f: .tanh, lo: -20, hi: 20), Case(f: .sigmoid, lo: -110, hi: 110), Case(f: .softplus, lo: -110, hi: 110),
+    ])
+    func theVectorVersionsAgreeWithTheSwiftDefinition(_ c: Case) throws {
+        let x = Self.samples(from: c.lo, to: c.hi, logarithmic: c.logarithmic)
+        let definition = x.map(c.f.value)
+        let exact = worst(x, definition, c.reference)
+        #expect(exact.ulps <= 2, "Swift's \(c.f): \(exact.ulps) ulp at x = \(exact.at)")
+        let y = try runForward(inputs: ["x": x]) { Output("y", Input("x", [.fixed(x.count)]).map(c.f)) }
+        var worstUlps = (ulps: 0.0, at: Float(0))
+        for (i, (a, b)) in zip(y, definition).enumerated() {
+            let e = Self.ulps(a, Double(b))
+            if !(e <= worstUlps.ulps) { worstUlps = (e, x[i]) }
+        }
+        #expect(worstUlps.ulps <= 3, "\(c.f): vector \(worstUlps.ulps) ulp from the Swift definition at x = \(worstUlps.at)")
+    }
+
     @Test func logOfNonPositiveAndSpecialValues() throws {
         let x: [Float] = [0, -0.0, -1, -.infinity, .infinity, .nan, 1, 2, 0.5, .leastNormalMagnitude / 4, .greatestFiniteMagnitude]
         let y = try runForward(inputs: ["x": x]) { Output("y", Input("x", [.fixed(x.count)]).map(.log)) }

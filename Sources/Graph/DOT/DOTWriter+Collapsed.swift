@@ -81,11 +81,14 @@ extension DOTWriter {
         var counts: [String: Int] = [:]
         var (parameters, variables, inputs) = (0, 0, 0)
         for n in members {
-            switch n.op {
-            case .parameter: parameters += n.type.shape.elementCount(batch: 1)
-            case .variable: variables += n.type.shape.elementCount(batch: 1)
-            case .input: inputs += 1
-            default: counts[n.op.name, default: 0] += 1
+            if case .parameter = n.op {
+                parameters += n.type.shape.elementCount(batch: 1)
+            } else if case .variable = n.op {
+                variables += n.type.shape.elementCount(batch: 1)
+            } else if n.isInput {
+                inputs += 1
+            } else {
+                counts[n.op.name, default: 0] += 1
             }
         }
         let ops = counts.values.reduce(0, +)

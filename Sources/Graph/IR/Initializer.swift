@@ -46,7 +46,7 @@ public enum Initializer: Hashable, Sendable, CustomStringConvertible {
         case .identityAffine:
             return shape.last?.fixedSize == 6 || (shape.rank >= 2 && shape.dims.suffix(2) == [2, 3])
                 ? nil : "needs the last dimension 6 or the last two [2, 3], got \(shape)"
-        default:
+        case .zeros, .constant, .normal, .uniform:
             return nil
         }
     }

@@ -193,7 +193,10 @@ public enum Op: Hashable, Sendable {
         case .affineGrid(let h, let w, let ac): return "affineGrid(\(h)×\(w)\(ac ? ", alignCorners" : ""))"
         case .bilinearSample(let ac): return "bilinearSample\(ac ? "(alignCorners)" : "")"
         case .dropout(let r, _): return "dropout(\(r))"
-        default: return name
+        // Their name says all: the function, or a primitive without attributes.
+        case .unary, .binary, .compare, .select, .gatherRows, .random, .stopGradient, .groupedMatmulWeightGrad,
+            .maxPoolGrad, .affineGridGrad, .bilinearSampleImageGrad, .bilinearSampleGridGrad:
+            return name
         }
     }
 

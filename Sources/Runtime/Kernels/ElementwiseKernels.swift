@@ -7,34 +7,21 @@ import Graph
 /// Element-wise kernels: one function of one argument, two with broadcasting, three (select).
 enum ElementwiseKernels {
     /// `y = f(x)`. exp, log, tanh, sigmoid and softplus go to the vector functions of
-    /// `CKernels/VectorMath.c` (8 lanes, within 3 ulp; glibc's scalar calls took 10–25 ns an
-    /// element), which fall back to the scalar formulas (sigmoid as 1/(1 + e^−x) or eˣ/(1 + eˣ) by
+    /// `CKernels/VectorMath.c` (8 lanes, within 3 ulp; several times faster than glibc's
+    /// scalar calls), which fall back to the scalar formulas (sigmoid as 1/(1 + e^−x) or eˣ/(1 + eˣ) by
     /// sign; softplus as max(x, 0) + log1p(e^−|x|)) where a CPU lacks AVX2 and FMA.
     static func unary(_ f: UnaryFunction, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         switch f {
-        case .neg: for i in 0..<n { y[i] = -x[i] }
+        case .neg: for i in 0..<n { y[i] = UnaryFunction.neg.value(x[i]) }
         case .exp: gauge_vector_exp(x, y, n)
         case .log: gauge_vector_log(x, y, n)
         case .tanh: gauge_vector_tanh(x, y, n)
         case .sigmoid: gauge_vector_sigmoid(x, y, n)
-        case .relu: for i in 0..<n { y[i] = max(x[i], 0) }
+        case .relu: for i in 0..<n { y[i] = UnaryFunction.relu.value(x[i]) }
         case .softplus: gauge_vector_softplus(x, y, n)
-        case .abs: for i in 0..<n { y[i] = Swift.abs(x[i]) }
-        case .sqrt: for i in 0..<n { y[i] = x[i].squareRoot() }
-        case .square: for i in 0..<n { y[i] = x[i] * x[i] }
-        }
-    }
-
-    @inline(__always)
-    static func apply(_ f: BinaryFunction, _ a: Float, _ b: Float) -> Float {
-        switch f {
-        case .add: return a + b
-        case .sub: return a - b
-        case .mul: return a * b
-        case .div: return a / b
-        case .max: return Swift.max(a, b)
-        case .min: return Swift.min(a, b)
-        case .pow: return powf(a, b)
+        case .abs: for i in 0..<n { y[i] = UnaryFunction.abs.value(x[i]) }
+        case .sqrt: for i in 0..<n { y[i] = UnaryFunction.sqrt.value(x[i]) }
+        case .square: for i in 0..<n { y[i] = UnaryFunction.square.value(x[i]) }
         }
     }
 
@@ -74,13 +61,13 @@ enum ElementwiseKernels {
         _ bShape: [Int], _ out: UnsafeMutablePointer<Float>, _ outShape: [Int]
     ) {
         switch f {
-        case .add: broadcast2(a, aShape, b, bShape, out, outShape) { $0 + $1 }
-        case .sub: broadcast2(a, aShape, b, bShape, out, outShape) { $0 - $1 }
-        case .mul: broadcast2(a, aShape, b, bShape, out, outShape) { $0 * $1 }
-        case .div: broadcast2(a, aShape, b, bShape, out, outShape) { $0 / $1 }
-        case .max: broadcast2(a, aShape, b, bShape, out, outShape) { Swift.max($0, $1) }
-        case .min: broadcast2(a, aShape, b, bShape, out, outShape) { Swift.min($0, $1) }
-        case .pow: broadcast2(a, aShape, b, bShape, out, outShape) { powf($0, $1) }
+        case .add: broadcast2(a, aShape, b, bShape, out, outShape) { BinaryFunction.add.value($0, $1) }
+        case .sub: broadcast2(a, aShape, b, bShape, out, outShape) { BinaryFunction.sub.value($0, $1) }
+        case .mul: broadcast2(a, aShape, b, bShape, out, outShape) { BinaryFunction.mul.value($0, $1) }
+        case .div: broadcast2(a, aShape, b, bShape, out, outShape) { BinaryFunction.div.value($0, $1) }
+        case .max: broadcast2(a, aShape, b, bShape, out, outShape) { BinaryFunction.max.value($0, $1) }
+        case .min: broadcast2(a, aShape, b, bShape, out, outShape) { BinaryFunction.min.value($0, $1) }
+        case .pow: broadcast2(a, aShape, b, bShape, out, outShape) { BinaryFunction.pow.value($0, $1) }
         }
     }
 
@@ -97,12 +84,12 @@ enum ElementwiseKernels {
     @inline(__always)
     static func withComparison<E: Comparable>(_ c: Comparison, _ loop: ((E, E) -> Float) -> Void) {
         switch c {
-        case .less: loop { $0 < $1 ? 1 : 0 }
-        case .lessEqual: loop { $0 <= $1 ? 1 : 0 }
-        case .greater: loop { $0 > $1 ? 1 : 0 }
-        case .greaterEqual: loop { $0 >= $1 ? 1 : 0 }
-        case .equal: loop { $0 == $1 ? 1 : 0 }
-        case .notEqual: loop { $0 != $1 ? 1 : 0 }
+        case .less: loop { Comparison.less.holds($0, $1) ? 1 : 0 }
+        case .lessEqual: loop { Comparison.lessEqual.holds($0, $1) ? 1 : 0 }
+        case .greater: loop { Comparison.greater.holds($0, $1) ? 1 : 0 }
+        case .greaterEqual: loop { Comparison.greaterEqual.holds($0, $1) ? 1 : 0 }
+        case .equal: loop { Comparison.equal.holds($0, $1) ? 1 : 0 }
+        case .notEqual: loop { Comparison.notEqual.holds($0, $1) ? 1 : 0 }
         }
     }
 

@@ -167,13 +167,13 @@ enum FusedKernel {
 
     static func binary(_ f: BinaryFunction, _ a: Resolved, _ b: Resolved, _ out: UnsafeMutablePointer<Float>, _ len: Int) {
         switch f {
-        case .add: combine(a, b, out, len) { $0 + $1 }
-        case .sub: combine(a, b, out, len) { $0 - $1 }
-        case .mul: combine(a, b, out, len) { $0 * $1 }
-        case .div: combine(a, b, out, len) { $0 / $1 }
-        case .max: combine(a, b, out, len) { Swift.max($0, $1) }
-        case .min: combine(a, b, out, len) { Swift.min($0, $1) }
-        case .pow: combine(a, b, out, len) { powf($0, $1) }
+        case .add: combine(a, b, out, len) { BinaryFunction.add.value($0, $1) }
+        case .sub: combine(a, b, out, len) { BinaryFunction.sub.value($0, $1) }
+        case .mul: combine(a, b, out, len) { BinaryFunction.mul.value($0, $1) }
+        case .div: combine(a, b, out, len) { BinaryFunction.div.value($0, $1) }
+        case .max: combine(a, b, out, len) { BinaryFunction.max.value($0, $1) }
+        case .min: combine(a, b, out, len) { BinaryFunction.min.value($0, $1) }
+        case .pow: combine(a, b, out, len) { BinaryFunction.pow.value($0, $1) }
         }
     }
 
