@@ -20,15 +20,16 @@ struct DOTCommand: ParsableCommand {
             --scope gradient/decoder, or gauge dot ace-cifar --stage optimized --collapse 2
             """)
 
-    /// The compilation stages a graph can be shown at.
+    /// The compilation stages a graph can be shown at: after each pass of the pipeline that
+    /// changes the graph, in order (the files `GAUGE_DUMP` writes, plus the plan).
     enum Stage: String, ExpressibleByArgument, CaseIterable {
-        case forward, gradient, optimized, planned
+        case forward, gradient, update, simplified, optimized, planned
     }
 
     @Argument(help: "A built-in model (see `gauge models`).")
     var model: String
 
-    @Option(help: "Which graph to show: forward (the model as written), gradient (plus the gradient graph autodiff built), optimized (the simplified training step with fusion groups as clusters, reasons as tooltips), planned (each value's buffer, arena offset, size and live range).")
+    @Option(help: "Which graph to show, after which pass: forward (the model as written), gradient (after autodiff: plus the gradient graph), update (after the optimizer update: the whole training step as built), simplified (after simplification), optimized (after fusion: fusion groups as clusters, reasons as tooltips), planned (each value's buffer, arena offset, size and live range).")
     var stage: Stage = .forward
 
     @Option(name: [.short, .customLong("output")], help: "Write to this file instead of standard output.")
@@ -69,6 +70,9 @@ struct DOTCommand: ParsableCommand {
         switch stage {
         case .forward: break
         case .gradient: graph = try Autodiff.differentiate(graph).graph
+        case .update, .simplified:
+            let compiled = try Compile.trainingStep(graph, batch: batch, optimizer: .adam(learningRate: 1e-3))
+            graph = stage == .update ? compiled.stepGraph : compiled.graph
         case .optimized, .planned:
             let compiled = try Compile.trainingStep(graph, batch: batch, optimizer: .adam(learningRate: 1e-3))
             graph = compiled.graph
