@@ -82,7 +82,7 @@ let package = Package(
             path: "Examples/example-ace-variant"),
 
         .testTarget(name: "GraphTests", dependencies: ["Graph"], exclude: ["Golden"]),
-        .testTarget(name: "CompilerTests", dependencies: ["Graph", "Compiler"]),
+        .testTarget(name: "CompilerTests", dependencies: ["Graph", "Compiler", "Runtime", "Models", "GaugeTesting"]),
         .testTarget(
             name: "RuntimeTests", dependencies: ["Graph", "Compiler", "Runtime", "Models", "CKernels", "GaugeTesting"],
             exclude: ["StepDigests.txt"]),
