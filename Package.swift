@@ -39,7 +39,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Datasets", dependencies: ["CZlib"]),
         .target(name: "Models", dependencies: ["Graph"]),
-        .target(name: "GaugeTesting", dependencies: ["Graph", "Compiler", "Runtime"]),
+        .target(name: "GaugeTesting", dependencies: ["Graph", "Compiler", "Runtime", "Datasets"]),
         .target(
             name: "GaugeTools",
             dependencies: [
@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "GraphTests", dependencies: ["Graph"], exclude: ["Golden"]),
         .testTarget(name: "CompilerTests", dependencies: ["Graph", "Compiler", "Runtime", "Models", "GaugeTesting"]),
         .testTarget(
-            name: "RuntimeTests", dependencies: ["Graph", "Compiler", "Runtime", "Models", "CKernels", "GaugeTesting"],
+            name: "RuntimeTests", dependencies: ["Graph", "Compiler", "Runtime", "Models", "CKernels", "GaugeTesting", "Datasets"],
             exclude: ["StepDigests.txt"]),
         .testTarget(name: "GaugeTestingTests", dependencies: ["Graph", "Compiler", "Runtime", "Models", "GaugeTesting"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),

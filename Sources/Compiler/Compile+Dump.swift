@@ -5,11 +5,13 @@ import Graph
 /// tinygrad's `DEBUG`/`VIZ` or XLA's dump-after-pass): with `GAUGE_DUMP=DIR`, compiling a step
 /// writes `DIR/<graph name>/1-model.dot`, `2-autodiff.dot`, `3-optimizer-update.dot`,
 /// `4-simplify.dot` and `5-fused.dot` (fused kernels drawn as clusters), numbered in the order
-/// the passes ran. A dump that cannot be written is reported on standard error and never fails
+/// the passes ran. A dump that cannot be written is reported once on standard error and never fails
 /// the compilation.
 struct StageDump {
     let folder: String?
     var count = 0
+    /// Whether a failure was reported: one line per compilation, not one per stage.
+    var reported = false
 
     init(graph: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
         folder = environment["GAUGE_DUMP"].flatMap { $0.isEmpty ? nil : $0 + "/" + Self.fileName(graph) }
@@ -31,9 +33,9 @@ struct StageDump {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             try writer.write(graph).write(toFile: path, atomically: true, encoding: .utf8)
         } catch {
-            if count == 1 || FileManager.default.fileExists(atPath: folder) {
-                FileHandle.standardError.write(Data("GAUGE_DUMP: cannot write \(path): \(error)\n".utf8))
-            }
+            guard !reported else { return }
+            reported = true
+            FileHandle.standardError.write(Data("GAUGE_DUMP: cannot write \(path): \(error)\n".utf8))
         }
     }
 

@@ -1,19 +1,7 @@
 import Compiler
+import Datasets
 import Graph
 import Runtime
-
-/// A small deterministic generator (SplitMix64).
-public struct SplitMix: RandomNumberGenerator {
-    public var state: UInt64
-    public init(state: UInt64) { self.state = state }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Random models for property tests of compiler passes: chains and DAGs of element-wise ops with
 /// broadcasting, reductions, reshapes, transposes, matmuls, small convolutions with ReLU and
@@ -29,7 +17,7 @@ public func randomModel(seed: UInt64) throws -> Model {
 
 /// The body of `randomModel`: returns the last three tensors made.
 public func randomTensors(seed: UInt64) -> [Tensor] {
-    var rng = SplitMix(state: seed)
+    var rng = SplitMix64(seed: seed)
     var pool: [Tensor] = [
         Input("x", [.batch, 4]),
         Parameter("w", [4], initializer: .uniform(low: -1, high: 1)),

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import GaugeTesting
 import Graph
@@ -19,7 +20,7 @@ import Testing
         try step.initialState(seed: 1).save(to: good)
         let valid = [UInt8](try Data(contentsOf: URL(fileURLWithPath: good)))
         let headerLength = Int(valid[0]) | Int(valid[1]) << 8
-        var random = SplitMix(state: 31)
+        var random = SplitMix64(seed: 31)
         func next() -> Int { Int(truncatingIfNeeded: random.next() >> 1) }
         var (errors, loaded) = (0, 0)
         for i in 0..<1000 {

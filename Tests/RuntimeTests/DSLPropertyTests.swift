@@ -1,4 +1,5 @@
 import Compiler
+import Datasets
 import GaugeTesting
 import Graph
 import Runtime
@@ -35,7 +36,7 @@ import Testing
 
     /// A random call; four times in five one of the kinds that take `value` (its arguments may
     /// still be wrong).
-    static func layer(_ rng: inout SplitMix, after value: Value) -> Layer {
+    static func layer(_ rng: inout SplitMix64, after value: Value) -> Layer {
         func size(_ range: ClosedRange<Int>) -> Int {
             // One time in twelve, a size that is not positive.
             Int.random(in: 0..<12, using: &rng) == 0 ? Int.random(in: -1...0, using: &rng) : Int.random(in: range, using: &rng)
@@ -99,7 +100,7 @@ import Testing
     final class Calls: @unchecked Sendable { var made: [(line: Int, name: String)] = [] }
 
     @Test func randomChainsBuildExactlyWhenTheOracleSaysSo() throws {
-        var rng = SplitMix(state: 21)
+        var rng = SplitMix64(seed: 21)
         var (valid, invalid) = (0, 0)
         for c in 0..<600 {
             let start: Value = Bool.random(using: &rng)

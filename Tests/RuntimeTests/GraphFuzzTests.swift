@@ -1,4 +1,5 @@
 import Compiler
+import Datasets
 import Foundation
 import GaugeTesting
 import Graph
@@ -20,14 +21,14 @@ import Testing
             + ["tiny-vae", "conv-classifier"].map { try #require(ModelCatalog.named($0)).build().graph }
     }
 
-    static func shape(_ rng: inout SplitMix) -> Shape {
+    static func shape(_ rng: inout SplitMix64) -> Shape {
         let dims: [Dim] = [.batch, .fixed(-1), .fixed(0), .fixed(1), .fixed(2), .fixed(3), .fixed(4)]
         // Mostly small valid ranks; sometimes above the limit of 8.
         let rank = Int.random(in: 0..<12, using: &rng) == 0 ? 9 : Int.random(in: 0...4, using: &rng)
         return Shape((0..<rank).map { _ in dims.randomElement(using: &rng)! })
     }
 
-    static func op(_ rng: inout SplitMix) -> Op {
+    static func op(_ rng: inout SplitMix64) -> Op {
         func small() -> Int { Int.random(in: -1...4, using: &rng) }
         func flag() -> Bool { Bool.random(using: &rng) }
         func classes() -> Int? { flag() ? nil : small() }
@@ -69,7 +70,7 @@ import Testing
         }
     }
 
-    static func mutate(_ graph: inout Graph, _ rng: inout SplitMix) {
+    static func mutate(_ graph: inout Graph, _ rng: inout SplitMix64) {
         let n = graph.nodes.count
         let i = Int.random(in: 0..<n, using: &rng)
         func anyID() -> NodeID { NodeID(Int.random(in: -2..<(n + 2), using: &rng)) }
@@ -116,7 +117,7 @@ import Testing
 
     @Test func malformedGraphsGiveTypedErrorsOrPlansThatRun() throws {
         let bases = try Self.bases()
-        var rng = SplitMix(state: 2026)
+        var rng = SplitMix64(seed: 2026)
         var (rejected, compiled, ran) = (0, 0, 0)
         for c in 0..<Self.cases {
             var graph = bases[c % bases.count]
