@@ -21,6 +21,7 @@ let package = Package(
         .executable(name: "example-ace-mnist", targets: ["example-ace-mnist"]),
         .executable(name: "example-cvae", targets: ["example-cvae"]),
         .executable(name: "example-ace-variant", targets: ["example-ace-variant"]),
+        .executable(name: "example-ace-deep", targets: ["example-ace-deep"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -80,6 +81,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/example-ace-variant"),
+        .executableTarget(
+            name: "example-ace-deep",
+            dependencies: [
+                "Graph", "Runtime", "Datasets", "Experiments", "Models",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/example-ace-deep"),
 
         .testTarget(name: "GraphTests", dependencies: ["Graph"], exclude: ["Golden"]),
         .testTarget(name: "CompilerTests", dependencies: ["Graph", "Compiler", "Runtime", "Models", "GaugeTesting"]),
@@ -88,7 +96,7 @@ let package = Package(
             exclude: ["StepDigests.txt"]),
         .testTarget(name: "GaugeTestingTests", dependencies: ["Graph", "Compiler", "Runtime", "Models", "GaugeTesting"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Graph", "Compiler", "Models"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Graph", "Compiler", "Runtime", "Models", "GaugeTesting"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Datasets", "Models", "Runtime", "Compiler", "Graph"]),
         .testTarget(name: "GaugeCLITests", dependencies: ["Datasets", "gauge", "example-ace-cifar", "example-ace-mnist", "example-cvae", "example-ace-variant"]),
     ]

@@ -34,6 +34,15 @@ public enum ModelCatalog {
             build: { () throws(ModelError) in try ACE.model(.withColour(.cifarConv)) }),
     ] + mnistEntries + [
         ModelEntry(
+            name: "ace-deep-rts",
+            summary: "ACE with symmetry statistics at depth on RTS MNIST (open problems 1-2): shared conv maps, a latent at two depths, a θ per group of 4",
+            build: { () throws(ModelError) in try DeepACE.model(.rts) }),
+        ModelEntry(
+            name: "ace-deep-cifar",
+            summary: "ACE with symmetry statistics at depth on CIFAR-10 (open problems 1-2): shared conv maps, 2 latents at two depths, a θ per group of 4",
+            build: { () throws(ModelError) in try DeepACE.model(.cifar) }),
+    ] + [
+        ModelEntry(
             name: "tiny-vae", summary: "Gaussian VAE on 28×28 images: 784-400-20-400-784",
             build: { () throws(ModelError) in try SmallModels.tinyVAE() }),
         ModelEntry(
