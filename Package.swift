@@ -98,6 +98,6 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
         .testTarget(name: "ModelsTests", dependencies: ["Graph", "Compiler", "Runtime", "Models", "GaugeTesting"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Datasets", "Models", "Runtime", "Compiler", "Graph"]),
-        .testTarget(name: "GaugeCLITests", dependencies: ["Datasets", "gauge", "example-ace-cifar", "example-ace-mnist", "example-cvae", "example-ace-variant"]),
+        .testTarget(name: "GaugeCLITests", dependencies: ["Datasets", "gauge", "example-ace-cifar", "example-ace-mnist", "example-cvae", "example-ace-variant", "example-ace-deep"]),
     ]
 )

@@ -32,12 +32,19 @@ struct ExampleACEDeep: ParsableCommand {
     @Option(help: "Epochs to train.") var epochs = 1
     @Option(help: "Stop after this many minutes of training (0: no limit).") var minutes: Double = 0
     @Option(help: "Images per step.") var batch = 250
+    @Option(help: "Groups of level-1 maps with a θ each (default: the configuration's, 4; 0: no group statistics, for the ablation).") var groups: Int?
     @Option(help: "Use only the first N training and test images (0: all).") var limit = 0
     @Option(help: "Output folder (default: runs/<model>).") var out: String?
 
     func validate() throws {
         guard epochs > 0, batch > 0, limit >= 0, minutes >= 0 else {
             throw ValidationError("--epochs and --batch must be positive, --limit and --minutes not negative")
+        }
+        if let groups {
+            let maps = (variant == .rts ? DeepACEConfiguration.rts : .cifar).level1.filters
+            guard groups >= 0, groups == 0 || maps % groups == 0 else {
+                throw ValidationError("--groups must divide the \(maps) level-1 maps evenly (or be 0), got \(groups)")
+            }
         }
     }
 
@@ -51,7 +58,8 @@ struct ExampleACEDeep: ParsableCommand {
             (train, test) = (try location.cifar10(train: true), try location.cifar10(train: false))
         }
         if limit > 0 { (train, test) = (train.prefix(limit), test.prefix(limit)) }
-        let deep = variant == .rts ? DeepACEConfiguration.rts : .cifar
+        var deep = variant == .rts ? DeepACEConfiguration.rts : .cifar
+        if let groups, groups != deep.groups { (deep.groups, deep.name) = (groups, deep.name + "-groups\(groups)") }
         let shallowConfig = variant == .rts ? ACEConfiguration.mnist(.rts) : .cifar
         let model = shallow ? try ACE.model(shallowConfig) : try DeepACE.model(deep)
         let rate = shallow ? shallowConfig.learningRate : deep.learningRate

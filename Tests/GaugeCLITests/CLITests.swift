@@ -154,7 +154,7 @@ func execute(_ name: String, _ arguments: [String], environment: [String: String
     @Test func unknownModelIsAClearErrorWithNonZeroExit() throws {
         let r = try gauge(["summary", "no-such-model"])
         #expect(r.status != 0)
-        #expect(r.stderr.contains("unknown model 'no-such-model'; the models are: ace-cifar, ace-cifar-conv, ace-cifar-colour, ace-cifar-conv-colour, ace-mnist, ace-rts, ace-tc, ace-mnist-nosym, ace-rts-nosym, ace-tc-nosym, tiny-vae, conv-classifier, cvae-mnist, conv-vae-cifar, cnn-cifar (see `gauge models`)"))
+        #expect(r.stderr.contains("unknown model 'no-such-model'; the models are: ace-cifar, ace-cifar-conv, ace-cifar-colour, ace-cifar-conv-colour, ace-mnist, ace-rts, ace-tc, ace-mnist-nosym, ace-rts-nosym, ace-tc-nosym, ace-deep-rts, ace-deep-cifar, tiny-vae, conv-classifier, cvae-mnist, conv-vae-cifar, cnn-cifar (see `gauge models`)"))
         #expect(r.stdout.isEmpty)
     }
 
