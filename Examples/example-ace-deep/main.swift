@@ -16,9 +16,10 @@ struct ExampleACEDeep: ParsableCommand {
         commandName: "example-ace-deep",
         abstract: "Train ACE with symmetry statistics at depth (ace-deep-rts, ace-deep-cifar), or the shallow ACE.",
         discussion: """
-            Writes into --out: checkpoint.safetensors (resumed when present) and metrics.jsonl: per \
-            image, train and test loss terms (reconstruction_error and generative_error in nats) and \
-            test "error" (the classifier's error rate) after every epoch. --minutes stops after that \
+            Writes into --out: checkpoint.safetensors (resumed when present), metrics.jsonl (per \
+            image, train and test loss terms — reconstruction_error and generative_error in nats — and \
+            test "error", the classifier's error rate, after every epoch) and samples.png (ten samples \
+            of each class from the prior, canonical frame; with --judge, scored). --minutes stops after that \
             much training time (at a step; the epoch's test evaluation still runs), for comparisons \
             at equal wall-clock. Data: --data DIR, else GAUGE_DATA, else ~/.cache/gauge (mnist/ or \
             cifar-10-batches-bin/).
@@ -35,6 +36,7 @@ struct ExampleACEDeep: ParsableCommand {
     @Option(help: "Groups of level-1 maps with a θ each (default: the configuration's, 4; 0: no group statistics, for the ablation).") var groups: Int?
     @Option(help: "Use only the first N training and test images (0: all).") var limit = 0
     @Option(help: "Output folder (default: runs/<model>).") var out: String?
+    @Option(help: "A judge (`gauge judge rts` or `cifar10` makes one) that scores samples.png: class consistency and mean confidence.") var judge: String?
 
     func validate() throws {
         guard epochs > 0, batch > 0, limit >= 0, minutes >= 0 else {
@@ -73,7 +75,45 @@ struct ExampleACEDeep: ParsableCommand {
         print("\(model.name): \(train.count) training and \(test.count) test images, \(perEpoch) steps an epoch"
             + (maxSteps > 0 ? ", stopping after \(maxSteps) steps (\(minutes) min at the measured rate)" : "")
             + "; writing to \(output)/")
-        try trainer.fit(train: train, test: test, epochs: epochs, output: output, maxSteps: maxSteps)
+        let state = try trainer.fit(train: train, test: test, epochs: epochs, output: output, maxSteps: maxSteps)
+        try Self.samples(shallow ? .shallow(shallowConfig) : .deep(deep), state.parameters, output, judge: judge)
+    }
+
+    enum Renderer {
+        case shallow(ACEConfiguration), deep(DeepACEConfiguration)
+    }
+
+    /// samples.png: ten samples of each class, z from the prior at every level (seed 7), drawn
+    /// in the canonical frame (identity poses); with a judge, its scores of them.
+    static func samples(_ renderer: Renderer, _ parameters: Parameters, _ output: String, judge: String?) throws {
+        let labels = (0..<10).flatMap { Array(repeating: Int32($0), count: 10) }
+        var random = SplitMix64(seed: 7)
+        func normal(_ n: Int) -> [Float] {
+            (0..<n).map { _ in Float((-2 * Foundation.log(1 - random.unit())).squareRoot() * Foundation.cos(2 * .pi * random.unit())) }
+        }
+        let identity = (0..<labels.count).flatMap { _ -> [Float] in [1, 0, 0, 0, 1, 0] }
+        var feeds: [String: TensorData] = ["label": .int32(labels), "pose": .float32(identity)]
+        let model: Model
+        let (channels, height, width): (Int, Int, Int)
+        switch renderer {
+        case .shallow(let c):
+            model = try ACE.renderer(c)
+            feeds["latent"] = .float32(normal(labels.count * c.latentPerClass))
+            (channels, height, width) = (c.channels, c.height, c.width)
+        case .deep(let c):
+            model = try DeepACE.renderer(c)
+            feeds["latent1"] = .float32(normal(labels.count * c.latents1))
+            feeds["latent2"] = .float32(normal(labels.count * c.latents2))
+            for g in 0..<c.groups { feeds["group_pose_\(g)"] = .float32(identity) }
+            (channels, height, width) = (c.channels, c.height, c.width)
+        }
+        let images = try Inference(model, batch: labels.count).run(parameters, feeding: feeds)["canonical"]!
+        let picture = tiledPicture(images, count: labels.count, channels: channels, height: height, width: width, columns: 10)
+        try PNG.write(picture, to: output + "/samples.png")
+        print("wrote \(output)/samples.png: 10 samples of each class from the prior, canonical frame")
+        guard let judge else { return }
+        let scores = try Judge(judge).score(images, asked: labels.map(Int.init))
+        print(String(format: "judge: class consistency %.2f, mean confidence %.2f, flat %.2f", scores.classConsistency, scores.meanConfidence, scores.flatFraction))
     }
 
     /// The median of three steps' times on copies of the first batch (a fresh state, discarded).

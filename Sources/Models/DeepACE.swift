@@ -54,6 +54,25 @@ public enum DeepACE {
         }
     }
 
+    /// The creative regime: decodes `latent1 [batch, latents1]` and `latent2 [batch, latents2]`
+    /// with the decoder of `label [batch] int32`, each group of level-1 maps posed by
+    /// `group_pose_g [batch, 6]` (a training image's θ_g; the identity for the canonical frame)
+    /// and the image warped by `pose [batch, 6]` (θ mapping output → input, as `ACE.renderer`).
+    /// Parameter names equal the training model's, so its checkpoint's decoder drives it.
+    /// Outputs `canonical` (decoder probabilities) and `image` (warped).
+    public static func renderer(_ c: DeepACEConfiguration) throws(ModelError) -> Model {
+        try Model(c.name + "-renderer") {
+            let z1 = Input("latent1", [.batch, .fixed(c.latents1)])
+            let z2 = Input("latent2", [.batch, .fixed(c.latents2)])
+            let y = Input("label", [.batch], dtype: .int32)
+            let pose = Input("pose", [.batch, 6])
+            let groupPoses = (0..<c.groups).map { Input("group_pose_\($0)", [.batch, 6]) }
+            let drawn = Scope("decoder") { decoder(z1, z2, groupThetas: groupPoses, labels: y, c) }
+            Output("canonical", drawn)
+            Output("image", Scope("unwarp") { drawn.warped(by: pose) })
+        }
+    }
+
     /// A level's latent heads for the labelled class: a tanh layer on the flattened maps, then
     /// μ and log σ = ½·(affine) per class.
     static func heads(_ maps: Tensor, _ labels: Tensor, latents: Int, _ c: DeepACEConfiguration) -> (Tensor, Tensor) {

@@ -13,6 +13,8 @@ import Testing
         #expect(r.stdout.contains("ace-deep-rts-groups2: 100 training and 100 test images, 2 steps an epoch; writing to \(output)/"))
         let metrics = try String(contentsOfFile: output + "/metrics.jsonl", encoding: .utf8)
         #expect(metrics.contains("\"error\":") && metrics.contains("\"group_theta_1\":") && !metrics.contains("\"group_theta_2\":"))
+        #expect(r.stdout.contains("wrote \(output)/samples.png: 10 samples of each class from the prior, canonical frame"))
+        #expect(try PNGSize(path: output + "/samples.png") == (10 * 42 + 9 * 2, 10 * 42 + 9 * 2))
     }
 
     @Test func groupsThatDoNotDivideTheMapsAreRefused() throws {

@@ -61,4 +61,17 @@ import Testing
             #expect(graph.outputs.filter { $0.name.hasPrefix("group_theta_") }.count == config.groups)
         }
     }
+
+    /// The renderer declares the decoder alone under the training model's names and shapes, so
+    /// a training checkpoint's parameters drive it; identity poses draw the canonical frame.
+    @Test func theRendererSharesTheDecodersParameters() throws {
+        func parameters(_ graph: Graph) -> [String: Shape] {
+            Dictionary(uniqueKeysWithValues: graph.nodes.filter(\.isParameter).map { ($0.name, $0.shape) })
+        }
+        let training = parameters(try DeepACE.model(Self.tiny).graph)
+        let rendering = parameters(try DeepACE.renderer(Self.tiny).graph)
+        #expect(!rendering.isEmpty && rendering.keys.allSatisfy { $0.hasPrefix("decoder/") })
+        for (name, shape) in rendering { #expect(training[name] == shape, "\(name)") }
+        #expect(rendering.count == training.keys.filter { $0.hasPrefix("decoder/") }.count)
+    }
 }
