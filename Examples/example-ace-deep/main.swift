@@ -68,10 +68,10 @@ struct ExampleACEDeep: ParsableCommand {
         let output = out ?? "runs/\(model.name)"
         let trainer = try Trainer(
             model, batch: batch, optimizer: .adam(learningRate: rate), progress: TrainingProgress(every: 20))
-        trainer.evaluation = { state in try Self.evaluate(trainer, model, test, state) }
+        trainer.evaluation = { state in try Self.evaluate(trainer, test, state) }
         let perEpoch = train.count / batch
-        let stepsPerMinute = 60 / max(try Self.secondsPerStep(trainer, train), 1e-3)
-        let maxSteps = minutes > 0 ? max(1, Int(minutes * stepsPerMinute)) : 0
+        var maxSteps = 0
+        if minutes > 0 { maxSteps = max(1, Int(minutes * 60 / max(try Self.secondsPerStep(trainer, train), 1e-3))) }
         print("\(model.name): \(train.count) training and \(test.count) test images, \(perEpoch) steps an epoch"
             + (maxSteps > 0 ? ", stopping after \(maxSteps) steps (\(minutes) min at the measured rate)" : "")
             + "; writing to \(output)/")
@@ -129,23 +129,18 @@ struct ExampleACEDeep: ParsableCommand {
         return times.dropFirst().sorted()[1]
     }
 
-    /// The default per-image terms, and the test error rate from the logits.
-    static func evaluate(_ trainer: Trainer, _ model: Model, _ test: Dataset, _ state: TrainingState) throws -> [String: Double] {
-        var metrics = try trainer.evaluate(test, state)
-        let inference = try Inference(model, batch: trainer.batch)
+    /// The default per-image terms, and the test error rate from the logits of the same pass.
+    static func evaluate(_ trainer: Trainer, _ test: Dataset, _ state: TrainingState) throws -> [String: Double] {
         var wrong = 0
-        var counted = 0
-        for start in stride(from: 0, to: test.count - trainer.batch + 1, by: trainer.batch) {
-            let rows = Array(start..<(start + trainer.batch))
-            let logits = try inference.run(state.parameters, feeding: test.feeds(rows), seed: state.seed)["logits"]!
+        var metrics = try trainer.evaluate(test, state) { rows, results in
+            let logits = results["logits"]!
             for (r, row) in rows.enumerated() {
                 let scores = logits[(r * 10)..<((r + 1) * 10)]
                 let best = scores.indices.max { scores[$0] < scores[$1] }! - r * 10
                 if best != Int(test.labels[row]) { wrong += 1 }
-                counted += 1
             }
         }
-        metrics["error"] = Double(wrong) / Double(max(counted, 1))
+        metrics["error"] = Double(wrong) / Double(max(test.count, 1))
         metrics.removeValue(forKey: "logits")
         metrics.removeValue(forKey: "reconstruction")
         return metrics

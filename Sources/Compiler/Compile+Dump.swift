@@ -38,11 +38,13 @@ struct StageDump {
             FileHandle.standardError.write(Data("GAUGE_DUMP: cannot write \(path): \(error)\n".utf8))
         }
     }
+}
 
-    /// The fusion groups of more than one op as clusters.
-    static func clusters(_ fusion: Fusion.Result?) -> [DOTWriter.Cluster] {
-        guard let fusion else { return [] }
-        return fusion.groups.enumerated().filter { $0.element.members.count > 1 }.map { k, g in
+extension Fusion.Result {
+    /// The fusion groups of more than one op as DOT clusters, each labelled with its kernel
+    /// number and op count, its reason as the tooltip (`GAUGE_DUMP`, `gauge dot`).
+    public var clusters: [DOTWriter.Cluster] {
+        groups.enumerated().filter { $0.element.members.count > 1 }.map { k, g in
             DOTWriter.Cluster(label: "fused kernel \(k) (\(g.members.count) ops)", tooltip: g.reason, nodes: g.members)
         }
     }

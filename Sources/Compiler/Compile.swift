@@ -75,7 +75,7 @@ public enum Compile {
                 nodes: { $0.0.instructions.count })
             plan = planned
             report.memory = memory
-            dump.write(graph, after: "fused", clusters: StageDump.clusters(memory.fusion))
+            dump.write(graph, after: "fused", clusters: memory.fusion?.clusters ?? [])
         }
         return CompiledStep(
             gradientGraph: differentiated.graph, stepGraph: step, graph: graph, plan: plan, report: report,

@@ -260,8 +260,13 @@ public final class Trainer {
     }
 
     /// Each loss term per row and the mean element of each output, over a whole data set
-    /// (a last partial batch runs through a plan compiled for its size).
-    public func evaluate(_ data: DataSource, _ state: TrainingState) throws -> [String: Double] {
+    /// (a last partial batch runs through a plan compiled for its size). `eachBatch` sees every
+    /// batch's rows and results as they are made, for metrics of one's own (an error rate from
+    /// the logits) in the same pass.
+    public func evaluate(
+        _ data: DataSource, _ state: TrainingState,
+        eachBatch: ((_ rows: Range<Int>, _ results: [String: [Float]]) throws -> Void)? = nil
+    ) throws -> [String: Double] {
         let parameters = state.parameters
         var sums: [String: Double] = [:]
         var elements: [String: Int] = [:]
@@ -271,6 +276,7 @@ public final class Trainer {
             let inference = try evaluators[rows] ?? Inference(model, batch: rows)
             evaluators[rows] = inference
             let results = try inference.run(parameters, feeding: feeds(data, Array(start..<(start + rows))), seed: state.seed)
+            try eachBatch?(start..<(start + rows), results)
             for (name, values) in results {
                 sums[name, default: 0] += values.reduce(0) { $0 + Double($1) }
                 elements[name, default: 0] += losses.contains(name) ? rows : values.count

@@ -70,17 +70,13 @@ struct DOTCommand: ParsableCommand {
         switch stage {
         case .forward: break
         case .gradient: graph = try Autodiff.differentiate(graph).graph
-        case .update, .simplified:
+        case .update, .simplified, .optimized, .planned:
             let compiled = try Compile.trainingStep(graph, batch: batch, optimizer: .adam(learningRate: 1e-3))
             graph = stage == .update ? compiled.stepGraph : compiled.graph
-        case .optimized, .planned:
-            let compiled = try Compile.trainingStep(graph, batch: batch, optimizer: .adam(learningRate: 1e-3))
-            graph = compiled.graph
+            guard stage == .optimized || stage == .planned else { break }
             let plan = compiled.plan
             if let fusion = compiled.report.memory?.fusion {
-                writer.clusters = fusion.groups.enumerated().filter { $0.element.members.count > 1 }.map { k, g in
-                    DOTWriter.Cluster(label: "fused kernel \(k) (\(g.members.count) ops)", tooltip: g.reason, nodes: g.members)
-                }
+                writer.clusters = fusion.clusters
                 // The primitives a fused kernel runs besides its group (an update kernel's weight
                 // gradient and maybe input gradient, an epilogue's producer) are labelled with that
                 // kernel, not drawn inside its cluster: Graphviz cannot lay out clusters that reach
